@@ -1,0 +1,66 @@
+/**
+ * The narrow call-control interface through which `src/pivot` drives a call.
+ * Pivot never touches SIP messages or RTP packets; the call layer (`src/pbx`) implements this.
+ *
+ * Contract:
+ * - Every method is safe to call after the call has ended: it resolves at once (play → 'hangup').
+ * - Digits arrive through `onDigit` from the first moment media flows (RFC 4733, SIP INFO, in-band),
+ *   whatever else is happening; the interpreter owns buffering, terminators and collections.
+ * - `play` resolves when the prompt finished, was stopped through `signal`, or the call ended.
+ */
+
+/** One DTMF key: 0-9, *, #, A-D. */
+export type DtmfDigit = string;
+
+export interface CallInfo {
+  /** SIP Call-ID of the leg (Kazoo `Call-ID`). */
+  readonly callId: string;
+  readonly accountId: string;
+  readonly direction: 'inbound' | 'outbound';
+  readonly callerIdName?: string;
+  readonly callerIdNumber?: string;
+  /** User and host parts of the SIP From, To and Request-URI. */
+  readonly from: string;
+  readonly fromRealm: string;
+  readonly to: string;
+  readonly toRealm: string;
+  readonly request: string;
+  readonly requestRealm: string;
+  /** Custom SIP headers (X-...) of the incoming INVITE, when any. */
+  readonly customSipHeaders?: Readonly<Record<string, string>>;
+}
+
+export type Prompt =
+  /** Text to speech. `voice`/`language` fall back to the configured TTS defaults. */
+  | { readonly kind: 'tts'; readonly text: string; readonly voice?: string; readonly language?: string; readonly engine?: string }
+  /** Silence of a given length (used for `sleep` while keeping RTP flowing). */
+  | { readonly kind: 'silence'; readonly ms: number }
+  /** A tone: frequencies in Hz, played for `ms`. */
+  | { readonly kind: 'tone'; readonly frequencies: readonly number[]; readonly ms: number };
+
+export type PlayOutcome = 'finished' | 'stopped' | 'hangup';
+
+export interface CallControl {
+  readonly info: CallInfo;
+  /** True once the call has ended (either side). */
+  readonly ended: boolean;
+  /** True once the call was answered (200 OK sent). */
+  readonly answered: boolean;
+
+  /** Answer the call (200 OK with SDP); idempotent. Rejects only if the call ended before it could be answered. */
+  answer(): Promise<void>;
+  /** Play a prompt to the caller (answers first unless `earlyMedia` is set). */
+  play(prompt: Prompt, options?: { signal?: AbortSignal; earlyMedia?: boolean }): Promise<PlayOutcome>;
+  /** Send DTMF to the caller as RFC 4733 events. */
+  sendDtmf(digits: string, durationMs: number): Promise<void>;
+  /**
+   * End the call: BYE when answered, else a final response (`code`, default 480 when not answered, with `reason`).
+   * Idempotent; resolves once the hang-up has been sent.
+   */
+  hangup(options?: { code?: number; reason?: string }): Promise<void>;
+
+  /** Subscribe to DTMF digits; returns an unsubscribe function. */
+  onDigit(listener: (digit: DtmfDigit) => void): () => void;
+  /** Subscribe to the end of the call (fires once; immediately-after-subscribe if already ended). */
+  onEnded(listener: () => void): () => void;
+}

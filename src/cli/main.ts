@@ -1,0 +1,154 @@
+/**
+ * `hookline` command line: `serve` runs the switch, `call` is a built-in test caller on the project's own stack.
+ * This layer (with config.ts) is the only one that reads files, the environment and the process arguments.
+ */
+import { parseArgs } from 'node:util';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { configureLogging, getLogger } from '../util/logger.js';
+import { ConfigError, loadConfigFile, validateConfig, type HooklineConfig } from './config.js';
+import { startDemoScript, type DemoScript } from './demo.js';
+import { Switch } from '../pbx/switch.js';
+import { placeCall } from '../pbx/caller.js';
+import { encodeWav } from '../media/wav.js';
+
+const USAGE = `Hookline: a programmable PBX (SIP in, Kazoo Pivot webhooks out, its own media and TTS).
+
+Usage:
+  hookline serve [--config FILE] [--demo] [--port N] [--listen ADDR] [--log-level LEVEL]
+      Run the switch. With --demo (the default when no --config is given) it also serves the built-in demo
+      web script on 127.0.0.1 and routes every number to it.
+  hookline call sip:NUMBER@HOST[:PORT] [--from NUMBER] [--digits 123#] [--record out.wav]
+                [--wait-ms 1500] [--max-seconds 60] [--transport udp|tcp]
+      Dial a SIP URI, send the digits as RFC 4733 events once answered (after --wait-ms), record what was heard,
+      and print the outcome. Exit code 0 when the call was answered.
+  hookline check-config FILE
+      Validate a config file and print the result.
+`;
+
+function out(s: string): void { process.stdout.write(`${s}\n`); }
+function err(s: string): void { process.stderr.write(`${s}\n`); }
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string', short: 'c' },
+      demo: { type: 'boolean' },
+      port: { type: 'string' },
+      listen: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    allowPositionals: false,
+  });
+  let config: HooklineConfig;
+  try {
+    config = values.config ? loadConfigFile(values.config) : validateConfig({});
+    if (values.port !== undefined) config.sip.port = validateConfig({ sip: { port: values.port } }).sip.port;
+    if (values.listen !== undefined) config.sip.listen = validateConfig({ sip: { listen: values.listen } }).sip.listen;
+    if (values['log-level'] !== undefined) config.log.level = validateConfig({ log: { level: values['log-level'] } }).log.level;
+  } catch (e) {
+    if (e instanceof ConfigError) { err(`hookline: config error: ${e.message}`); return 2; }
+    throw e;
+  }
+  configureLogging(config.log.level);
+  const log = getLogger('cli');
+  let demo: DemoScript | undefined;
+  if (values.demo || !values.config) {
+    demo = await startDemoScript();
+    if (!config.numbers['*']) {
+      config.numbers['*'] = {
+        account: config.accounts[0]!.id,
+        flow: { module: 'pivot', data: { voice_url: demo.url, method: 'post', req_body_format: 'form' },
+          children: { _: { module: 'tts', data: { text: 'Sorry, the demo script is not answering. Goodbye.' } } } },
+      };
+    }
+  }
+  const sw = await Switch.start(config);
+  const addr = sw.addresses();
+  out(`hookline: listening for SIP on ${addr.sip.map((a) => `${a.transport}://${a.address}:${a.port}`).join(' ')}; RTP ${config.rtp.portMin}-${config.rtp.portMax}`);
+  if (demo) out(`hookline: demo web script at ${demo.url}; try: npx hookline call sip:4999@127.0.0.1:${addr.sip[0]?.port ?? 5060} --from 99992 --digits 123# --record out.wav`);
+  log.info({ sip: addr.sip }, 'hookline started');
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  out('hookline: shutting down (ending calls)');
+  await sw.close();
+  await demo?.close();
+  return 0;
+}
+
+async function call(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      from: { type: 'string', default: '1000' },
+      digits: { type: 'string', default: '' },
+      record: { type: 'string' },
+      'wait-ms': { type: 'string', default: '1500' },
+      'max-seconds': { type: 'string', default: '60' },
+      transport: { type: 'string', default: 'udp' },
+      'log-level': { type: 'string', default: 'warn' },
+    },
+    allowPositionals: true,
+  });
+  const target = positionals[0];
+  if (!target || !/^sips?:/.test(target)) { err('hookline call: give a SIP URI, e.g. sip:4999@127.0.0.1:5060'); return 2; }
+  if (values.transport !== 'udp' && values.transport !== 'tcp') { err('hookline call: --transport must be udp or tcp'); return 2; }
+  if (!/^[0-9A-D*#]*$/i.test(values.digits)) { err('hookline call: --digits may only hold 0-9, *, #, A-D'); return 2; }
+  configureLogging(validateConfig({ log: { level: values['log-level'] } }).log.level);
+  const result = await placeCall({
+    uri: target,
+    from: values.from,
+    digits: values.digits.toUpperCase(),
+    waitMs: Number(values['wait-ms']),
+    maxSeconds: Number(values['max-seconds']),
+    transport: values.transport,
+    record: values.record !== undefined,
+  });
+  if (values.record && result.audio) {
+    writeFileSync(values.record, encodeWav(result.audio, 8000));
+  }
+  out(`call: ${result.outcome}${result.status ? ` (${result.status}${result.reason ? ` ${result.reason}` : ''})` : ''}`);
+  if (result.answered) {
+    out(`call: answered after ${result.setupMs} ms, codec ${result.codec}, lasted ${(result.durationMs / 1000).toFixed(1)} s, ended by ${result.endedBy}`);
+    if (values.digits) out(`call: sent digits ${values.digits}`);
+    if (result.audio) {
+      out(`call: heard ${(result.heardSeconds).toFixed(1)} s of sound in ${(result.audio.length / 8000).toFixed(1)} s of audio (RMS ${result.rms.toFixed(0)})${values.record ? `, written to ${values.record}` : ''}`);
+    }
+  }
+  return result.answered ? 0 : 1;
+}
+
+export async function cli(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'serve': return await serve(rest);
+      case 'call': return await call(rest);
+      case 'check-config': {
+        if (!rest[0]) { err('hookline check-config FILE'); return 2; }
+        loadConfigFile(rest[0]);
+        out(`${rest[0]}: ok`);
+        return 0;
+      }
+      case undefined: case 'help': case '--help': case '-h': out(USAGE); return cmd === undefined ? 2 : 0;
+      default: err(`hookline: unknown command ${cmd}\n\n${USAGE}`); return 2;
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) { err(`hookline: config error: ${e.message}`); return 2; }
+    if (e instanceof Error && 'code' in e && (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') { err(`hookline: ${e.message}`); return 2; }
+    err(`hookline: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+const isMain = (() => {
+  try { return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url)); } catch { return false; }
+})();
+if (isMain) {
+  cli(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => { err(String(e)); process.exitCode = 1; });
+}

@@ -1,0 +1,566 @@
+/**
+ * Main-thread API of the media workers: `MediaEngine` (ports, workers, prompts) and `MediaSession`
+ * (one RTP stream, owned by one worker). See docs/decisions/002-media-workers.md.
+ *
+ * Ownership: MediaEngine → workers → MediaSessions. `session.close()` and `engine.close()` are idempotent;
+ * closing the engine closes every session, then stops the workers. A crashed worker's sessions get
+ * `timeout` then `close('worker-crash')`, and a new worker takes its place.
+ */
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import { getLogger } from '../util/logger.js';
+import { dtmfToEvent } from './telephone-event.js';
+import { HIST_BINS, HIST_MIN_MS, HIST_STEP_MS } from './protocol.js';
+import type { Codec, FromWorker, PacerStats, ToWorker, WorkerInit } from './protocol.js';
+
+export type { Codec, PacerStats } from './protocol.js';
+
+const log = getLogger('rtp');
+
+/** Settings of a MediaEngine; validated once by `MediaEngine.start`. */
+export interface MediaEngineOptions {
+  /** Worker threads. Default `os.availableParallelism()`. */
+  workers?: number;
+  /** Local IP the RTP sockets bind to (e.g. '127.0.0.1' or '0.0.0.0'). */
+  address: string;
+  /** Address to put in SDP (`session.localAddress`). Default: `address` (or 127.0.0.1 for 0.0.0.0). */
+  advertiseAddress?: string;
+  /** Lowest RTP port (rounded up to even). Default 16384. */
+  portMin?: number;
+  /** Highest RTP port (RTCP uses port+1). Default 32766. */
+  portMax?: number;
+  /** No RTP received for this long (ms) since configure or the last packet → `timeout`. Default 60000; 0 disables. */
+  rtpTimeoutMs?: number;
+}
+
+export type MediaErrorCode =
+  | 'NO_PORTS' | 'BIND_FAILED' | 'CLOSED' | 'NOT_CONFIGURED' | 'NO_TELEPHONE_EVENT' | 'INVALID_ARGUMENT' | 'UNKNOWN_PROMPT';
+
+export class MediaError extends Error {
+  readonly code: MediaErrorCode;
+  constructor(code: MediaErrorCode, message: string) {
+    super(message);
+    this.name = 'MediaError';
+    this.code = code;
+  }
+}
+
+/** A prompt registered with the engine: PCM16 8 kHz mono in a SharedArrayBuffer, shared by all workers. */
+export interface PromptRef {
+  readonly id: number;
+  readonly samples: number;
+  readonly durationMs: number;
+}
+
+export interface MediaSessionConfig {
+  /** Remote RTP address/port from the peer's SDP (until latching on received packets). */
+  address: string;
+  port: number;
+  codec: Codec;
+  /** Payload type for the codec (0 for PCMU, 8 for PCMA normally). */
+  payloadType: number;
+  /** Negotiated telephone-event PT; undefined → in-band DTMF detection, sendDtmf unavailable. */
+  telephoneEventPt?: number;
+  /** Override the engine's rtpTimeoutMs for this session (0 disables). */
+  rtpTimeoutMs?: number;
+}
+
+export type CloseReason = 'closed' | 'worker-crash' | 'engine-closed';
+
+export interface MediaSessionEvents {
+  dtmf: (digit: string, source: 'rfc4733' | 'inband') => void;
+  playDone: (playId: number, reason: 'finished' | 'stopped') => void;
+  timeout: () => void;
+  remote: (address: string, port: number) => void;
+  close: (reason: CloseReason) => void;
+}
+
+export interface MediaEngineStats {
+  sessions: number;
+  portsInUse: number;
+  workers: number;
+}
+
+// ---------------------------------------------------------------- port allocator
+/** Even RTP ports in [min, max]; port+1 is reserved for RTCP. Round-robin so a freed port is not reused at once. */
+export class PortAllocator {
+  readonly min: number;
+  readonly max: number;
+  private readonly inUse = new Set<number>();
+  private cursor: number;
+  constructor(min: number, max: number) {
+    this.min = min % 2 === 0 ? min : min + 1;
+    this.max = max;
+    if (this.min > this.max || this.min < 1 || this.max > 65534) throw new MediaError('INVALID_ARGUMENT', `bad port range ${min}-${max}`);
+    this.cursor = this.min;
+  }
+  get capacity(): number { return Math.floor((this.max - this.min) / 2) + 1; }
+  get size(): number { return this.inUse.size; }
+  /** An even port not in use, or undefined when all are taken. */
+  take(): number | undefined {
+    const cap = this.capacity;
+    for (let i = 0; i < cap; i++) {
+      const p = this.cursor;
+      this.cursor = p + 2 > this.max ? this.min : p + 2;
+      if (!this.inUse.has(p)) { this.inUse.add(p); return p; }
+    }
+    return undefined;
+  }
+  release(p: number): void { this.inUse.delete(p); }
+}
+
+// ---------------------------------------------------------------- workers
+interface Slot {
+  index: number;
+  worker: Worker;
+  alive: boolean;
+  startedAt: number;
+  readonly sessions: Map<number, MediaSession>;
+  readonly prompts: Set<number>;
+  readonly opening: Map<number, (m: Extract<FromWorker, { t: 'opened' }>) => void>;
+  readonly statsReqs: Map<number, (s: PacerStats) => void>;
+}
+
+interface PromptEntry { readonly ref: PromptRef; readonly sab: SharedArrayBuffer; readonly byteOffset: number }
+
+const OPEN_ATTEMPTS = 32;
+const CLOSE_REPLY_TIMEOUT_MS = 2000;
+const RESPAWN_DELAY_MS = 200;
+
+export class MediaEngine {
+  readonly address: string;
+  readonly advertiseAddress: string;
+  readonly rtpTimeoutMs: number;
+  private readonly ports: PortAllocator;
+  private readonly slots: Slot[] = [];
+  private readonly prompts = new Map<number, PromptEntry>();
+  private readonly sessions = new Set<MediaSession>();
+  private nextSid = 1;
+  private nextPrompt = 1;
+  private nextReq = 1;
+  private closing: Promise<void> | undefined;
+
+  private constructor(opts: MediaEngineOptions) {
+    const workers = opts.workers ?? os.availableParallelism();
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new MediaError('INVALID_ARGUMENT', `bad workers ${String(opts.workers)}`);
+    if (typeof opts.address !== 'string' || opts.address === '') throw new MediaError('INVALID_ARGUMENT', 'address is required');
+    this.address = opts.address;
+    this.advertiseAddress = opts.advertiseAddress ?? (opts.address === '0.0.0.0' ? '127.0.0.1' : opts.address === '::' ? '::1' : opts.address);
+    this.rtpTimeoutMs = opts.rtpTimeoutMs ?? 60000;
+    if (!(this.rtpTimeoutMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad rtpTimeoutMs');
+    this.ports = new PortAllocator(opts.portMin ?? 16384, opts.portMax ?? 32766);
+    for (let i = 0; i < workers; i++) this.slots.push(this.spawn(i));
+  }
+
+  /** Start the workers. Resolves once they are running. */
+  static async start(opts: MediaEngineOptions): Promise<MediaEngine> {
+    const engine = new MediaEngine(opts);
+    await Promise.all(engine.slots.map((s) => new Promise<void>((resolve, reject) => {
+      const onOnline = (): void => { s.worker.off('error', onError); resolve(); };
+      const onError = (err: Error): void => { s.worker.off('online', onOnline); reject(err); };
+      s.worker.once('online', onOnline);
+      s.worker.once('error', onError);
+    })));
+    return engine;
+  }
+
+  stats(): MediaEngineStats {
+    return { sessions: this.sessions.size, portsInUse: this.ports.size, workers: this.slots.filter((s) => s.alive).length };
+  }
+
+  /** Pacing/receive counters summed over the workers (percentiles from the merged histogram). */
+  async pacerStats(reset = false): Promise<PacerStats> {
+    const all = await Promise.all(this.slots.filter((s) => s.alive).map((slot) => new Promise<PacerStats>((resolve) => {
+      const req = this.nextReq++;
+      slot.statsReqs.set(req, resolve);
+      this.post(slot, { t: 'stats', req, reset });
+    })));
+    return mergeStats(all);
+  }
+
+  /**
+   * Create a session on the least loaded worker (or on `sameWorkerAs`'s worker, for bridging),
+   * with its RTP socket on a free even port and RTCP on port+1.
+   */
+  async createSession(opts: { sameWorkerAs?: MediaSession } = {}): Promise<MediaSession> {
+    if (this.closing) throw new MediaError('CLOSED', 'media engine closed');
+    let lastErr = 'no attempt';
+    for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+      const slot = opts.sameWorkerAs && !opts.sameWorkerAs.closed ? this.slots[opts.sameWorkerAs.slotIndex]! : this.leastLoaded();
+      const port = this.ports.take();
+      if (port === undefined) throw new MediaError('NO_PORTS', `no free RTP port in ${this.ports.min}-${this.ports.max}`);
+      const sid = this.nextSid++;
+      const session = new MediaSession(this, slot.index, sid, this.advertiseAddress, port);
+      slot.sessions.set(sid, session);
+      this.sessions.add(session);
+      const reply = await new Promise<Extract<FromWorker, { t: 'opened' }>>((resolve) => {
+        slot.opening.set(sid, resolve);
+        this.post(slot, { t: 'open', sid, port });
+      });
+      if (reply.ok) {
+        if (this.closing) { await session.close(); throw new MediaError('CLOSED', 'media engine closed'); }
+        return session;
+      }
+      slot.sessions.delete(sid);
+      this.sessions.delete(session);
+      this.ports.release(port);
+      lastErr = `${reply.code}: ${reply.message}`;
+      if (reply.code !== 'EADDRINUSE' && reply.code !== 'EACCES' && reply.code !== 'EWORKER') {
+        throw new MediaError('BIND_FAILED', `cannot bind RTP port ${port}: ${lastErr}`);
+      }
+      log.debug({ port, code: reply.code }, 'RTP port refused, trying the next one');
+    }
+    throw new MediaError('BIND_FAILED', `no bindable RTP port after ${OPEN_ATTEMPTS} attempts (${lastErr})`);
+  }
+
+  /** Register PCM16 8 kHz mono audio once; copied into a SharedArrayBuffer unless it already lives in one. */
+  registerPrompt(pcm: Int16Array): PromptRef {
+    let sab: SharedArrayBuffer;
+    let byteOffset: number;
+    if (pcm.buffer instanceof SharedArrayBuffer) {
+      sab = pcm.buffer;
+      byteOffset = pcm.byteOffset;
+    } else {
+      sab = new SharedArrayBuffer(pcm.length * 2);
+      new Int16Array(sab).set(pcm);
+      byteOffset = 0;
+    }
+    const ref: PromptRef = Object.freeze({ id: this.nextPrompt++, samples: pcm.length, durationMs: pcm.length / 8 });
+    this.prompts.set(ref.id, { ref, sab, byteOffset });
+    return ref;
+  }
+
+  /** Forget a prompt: workers drop it (plays already queued still finish). Playing it afterwards throws. */
+  releasePrompt(ref: PromptRef): void {
+    if (!this.prompts.delete(ref.id)) return;
+    for (const slot of this.slots) {
+      if (slot.prompts.delete(ref.id)) this.post(slot, { t: 'unprompt', pid: ref.id });
+    }
+  }
+
+  /** Close every session, then stop the workers. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    await Promise.all([...this.sessions].map((s) => s.close()));
+    for (const slot of this.slots) {
+      slot.alive = false;
+      await slot.worker.terminate().catch(() => undefined);
+    }
+  }
+
+  // ---- internals used by MediaSession ----
+  /** @internal */
+  postTo(slotIndex: number, msg: ToWorker): void {
+    const slot = this.slots[slotIndex];
+    if (slot && slot.alive) this.post(slot, msg);
+  }
+  /** @internal */
+  sharePrompt(slotIndex: number, ref: PromptRef): void {
+    const entry = this.prompts.get(ref.id);
+    if (!entry) throw new MediaError('UNKNOWN_PROMPT', `prompt ${ref.id} is not registered`);
+    const slot = this.slots[slotIndex]!;
+    if (!slot.prompts.has(ref.id)) {
+      slot.prompts.add(ref.id);
+      this.post(slot, { t: 'prompt', pid: ref.id, sab: entry.sab, byteOffset: entry.byteOffset, length: ref.samples });
+    }
+  }
+  /** @internal */
+  nextRequest(): number { return this.nextReq++; }
+  /** @internal */
+  sessionClosed(s: MediaSession): void {
+    const slot = this.slots[s.slotIndex];
+    if (slot && slot.sessions.get(s.sid) === s) slot.sessions.delete(s.sid);
+    if (this.sessions.delete(s)) this.ports.release(s.localPort);
+  }
+  /** @internal test hook: make a worker throw an uncaught exception. */
+  crashWorkerForTest(index: number): void {
+    const slot = this.slots[index];
+    if (slot) this.post(slot, { t: 'crash' });
+  }
+
+  private post(slot: Slot, msg: ToWorker): void {
+    try {
+      slot.worker.postMessage(msg);
+    } catch (err) {
+      log.error({ err: (err as Error).message, worker: slot.index }, 'postMessage to media worker failed');
+    }
+  }
+
+  private leastLoaded(): Slot {
+    let best: Slot | undefined;
+    for (const s of this.slots) {
+      if (!s.alive) continue;
+      if (!best || s.sessions.size < best.sessions.size) best = s;
+    }
+    return best ?? this.slots[0]!;
+  }
+
+  private spawn(index: number): Slot {
+    const init: WorkerInit = { address: this.address, rtpTimeoutMs: this.rtpTimeoutMs, index };
+    const worker = new Worker(new URL('./media-worker.js', import.meta.url), { workerData: init });
+    const slot: Slot = {
+      index, worker, alive: true, startedAt: performance.now(),
+      sessions: new Map(), prompts: new Set(), opening: new Map(), statsReqs: new Map(),
+    };
+    worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+    worker.on('error', (err) => log.error({ worker: index, err: err.message }, 'media worker error'));
+    worker.on('exit', (code) => this.onExit(slot, code));
+    return slot;
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    const wasAlive = slot.alive;
+    slot.alive = false;
+    for (const [sid, resolve] of slot.opening) resolve({ t: 'opened', sid, ok: false, code: 'EWORKER', message: `worker exited (${code})` });
+    slot.opening.clear();
+    for (const resolve of slot.statsReqs.values()) resolve(emptyStats());
+    slot.statsReqs.clear();
+    const victims = [...slot.sessions.values()];
+    slot.sessions.clear();
+    for (const s of victims) s.workerDied();
+    if (!wasAlive || this.closing) return;
+    log.error({ worker: slot.index, code, sessions: victims.length }, 'media worker died; replacing it');
+    const delay = performance.now() - slot.startedAt < 1000 ? RESPAWN_DELAY_MS : 0;
+    const t = setTimeout(() => { if (!this.closing) this.slots[slot.index] = this.spawn(slot.index); }, delay);
+    t.unref();
+  }
+
+  private onMessage(slot: Slot, m: FromWorker): void {
+    switch (m.t) {
+      case 'opened': {
+        const resolve = slot.opening.get(m.sid);
+        slot.opening.delete(m.sid);
+        resolve?.(m);
+        return;
+      }
+      case 'stats': {
+        const resolve = slot.statsReqs.get(m.req);
+        slot.statsReqs.delete(m.req);
+        resolve?.(m.stats);
+        return;
+      }
+      default: {
+        const s = slot.sessions.get(m.sid);
+        if (s) s.onWorkerMessage(m);
+        else if (m.t === 'closed') { /* already finalised */ }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- session
+type Listener = (...args: never[]) => void;
+
+export class MediaSession {
+  /** Address and port to advertise in our SDP. */
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** @internal */ readonly sid: number;
+  /** @internal */ readonly slotIndex: number;
+  private readonly engine: MediaEngine;
+  private readonly listeners = new Map<keyof MediaSessionEvents, Listener[]>();
+  private readonly pendingPlays = new Set<number>();
+  private readonly pendingDtmf = new Map<number, () => void>();
+  private readonly pendingRec = new Map<number, (pcm: Int16Array) => void>();
+  private nextPlayId = 1;
+  private configured: MediaSessionConfig | undefined;
+  private remoteAddr: { address: string; port: number } | undefined;
+  private closeResolve: (() => void) | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private closePromise: Promise<void> | undefined;
+  private isClosed = false;
+
+  /** @internal use `engine.createSession()` */
+  constructor(engine: MediaEngine, slotIndex: number, sid: number, localAddress: string, localPort: number) {
+    this.engine = engine;
+    this.slotIndex = slotIndex;
+    this.sid = sid;
+    this.localAddress = localAddress;
+    this.localPort = localPort;
+  }
+
+  /** True once close() was called or the worker died. */
+  get closed(): boolean { return this.isClosed || this.closePromise !== undefined; }
+  /** Where we currently send (configured or latched), if configured. */
+  get remote(): { address: string; port: number } | undefined { return this.remoteAddr; }
+  get config(): Readonly<MediaSessionConfig> | undefined { return this.configured; }
+
+  on<K extends keyof MediaSessionEvents>(event: K, fn: MediaSessionEvents[K]): this {
+    const list = this.listeners.get(event);
+    if (list) list.push(fn); else this.listeners.set(event, [fn]);
+    return this;
+  }
+
+  off<K extends keyof MediaSessionEvents>(event: K, fn: MediaSessionEvents[K]): this {
+    const list = this.listeners.get(event);
+    if (list) { const i = list.indexOf(fn); if (i >= 0) list.splice(i, 1); }
+    return this;
+  }
+
+  /** Start (or re-target, on re-INVITE) sending: one packet per 20 ms from now on. */
+  configure(cfg: MediaSessionConfig): void {
+    if (this.closed) return;
+    if (cfg.codec !== 'PCMU' && cfg.codec !== 'PCMA') throw new MediaError('INVALID_ARGUMENT', `unsupported codec ${String(cfg.codec)}`);
+    if (!Number.isInteger(cfg.port) || cfg.port < 1 || cfg.port > 65535) throw new MediaError('INVALID_ARGUMENT', `bad port ${cfg.port}`);
+    if (!isPt(cfg.payloadType)) throw new MediaError('INVALID_ARGUMENT', `bad payload type ${cfg.payloadType}`);
+    if (cfg.telephoneEventPt !== undefined && !isPt(cfg.telephoneEventPt)) throw new MediaError('INVALID_ARGUMENT', `bad telephone-event PT ${cfg.telephoneEventPt}`);
+    this.configured = { ...cfg };
+    this.remoteAddr = { address: cfg.address, port: cfg.port };
+    this.engine.postTo(this.slotIndex, {
+      t: 'configure', sid: this.sid, address: cfg.address, port: cfg.port, codec: cfg.codec, payloadType: cfg.payloadType,
+      telephoneEventPt: cfg.telephoneEventPt ?? -1, rtpTimeoutMs: cfg.rtpTimeoutMs ?? this.engine.rtpTimeoutMs,
+    });
+  }
+
+  /** Queue a prompt after whatever is playing; returns its playId (reported by `playDone`). */
+  play(ref: PromptRef): number {
+    const playId = this.nextPlayId++;
+    if (this.closed) {
+      queueMicrotask(() => this.emit('playDone', playId, 'stopped'));
+      return playId;
+    }
+    this.engine.sharePrompt(this.slotIndex, ref);
+    this.pendingPlays.add(playId);
+    this.engine.postTo(this.slotIndex, { t: 'play', sid: this.sid, playId, pid: ref.id });
+    return playId;
+  }
+
+  /** Stop the current prompt and clear the queue; each item reports playDone 'stopped'. */
+  stopPlayback(): void {
+    if (!this.closed) this.engine.postTo(this.slotIndex, { t: 'stopPlayback', sid: this.sid });
+  }
+
+  /** Send digits as RFC 4733 events (needs a negotiated telephone-event PT). Resolves when sent (or the session closed). */
+  sendDtmf(digits: string, durationMs = 100): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (!this.configured) return Promise.reject(new MediaError('NOT_CONFIGURED', 'configure the session first'));
+    if (this.configured.telephoneEventPt === undefined) return Promise.reject(new MediaError('NO_TELEPHONE_EVENT', 'telephone-event was not negotiated'));
+    if (!(durationMs >= 20 && durationMs <= 8000)) return Promise.reject(new MediaError('INVALID_ARGUMENT', `bad DTMF duration ${durationMs}`));
+    const events: number[] = [];
+    for (const d of digits) {
+      const e = dtmfToEvent(d);
+      if (e < 0) return Promise.reject(new MediaError('INVALID_ARGUMENT', `not a DTMF digit: ${JSON.stringify(d)}`));
+      events.push(e);
+    }
+    if (events.length === 0) return Promise.resolve();
+    const req = this.engine.nextRequest();
+    return new Promise<void>((resolve) => {
+      this.pendingDtmf.set(req, resolve);
+      this.engine.postTo(this.slotIndex, { t: 'dtmf', sid: this.sid, req, events, durationMs });
+    });
+  }
+
+  /** Start recording received audio (decoded PCM16 8 kHz), at most `maxSeconds` (≤ 3600). Restarts if already recording. */
+  startRecording(maxSeconds: number): void {
+    if (this.closed) return;
+    if (!(maxSeconds > 0 && maxSeconds <= 3600)) throw new MediaError('INVALID_ARGUMENT', `bad maxSeconds ${maxSeconds}`);
+    this.engine.postTo(this.slotIndex, { t: 'recStart', sid: this.sid, maxSeconds });
+  }
+
+  /** Stop recording; resolves with what was recorded (empty when not recording or closed). */
+  stopRecording(): Promise<Int16Array> {
+    if (this.closed) return Promise.resolve(new Int16Array(0));
+    const req = this.engine.nextRequest();
+    return new Promise<Int16Array>((resolve) => {
+      this.pendingRec.set(req, resolve);
+      this.engine.postTo(this.slotIndex, { t: 'recStop', sid: this.sid, req });
+    });
+  }
+
+  /** Stop sending, close the sockets, free the ports; pending plays report 'stopped'. Idempotent. */
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    if (this.isClosed) return Promise.resolve();
+    this.closePromise = new Promise<void>((resolve) => { this.closeResolve = resolve; });
+    this.closeTimer = setTimeout(() => this.finish('closed'), CLOSE_REPLY_TIMEOUT_MS);
+    this.closeTimer.unref();
+    this.engine.postTo(this.slotIndex, { t: 'close', sid: this.sid });
+    return this.closePromise;
+  }
+
+  /** @internal */
+  onWorkerMessage(m: FromWorker): void {
+    switch (m.t) {
+      case 'dtmf': this.emit('dtmf', m.digit, m.source); break;
+      case 'playDone':
+        if (this.pendingPlays.delete(m.playId)) this.emit('playDone', m.playId, m.reason);
+        break;
+      case 'timeout': this.emit('timeout'); break;
+      case 'remote':
+        this.remoteAddr = { address: m.address, port: m.port };
+        this.emit('remote', m.address, m.port);
+        break;
+      case 'dtmfDone': { const r = this.pendingDtmf.get(m.req); this.pendingDtmf.delete(m.req); r?.(); break; }
+      case 'recording': { const r = this.pendingRec.get(m.req); this.pendingRec.delete(m.req); r?.(m.pcm); break; }
+      case 'closed': this.finish('closed'); break;
+      default: break;
+    }
+  }
+
+  /** @internal the worker owning this session died. */
+  workerDied(): void {
+    if (this.isClosed) return;
+    if (this.configured && !this.closePromise) this.emit('timeout');
+    this.finish('worker-crash');
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    for (const playId of this.pendingPlays) this.emit('playDone', playId, 'stopped');
+    this.pendingPlays.clear();
+    for (const r of this.pendingDtmf.values()) r();
+    this.pendingDtmf.clear();
+    for (const r of this.pendingRec.values()) r(new Int16Array(0));
+    this.pendingRec.clear();
+    this.engine.sessionClosed(this);
+    this.closeResolve?.();
+    this.emit('close', reason);
+    this.listeners.clear();
+  }
+
+  private emit<K extends keyof MediaSessionEvents>(event: K, ...args: Parameters<MediaSessionEvents[K]>): void {
+    const list = this.listeners.get(event);
+    if (!list) return;
+    for (const fn of list.slice()) {
+      try {
+        (fn as (...a: Parameters<MediaSessionEvents[K]>) => void)(...args);
+      } catch (err) {
+        log.error({ err: (err as Error).message, event }, 'media session listener threw');
+      }
+    }
+  }
+}
+
+function isPt(n: number): boolean { return Number.isInteger(n) && n >= 0 && n <= 127; }
+
+function emptyStats(): PacerStats {
+  return { sent: 0, lateP50: 0, lateP99: 0, lateMax: 0, resyncs: 0, ticks: 0, received: 0, rejected: 0, rtcp: 0, hist: new Array<number>(HIST_BINS).fill(0) };
+}
+
+/** Sum worker stats; percentiles recomputed from the merged histogram. */
+export function mergeStats(all: readonly PacerStats[]): PacerStats {
+  const out = emptyStats();
+  for (const s of all) {
+    out.sent += s.sent; out.resyncs += s.resyncs; out.ticks += s.ticks;
+    out.received += s.received; out.rejected += s.rejected; out.rtcp += s.rtcp;
+    out.lateMax = Math.max(out.lateMax, s.lateMax);
+    for (let i = 0; i < HIST_BINS; i++) out.hist[i]! += s.hist[i] ?? 0;
+  }
+  const total = out.hist.reduce((a, b) => a + b, 0);
+  const pct = (p: number): number => {
+    if (total === 0) return 0;
+    const want = Math.ceil(total * p);
+    let acc = 0;
+    for (let i = 0; i < HIST_BINS; i++) { acc += out.hist[i]!; if (acc >= want) return HIST_MIN_MS + (i + 1) * HIST_STEP_MS; }
+    return HIST_MIN_MS + HIST_BINS * HIST_STEP_MS;
+  };
+  out.lateP50 = pct(0.5);
+  out.lateP99 = pct(0.99);
+  return out;
+}

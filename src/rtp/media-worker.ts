@@ -1,0 +1,549 @@
+/**
+ * Media worker entry (worker_threads). Owns the RTP/RTCP sockets of its sessions; packets never cross threads.
+ *
+ * One deadline loop serves every due stream per tick: each stream has `deadline` (performance.now() ms),
+ * a packet is sent when `deadline - now <= EARLY_MS`, then `deadline += 20` exactly (no drift). A stream
+ * more than RESYNC_MS behind (GC pause, overload) jumps to now instead of bursting the backlog.
+ *
+ * Hot paths (send tick, receive) allocate nothing of their own: one preallocated Buffer per session for
+ * audio and one for telephone-events, G.711 via table lookups, a reused RtpPacket/TelephoneEvent.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { getLogger } from '../util/logger.js';
+import { linearToAlaw, linearToMulaw, MULAW_DECODE, ALAW_DECODE, MULAW_SILENCE, ALAW_SILENCE } from '../media/g711.js';
+import { DtmfDetector } from '../media/dtmf-detector.js';
+import { decodeRtp, looksLikeRtcp, RtpDecodeResult, RtpPacket, writeU32, MARKER_BIT, RTP_VERSION, VERSION_SHIFT } from './packet.js';
+import { decodeTelephoneEvent, eventToDtmf, TelephoneEvent, END_BIT, DEFAULT_EVENT_VOLUME } from './telephone-event.js';
+import { HIST_BINS, HIST_MIN_MS, HIST_STEP_MS } from './protocol.js';
+import type { ConfigureMsg, FromWorker, PacerStats, ToWorker, WorkerInit } from './protocol.js';
+
+const FRAME_MS = 20;
+const FRAME_SAMPLES = 160;
+const EARLY_MS = 1;
+const RESYNC_MS = 100;
+const HOUSEKEEPING_MS = 200;
+const HEADER = 12;
+const DTMF_END_PACKETS = 3;
+const DTMF_GAP_FRAMES = 3; // ~50 ms (rounded up to whole frames) between digits
+const REC_INITIAL_SAMPLES = 8000 * 10;
+const REC_MAX_GAP_FILL = 8000 * 10; // fill timestamp gaps up to 10 s with silence
+const MAX_DECODE_SAMPLES = 1920; // 240 ms of 8 kHz: larger audio payloads are ignored
+
+const log = getLogger('rtp');
+const port = parentPort;
+if (!port) throw new Error('media-worker must run in a worker thread');
+const init = workerData as WorkerInit;
+
+function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
+  port!.postMessage(msg, transfer);
+}
+
+// Encoders indexed by the 16-bit two's complement sample (sample & 0xffff).
+const ENC_MU = new Uint8Array(65536);
+const ENC_A = new Uint8Array(65536);
+for (let i = 0; i < 65536; i++) {
+  const s = (i << 16) >> 16;
+  ENC_MU[i] = linearToMulaw(s);
+  ENC_A[i] = linearToAlaw(s);
+}
+
+interface PlayItem { readonly playId: number; readonly pcm: Int16Array }
+interface DtmfJob { readonly req: number; readonly events: readonly number[]; readonly durationMs: number }
+
+const enum DtmfPhase { Idle = 0, Tone = 1, End = 2, Gap = 3 }
+
+class Session {
+  readonly sid: number;
+  readonly rtp: dgram.Socket;
+  readonly rtcp: dgram.Socket;
+  configured = false;
+  closed = false;
+  /** Index in `active` while configured, else -1. */
+  slot = -1;
+  enc: Uint8Array = ENC_MU;
+  dec: Int16Array = MULAW_DECODE;
+  silence = MULAW_SILENCE;
+  pt = 0;
+  tePt = -1;
+  timeoutMs = 60000;
+  remoteAddr = '';
+  remotePort = 0;
+  latchedAddr = '';
+  latchedPort = 0;
+  readonly ssrc = (Math.random() * 0x100000000) >>> 0;
+  seq = (Math.random() * 0x10000) >>> 0;
+  ts = (Math.random() * 0x100000000) >>> 0;
+  marker = true;
+  deadline = 0;
+  readonly audio = Buffer.alloc(HEADER + FRAME_SAMPLES);
+  readonly event = Buffer.alloc(HEADER + 4);
+  // playback
+  readonly queue: PlayItem[] = [];
+  pos = 0;
+  // DTMF out
+  readonly dtmfJobs: DtmfJob[] = [];
+  dtmfPhase = DtmfPhase.Idle;
+  dtmfIdx = 0;
+  dtmfCode = 0;
+  dtmfTs = 0;
+  dtmfTotal = 0;
+  dtmfCount = 0;
+  // receive
+  lastRx = 0;
+  timedOut = false;
+  haveEv = false;
+  lastEvTs = 0;
+  detector: DtmfDetector | undefined;
+  decodeBuf = new Int16Array(FRAME_SAMPLES);
+  readonly onInband: (digit: string) => void;
+  // recording
+  rec: Int16Array | undefined;
+  recLen = 0;
+  recMax = 0;
+  recHaveTs = false;
+  recNextTs = 0;
+  recSsrc = 0;
+
+  constructor(sid: number, rtp: dgram.Socket, rtcp: dgram.Socket) {
+    this.sid = sid;
+    this.rtp = rtp;
+    this.rtcp = rtcp;
+    this.onInband = (digit: string): void => post({ t: 'dtmf', sid: this.sid, digit, source: 'inband' });
+    this.audio[0] = RTP_VERSION << VERSION_SHIFT;
+    this.event[0] = RTP_VERSION << VERSION_SHIFT;
+    writeU32(this.audio, 8, this.ssrc);
+    writeU32(this.event, 8, this.ssrc);
+  }
+}
+
+const sessions = new Map<number, Session>();
+const active: Session[] = [];
+const prompts = new Map<number, Int16Array>();
+const rxPacket = new RtpPacket();
+const rxEvent = new TelephoneEvent();
+
+// ---- stats ----
+const hist = new Uint32Array(HIST_BINS);
+let statSent = 0;
+let statResyncs = 0;
+let statTicks = 0;
+let statLateMax = -Infinity;
+let statReceived = 0;
+let statRejected = 0;
+let statRtcp = 0;
+
+function recordLateness(late: number): void {
+  let bin = Math.floor((late - HIST_MIN_MS) / HIST_STEP_MS);
+  if (bin < 0) bin = 0;
+  else if (bin >= HIST_BINS) bin = HIST_BINS - 1;
+  hist[bin]++;
+  if (late > statLateMax) statLateMax = late;
+}
+
+function percentile(p: number, total: number): number {
+  if (total === 0) return 0;
+  const want = Math.ceil(total * p);
+  let acc = 0;
+  for (let i = 0; i < HIST_BINS; i++) {
+    acc += hist[i]!;
+    if (acc >= want) return HIST_MIN_MS + (i + 1) * HIST_STEP_MS;
+  }
+  return HIST_MIN_MS + HIST_BINS * HIST_STEP_MS;
+}
+
+function snapshotStats(reset: boolean): PacerStats {
+  let total = 0;
+  for (let i = 0; i < HIST_BINS; i++) total += hist[i]!;
+  const s: PacerStats = {
+    sent: statSent, lateP50: percentile(0.5, total), lateP99: percentile(0.99, total),
+    lateMax: total ? statLateMax : 0, resyncs: statResyncs, ticks: statTicks,
+    received: statReceived, rejected: statRejected, rtcp: statRtcp, hist: Array.from(hist),
+  };
+  if (reset) {
+    hist.fill(0);
+    statSent = statResyncs = statTicks = statReceived = statRejected = statRtcp = 0;
+    statLateMax = -Infinity;
+  }
+  return s;
+}
+
+// ---- pacing loop ----
+let timer: NodeJS.Timeout | undefined;
+let timerAt = Infinity;
+
+function schedule(at: number): void {
+  if (at >= timerAt && timer) return;
+  if (timer) clearTimeout(timer);
+  timerAt = at;
+  const delay = at - EARLY_MS - performance.now();
+  timer = setTimeout(tick, delay > 1 ? delay : 1);
+}
+
+function tick(): void {
+  timer = undefined;
+  timerAt = Infinity;
+  statTicks++;
+  let now = performance.now();
+  let next = Infinity;
+  for (let i = 0; i < active.length; i++) {
+    const s = active[i]!;
+    let d = s.deadline;
+    if (d - now <= EARLY_MS) {
+      if (now - d > RESYNC_MS) {
+        const skipped = Math.floor((now - d) / FRAME_MS);
+        s.ts = (s.ts + skipped * FRAME_SAMPLES) >>> 0;
+        d += skipped * FRAME_MS;
+        statResyncs++;
+      }
+      recordLateness(now - d);
+      sendFrame(s);
+      d += FRAME_MS;
+      s.deadline = d;
+      // sending takes time: refresh the clock every few streams so lateness is measured honestly
+      if ((i & 15) === 15) now = performance.now();
+    }
+    if (d < next) next = d;
+  }
+  if (next !== Infinity) schedule(next);
+}
+
+function sendFrame(s: Session): void {
+  if (s.dtmfPhase === DtmfPhase.Idle && s.dtmfJobs.length > 0) startDigit(s);
+  if (s.dtmfPhase === DtmfPhase.Tone || s.dtmfPhase === DtmfPhase.End) {
+    sendEvent(s);
+  } else {
+    const buf = s.audio;
+    fillAudio(s, buf);
+    buf[1] = (s.marker ? MARKER_BIT : 0) | s.pt;
+    buf[2] = (s.seq >>> 8) & 0xff;
+    buf[3] = s.seq & 0xff;
+    writeU32(buf, 4, s.ts);
+    s.rtp.send(buf, s.remotePort, s.remoteAddr);
+    s.marker = false;
+    if (s.dtmfPhase === DtmfPhase.Gap) dtmfGapFrame(s);
+  }
+  statSent++;
+  s.seq = (s.seq + 1) & 0xffff;
+  s.ts = (s.ts + FRAME_SAMPLES) >>> 0;
+}
+
+function fillAudio(s: Session, buf: Buffer): void {
+  const enc = s.enc;
+  let o = HEADER;
+  const end = HEADER + FRAME_SAMPLES;
+  while (o < end && s.queue.length > 0) {
+    const item = s.queue[0]!;
+    const pcm = item.pcm;
+    let p = s.pos;
+    const n = Math.min(end - o, pcm.length - p);
+    for (let k = 0; k < n; k++) buf[o + k] = enc[pcm[p + k]! & 0xffff]!;
+    o += n;
+    p += n;
+    if (p >= pcm.length) {
+      s.queue.shift();
+      s.pos = 0;
+      post({ t: 'playDone', sid: s.sid, playId: item.playId, reason: 'finished' });
+    } else {
+      s.pos = p;
+    }
+  }
+  if (o < end) buf.fill(s.silence, o, end);
+}
+
+// ---- DTMF out (RFC 4733 §2.5) ----
+function startDigit(s: Session): void {
+  const job = s.dtmfJobs[0]!;
+  s.dtmfCode = job.events[s.dtmfIdx]!;
+  s.dtmfTotal = Math.max(1, Math.round(job.durationMs / FRAME_MS));
+  s.dtmfCount = 0;
+  s.dtmfPhase = DtmfPhase.Tone;
+  s.dtmfTs = -1; // set to the timestamp of the first event packet
+}
+
+function sendEvent(s: Session): void {
+  const buf = s.event;
+  let first = false;
+  if (s.dtmfTs < 0) { s.dtmfTs = s.ts; first = true; }
+  let duration: number;
+  let end = false;
+  if (s.dtmfPhase === DtmfPhase.Tone) {
+    s.dtmfCount++;
+    duration = s.dtmfCount * FRAME_SAMPLES;
+    if (s.dtmfCount >= s.dtmfTotal) { s.dtmfPhase = DtmfPhase.End; s.dtmfCount = 0; }
+  } else {
+    duration = s.dtmfTotal * FRAME_SAMPLES;
+    end = true;
+    s.dtmfCount++;
+    if (s.dtmfCount >= DTMF_END_PACKETS) { s.dtmfPhase = DtmfPhase.Gap; s.dtmfCount = 0; }
+  }
+  if (duration > 0xffff) duration = 0xffff;
+  buf[1] = (first ? MARKER_BIT : 0) | s.tePt;
+  buf[2] = (s.seq >>> 8) & 0xff;
+  buf[3] = s.seq & 0xff;
+  writeU32(buf, 4, s.dtmfTs);
+  buf[12] = s.dtmfCode;
+  buf[13] = (end ? END_BIT : 0) | DEFAULT_EVENT_VOLUME;
+  buf[14] = (duration >>> 8) & 0xff;
+  buf[15] = duration & 0xff;
+  s.rtp.send(buf, s.remotePort, s.remoteAddr);
+  s.marker = false;
+}
+
+function dtmfGapFrame(s: Session): void {
+  s.dtmfCount++;
+  if (s.dtmfCount < DTMF_GAP_FRAMES) return;
+  const job = s.dtmfJobs[0]!;
+  s.dtmfIdx++;
+  s.dtmfPhase = DtmfPhase.Idle;
+  if (s.dtmfIdx >= job.events.length) {
+    s.dtmfJobs.shift();
+    s.dtmfIdx = 0;
+    post({ t: 'dtmfDone', sid: s.sid, req: job.req });
+  }
+}
+
+function abortDtmf(s: Session): void {
+  for (const job of s.dtmfJobs) post({ t: 'dtmfDone', sid: s.sid, req: job.req });
+  s.dtmfJobs.length = 0;
+  s.dtmfPhase = DtmfPhase.Idle;
+  s.dtmfIdx = 0;
+}
+
+function enqueueDtmf(s: Session, job: DtmfJob): void {
+  if (job.events.length === 0 || s.tePt < 0) { post({ t: 'dtmfDone', sid: s.sid, req: job.req }); return; }
+  s.dtmfJobs.push(job);
+}
+
+// ---- receive ----
+function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  if (!s.configured) { statRejected++; return; }
+  const len = msg.length;
+  if (looksLikeRtcp(msg, len)) { statRtcp++; return; }
+  if (decodeRtp(msg, rxPacket, len, false) !== RtpDecodeResult.Ok) { statRejected++; return; }
+  const pt = rxPacket.payloadType;
+  const isEvent = pt === s.tePt;
+  if (!isEvent && pt !== s.pt) { statRejected++; return; }
+  statReceived++;
+  s.lastRx = performance.now();
+  s.timedOut = false;
+  if (rinfo.port !== s.latchedPort || rinfo.address !== s.latchedAddr) {
+    s.latchedAddr = rinfo.address;
+    s.latchedPort = rinfo.port;
+    s.remoteAddr = rinfo.address;
+    s.remotePort = rinfo.port;
+    post({ t: 'remote', sid: s.sid, address: rinfo.address, port: rinfo.port });
+  }
+  if (isEvent) {
+    if (!decodeTelephoneEvent(msg, rxEvent, rxPacket.payloadOffset, rxPacket.payloadLength)) { statRejected++; return; }
+    // one digit per event timestamp: start, updates, end and its retransmissions share it
+    if (s.haveEv && rxPacket.timestamp === s.lastEvTs) return;
+    const digit = eventToDtmf(rxEvent.event);
+    s.haveEv = true;
+    s.lastEvTs = rxPacket.timestamp;
+    if (digit !== undefined) post({ t: 'dtmf', sid: s.sid, digit, source: 'rfc4733' });
+    return;
+  }
+  const n = rxPacket.payloadLength;
+  if ((!s.detector && !s.rec) || n === 0 || n > MAX_DECODE_SAMPLES) return;
+  if (s.decodeBuf.length !== n) s.decodeBuf = new Int16Array(n); // only when the peer's ptime differs
+  const pcm = s.decodeBuf;
+  const dec = s.dec;
+  const off = rxPacket.payloadOffset;
+  for (let i = 0; i < n; i++) pcm[i] = dec[msg[off + i]!]!;
+  if (s.detector) s.detector.process(pcm, s.onInband);
+  if (s.rec) record(s, pcm, rxPacket.timestamp, rxPacket.ssrc);
+}
+
+function record(s: Session, pcm: Int16Array, ts: number, ssrc: number): void {
+  if (s.recHaveTs && ssrc === s.recSsrc) {
+    const gap = (ts - s.recNextTs) >>> 0;
+    if (gap >= 0x80000000) return; // late or duplicate packet
+    if (gap > 0 && gap <= REC_MAX_GAP_FILL) recWrite(s, undefined, gap);
+  }
+  s.recHaveTs = true;
+  s.recSsrc = ssrc;
+  s.recNextTs = (ts + pcm.length) >>> 0;
+  recWrite(s, pcm, pcm.length);
+}
+
+function recWrite(s: Session, pcm: Int16Array | undefined, n: number): void {
+  let rec = s.rec!;
+  const want = Math.min(s.recLen + n, s.recMax);
+  if (want > rec.length) {
+    const grown = new Int16Array(Math.min(s.recMax, Math.max(want, rec.length * 2)));
+    grown.set(rec.subarray(0, s.recLen));
+    s.rec = rec = grown;
+  }
+  const m = want - s.recLen;
+  if (m <= 0) return;
+  if (pcm) rec.set(m === pcm.length ? pcm : pcm.subarray(0, m), s.recLen);
+  else rec.fill(0, s.recLen, want);
+  s.recLen = want;
+}
+
+function checkTimeouts(): void {
+  const now = performance.now();
+  for (let i = 0; i < active.length; i++) {
+    const s = active[i]!;
+    if (!s.timedOut && s.timeoutMs > 0 && now - s.lastRx > s.timeoutMs) {
+      s.timedOut = true;
+      post({ t: 'timeout', sid: s.sid });
+    }
+  }
+}
+const housekeeping = setInterval(checkTimeouts, HOUSEKEEPING_MS);
+housekeeping.unref();
+
+// ---- commands ----
+function bindSocket(sock: dgram.Socket, p: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => { sock.off('listening', onListening); reject(err); };
+    const onListening = (): void => { sock.off('error', onError); resolve(); };
+    sock.once('error', onError);
+    sock.once('listening', onListening);
+    sock.bind({ port: p, address: init.address, exclusive: true });
+  });
+}
+
+function closeSocket(sock: dgram.Socket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    try { sock.close(() => resolve()); } catch { resolve(); }
+  });
+}
+
+async function open(sid: number, p: number): Promise<void> {
+  const type = init.address.includes(':') ? 'udp6' : 'udp4';
+  const rtp = dgram.createSocket({ type });
+  const rtcp = dgram.createSocket({ type });
+  try {
+    await bindSocket(rtp, p);
+    await bindSocket(rtcp, p + 1);
+  } catch (err) {
+    await Promise.all([closeSocket(rtp), closeSocket(rtcp)]);
+    const e = err as NodeJS.ErrnoException;
+    post({ t: 'opened', sid, ok: false, code: e.code ?? 'EBIND', message: e.message });
+    return;
+  }
+  const s = new Session(sid, rtp, rtcp);
+  rtp.on('message', (msg, rinfo) => onRtp(s, msg, rinfo));
+  rtcp.on('message', () => { statRtcp++; });
+  const onSockError = (err: Error): void => { log.warn({ sid, err: err.message }, 'rtp socket error'); };
+  rtp.on('error', onSockError);
+  rtcp.on('error', onSockError);
+  sessions.set(sid, s);
+  post({ t: 'opened', sid, ok: true });
+}
+
+function configure(m: ConfigureMsg): void {
+  const s = sessions.get(m.sid);
+  if (!s) return;
+  const pcma = m.codec === 'PCMA';
+  s.enc = pcma ? ENC_A : ENC_MU;
+  s.dec = pcma ? ALAW_DECODE : MULAW_DECODE;
+  s.silence = pcma ? ALAW_SILENCE : MULAW_SILENCE;
+  s.pt = m.payloadType & 0x7f;
+  s.tePt = m.telephoneEventPt >= 0 ? m.telephoneEventPt & 0x7f : -1;
+  s.timeoutMs = m.rtpTimeoutMs;
+  if (s.tePt < 0) {
+    if (!s.detector) s.detector = new DtmfDetector(8000);
+    abortDtmf(s);
+  } else {
+    s.detector = undefined;
+  }
+  // a re-INVITE pointing elsewhere resets the latch: send there until packets come from somewhere else
+  if (m.address !== s.remoteAddr || m.port !== s.remotePort || !s.configured) {
+    s.remoteAddr = m.address;
+    s.remotePort = m.port;
+    s.latchedAddr = '';
+    s.latchedPort = 0;
+  }
+  s.lastRx = performance.now();
+  s.timedOut = false;
+  if (!s.configured) {
+    s.configured = true;
+    s.marker = true;
+    s.slot = active.length;
+    active.push(s);
+    s.deadline = performance.now();
+    schedule(s.deadline);
+  }
+}
+
+function stopPlayback(s: Session): void {
+  const items = s.queue.splice(0, s.queue.length);
+  s.pos = 0;
+  for (const item of items) post({ t: 'playDone', sid: s.sid, playId: item.playId, reason: 'stopped' });
+}
+
+async function close(sid: number): Promise<void> {
+  const s = sessions.get(sid);
+  if (!s) { post({ t: 'closed', sid }); return; }
+  if (s.closed) return;
+  s.closed = true;
+  if (s.slot >= 0) {
+    const last = active.pop()!;
+    if (last !== s) { active[s.slot] = last; last.slot = s.slot; }
+    s.slot = -1;
+  }
+  s.configured = false;
+  stopPlayback(s);
+  abortDtmf(s);
+  s.rec = undefined;
+  await Promise.all([closeSocket(s.rtp), closeSocket(s.rtcp)]);
+  sessions.delete(sid);
+  post({ t: 'closed', sid });
+}
+
+function handle(m: ToWorker): void {
+  switch (m.t) {
+    case 'open': void open(m.sid, m.port); break;
+    case 'configure': configure(m); break;
+    case 'prompt': prompts.set(m.pid, new Int16Array(m.sab, m.byteOffset, m.length)); break;
+    case 'unprompt': prompts.delete(m.pid); break;
+    case 'play': {
+      const s = sessions.get(m.sid);
+      const pcm = prompts.get(m.pid);
+      if (!s || s.closed || !pcm) { post({ t: 'playDone', sid: m.sid, playId: m.playId, reason: 'stopped' }); break; }
+      if (pcm.length === 0) { post({ t: 'playDone', sid: m.sid, playId: m.playId, reason: 'finished' }); break; }
+      s.queue.push({ playId: m.playId, pcm });
+      break;
+    }
+    case 'stopPlayback': { const s = sessions.get(m.sid); if (s) stopPlayback(s); break; }
+    case 'dtmf': {
+      const s = sessions.get(m.sid);
+      if (!s || s.closed) post({ t: 'dtmfDone', sid: m.sid, req: m.req });
+      else enqueueDtmf(s, { req: m.req, events: m.events, durationMs: m.durationMs });
+      break;
+    }
+    case 'recStart': {
+      const s = sessions.get(m.sid);
+      if (!s || s.closed) break;
+      s.recMax = Math.max(1, Math.floor(m.maxSeconds * 8000));
+      s.rec = new Int16Array(Math.min(s.recMax, REC_INITIAL_SAMPLES));
+      s.recLen = 0;
+      s.recHaveTs = false;
+      break;
+    }
+    case 'recStop': {
+      const s = sessions.get(m.sid);
+      let pcm = new Int16Array(0);
+      if (s && s.rec) { pcm = s.rec.slice(0, s.recLen); s.rec = undefined; s.recLen = 0; }
+      post({ t: 'recording', sid: m.sid, req: m.req, pcm }, [pcm.buffer as ArrayBuffer]);
+      break;
+    }
+    case 'close': void close(m.sid); break;
+    case 'stats': post({ t: 'stats', req: m.req, stats: snapshotStats(m.reset) }); break;
+    case 'crash': setImmediate(() => { throw new Error('media worker crash requested (test hook)'); }); break;
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  try {
+    handle(m);
+  } catch (err) {
+    log.error({ err: (err as Error).message, t: m.t }, 'media worker command failed');
+  }
+});
+log.debug({ index: init.index }, 'media worker started');

@@ -1,0 +1,79 @@
+/**
+ * Messages between the main thread (`MediaEngine`) and a media worker (`media-worker.ts`).
+ * Commands and events are rare (per call, per prompt, per digit); packets never cross threads.
+ * `sid` is a session id unique within the engine; `req` correlates a reply with its request.
+ */
+
+export type Codec = 'PCMU' | 'PCMA';
+
+export interface WorkerInit {
+  /** Local address the worker binds its sockets to. */
+  readonly address: string;
+  /** Default RTP inactivity timeout in ms. */
+  readonly rtpTimeoutMs: number;
+  /** Worker index (for logs). */
+  readonly index: number;
+}
+
+export interface ConfigureMsg {
+  readonly t: 'configure';
+  readonly sid: number;
+  readonly address: string;
+  readonly port: number;
+  readonly codec: Codec;
+  readonly payloadType: number;
+  /** -1 when telephone-event was not negotiated. */
+  readonly telephoneEventPt: number;
+  readonly rtpTimeoutMs: number;
+}
+
+export type ToWorker =
+  | { readonly t: 'open'; readonly sid: number; readonly port: number }
+  | ConfigureMsg
+  | { readonly t: 'prompt'; readonly pid: number; readonly sab: SharedArrayBuffer; readonly byteOffset: number; readonly length: number }
+  | { readonly t: 'unprompt'; readonly pid: number }
+  | { readonly t: 'play'; readonly sid: number; readonly playId: number; readonly pid: number }
+  | { readonly t: 'stopPlayback'; readonly sid: number }
+  | { readonly t: 'dtmf'; readonly sid: number; readonly req: number; readonly events: readonly number[]; readonly durationMs: number }
+  | { readonly t: 'recStart'; readonly sid: number; readonly maxSeconds: number }
+  | { readonly t: 'recStop'; readonly sid: number; readonly req: number }
+  | { readonly t: 'close'; readonly sid: number }
+  | { readonly t: 'stats'; readonly req: number; readonly reset: boolean }
+  /** Test hook: throw an uncaught exception in the worker. */
+  | { readonly t: 'crash' };
+
+/** Send-side pacing and receive counters of one worker (or summed over all). */
+export interface PacerStats {
+  /** RTP packets sent. */
+  sent: number;
+  /** Send time minus deadline, ms (negative = early, bounded by the 1 ms early tolerance). */
+  lateP50: number;
+  lateP99: number;
+  lateMax: number;
+  /** Times a stream fell > 100 ms behind and was resynchronised instead of bursting. */
+  resyncs: number;
+  /** Loop ticks (each serves all due streams). */
+  ticks: number;
+  /** Packets received: valid RTP, malformed/unknown, RTCP (on port+1 or multiplexed). */
+  received: number;
+  rejected: number;
+  rtcp: number;
+  /** Lateness histogram: bin i counts sends with lateness in [HIST_MIN + i*HIST_STEP, +HIST_STEP) ms. */
+  hist: number[];
+}
+
+export const HIST_MIN_MS = -2;
+export const HIST_STEP_MS = 0.1;
+export const HIST_BINS = 1020; // -2 ms .. +100 ms; the last bin also holds everything later
+
+export type FromWorker =
+  | { readonly t: 'opened'; readonly sid: number; readonly ok: true }
+  | { readonly t: 'opened'; readonly sid: number; readonly ok: false; readonly code: string; readonly message: string }
+  | { readonly t: 'dtmf'; readonly sid: number; readonly digit: string; readonly source: 'rfc4733' | 'inband' }
+  | { readonly t: 'playDone'; readonly sid: number; readonly playId: number; readonly reason: 'finished' | 'stopped' }
+  | { readonly t: 'timeout'; readonly sid: number }
+  | { readonly t: 'remote'; readonly sid: number; readonly address: string; readonly port: number }
+  | { readonly t: 'dtmfDone'; readonly sid: number; readonly req: number }
+  | { readonly t: 'recording'; readonly sid: number; readonly req: number; readonly pcm: Int16Array }
+  | { readonly t: 'closed'; readonly sid: number }
+  | { readonly t: 'stats'; readonly req: number; readonly stats: PacerStats };

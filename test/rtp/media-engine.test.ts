@@ -1,0 +1,188 @@
+import t from 'tap';
+import dgram from 'node:dgram';
+import { MediaEngine, MediaError, PortAllocator, type MediaSession } from '../../src/rtp/media-engine.js';
+import { tone, dtmfTone, concatPcm, silence } from '../../src/media/tone.js';
+
+const base = 40000 + 2 * Math.floor(Math.random() * 4000);
+
+function rms(pcm: Int16Array, from = 0, to = pcm.length): number {
+  let acc = 0;
+  for (let i = from; i < to; i++) acc += pcm[i]! * pcm[i]!;
+  return to > from ? Math.sqrt(acc / (to - from)) : 0;
+}
+
+function waitFor<T>(fn: (resolve: (v: T) => void) => void, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    fn((v) => { clearTimeout(timer); resolve(v); });
+  });
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function pair(engine: MediaEngine, te: number | undefined, codec: 'PCMU' | 'PCMA' = 'PCMU'): Promise<[MediaSession, MediaSession]> {
+  const a = await engine.createSession();
+  const b = await engine.createSession();
+  const pt = codec === 'PCMU' ? 0 : 8;
+  a.configure({ address: '127.0.0.1', port: b.localPort, codec, payloadType: pt, telephoneEventPt: te });
+  b.configure({ address: '127.0.0.1', port: a.localPort, codec, payloadType: pt, telephoneEventPt: te });
+  return [a, b];
+}
+
+t.test('port allocator: even ports, round robin, never a port in use', async (t) => {
+  const p = new PortAllocator(5001, 5008);
+  t.equal(p.capacity, 4);
+  const got = [p.take(), p.take(), p.take(), p.take()];
+  t.same(got, [5002, 5004, 5006, 5008]);
+  t.equal(p.take(), undefined);
+  p.release(5004);
+  t.equal(p.take(), 5004);
+  t.equal(p.size, 4);
+  t.throws(() => new PortAllocator(10, 5), MediaError);
+});
+
+t.test('engine: audio, DTMF, recording, leak check', async (t) => {
+  const engine = await MediaEngine.start({ workers: 2, address: '127.0.0.1', portMin: base, portMax: base + 200 });
+  t.teardown(() => engine.close());
+  const [a, b] = await pair(engine, 101, 'PCMA');
+  t.equal(a.localPort % 2, 0);
+  t.equal(a.localAddress, '127.0.0.1');
+  t.not(a.slotIndex, b.slotIndex, 'sessions spread over the workers');
+  t.same(engine.stats(), { sessions: 2, portsInUse: 2, workers: 2 });
+
+  // prompt on a → recorded on b
+  const prompt = tone(1000, { durationMs: 400, amplitude: 8000 });
+  const ref = engine.registerPrompt(prompt);
+  await delay(60);
+  b.startRecording(5);
+  const done = waitFor<[number, string]>((r) => a.on('playDone', (id, reason) => r([id, reason])), 3000, 'playDone');
+  const playId = a.play(ref);
+  t.same(await done, [playId, 'finished']);
+  await delay(80);
+  const rec = await b.stopRecording();
+  t.ok(rec.length >= 3200 && rec.length <= 8000 * 2, `recorded ${rec.length} samples`);
+  t.ok(rms(rec) > 2000, `prompt heard, rms ${rms(rec).toFixed(0)}`);
+
+  // DTMF a → b, each digit once
+  const digits: string[] = [];
+  b.on('dtmf', (d, source) => { t.equal(source, 'rfc4733'); digits.push(d); });
+  const t0 = performance.now();
+  await a.sendDtmf('12#A', 60);
+  const took = performance.now() - t0;
+  await delay(80);
+  t.same(digits, ['1', '2', '#', 'A']);
+  t.ok(took >= 4 * 100, `sendDtmf took ${took.toFixed(0)} ms`);
+  await t.rejects(a.sendDtmf('1x'), { code: 'INVALID_ARGUMENT' });
+
+  // stopPlayback reports every queued item
+  const reasons: string[] = [];
+  a.on('playDone', (_id, reason) => reasons.push(reason));
+  a.play(ref); a.play(ref); a.play(ref);
+  await delay(50);
+  a.stopPlayback();
+  await delay(50);
+  t.same(reasons, ['stopped', 'stopped', 'stopped']);
+
+  // close: idempotent, pending plays stopped, ports freed
+  a.play(ref);
+  const closeReasons: string[] = [];
+  a.on('playDone', (_id, reason) => closeReasons.push(reason));
+  await Promise.all([a.close(), a.close(), b.close()]);
+  t.same(closeReasons, ['stopped']);
+  t.equal(a.closed, true);
+  t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 2 });
+  await a.sendDtmf('1'); // no-op after close
+  t.same(await a.stopRecording(), new Int16Array(0));
+  engine.releasePrompt(ref);
+  const st = await engine.pacerStats();
+  t.ok(st.sent > 0 && st.received > 0, `pacer sent ${st.sent}, p99 lateness ${st.lateP99.toFixed(1)} ms`);
+});
+
+t.test('in-band DTMF when telephone-event is not negotiated', async (t) => {
+  const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: base + 300, portMax: base + 400 });
+  t.teardown(() => engine.close());
+  const [a, b] = await pair(engine, undefined);
+  const got: string[] = [];
+  b.on('dtmf', (d, source) => { got.push(`${d}:${source}`); });
+  await t.rejects(a.sendDtmf('1'), { code: 'NO_TELEPHONE_EVENT' });
+  const pcm = concatPcm([dtmfTone('5', { durationMs: 120 }), silence(100), dtmfTone('9', { durationMs: 120 }), silence(100)]);
+  const ref = engine.registerPrompt(pcm);
+  const done = waitFor<string>((r) => a.on('playDone', (_i, reason) => r(reason)), 3000, 'playDone');
+  a.play(ref);
+  await done;
+  await delay(100);
+  t.same(got, ['5:inband', '9:inband']);
+  await engine.close();
+  t.same(engine.stats().sessions, 0);
+});
+
+t.test('symmetric RTP: latch onto the real source, RTP timeout', async (t) => {
+  const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: base + 500, portMax: base + 600, rtpTimeoutMs: 300 });
+  t.teardown(() => engine.close());
+  const a = await engine.createSession();
+  const b = await engine.createSession();
+  // a believes the peer is on a dead port; b sends to a from its real port
+  const dead = dgram.createSocket('udp4');
+  await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
+  const deadPort = dead.address().port;
+  let deadGot = 0;
+  dead.on('message', () => { deadGot++; });
+  t.teardown(() => dead.close());
+  a.configure({ address: '127.0.0.1', port: deadPort, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  await delay(60);
+  t.ok(deadGot > 0, 'sent to the SDP address before latching');
+  const latched = waitFor<[string, number]>((r) => a.on('remote', (addr, p) => r([addr, p])), 2000, 'remote');
+  b.configure({ address: '127.0.0.1', port: a.localPort, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  t.same(await latched, ['127.0.0.1', b.localPort]);
+  t.same(a.remote, { address: '127.0.0.1', port: b.localPort });
+  b.startRecording(2);
+  await delay(100);
+  const rec = await b.stopRecording();
+  t.ok(rec.length >= 320, `b receives from a after latching (${rec.length} samples)`);
+
+  // timeout: b stops sending (closed) → a times out
+  const timedOut = waitFor<number>((r) => a.on('timeout', () => r(performance.now())), 2000, 'timeout');
+  const t0 = performance.now();
+  await b.close();
+  const at = await timedOut;
+  t.ok(at - t0 >= 250, `timeout after ${(at - t0).toFixed(0)} ms`);
+  await a.close();
+  t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 1 });
+});
+
+t.test('skips ports the OS refuses', async (t) => {
+  const p0 = base + 700;
+  const blocker = dgram.createSocket('udp4');
+  await new Promise<void>((r) => blocker.bind(p0, '127.0.0.1', () => r()));
+  t.teardown(() => blocker.close());
+  const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: p0, portMax: p0 + 4 });
+  t.teardown(() => engine.close());
+  const s = await engine.createSession();
+  t.equal(s.localPort, p0 + 2);
+  const s2 = await engine.createSession();
+  t.equal(s2.localPort, p0 + 4);
+  await t.rejects(engine.createSession(), { code: 'BIND_FAILED' });
+  await s.close();
+  await s2.close();
+  t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 1 });
+});
+
+t.test('a worker crash closes its sessions and the worker is replaced', async (t) => {
+  const engine = await MediaEngine.start({ workers: 2, address: '127.0.0.1', portMin: base + 800, portMax: base + 900 });
+  t.teardown(() => engine.close());
+  const [a, b] = await pair(engine, 101);
+  const victim = a.slotIndex === 0 ? a : b;
+  const events: string[] = [];
+  victim.on('timeout', () => events.push('timeout'));
+  const closed = waitFor<string>((r) => victim.on('close', (reason) => r(reason)), 3000, 'close');
+  engine.crashWorkerForTest(0);
+  t.equal(await closed, 'worker-crash');
+  t.same(events, ['timeout']);
+  t.equal(engine.stats().sessions, 1);
+  for (let i = 0; i < 50 && engine.stats().workers < 2; i++) await delay(20);
+  t.equal(engine.stats().workers, 2, 'worker replaced');
+  const c = await engine.createSession();
+  t.ok(c.localPort > 0);
+  await engine.close();
+  t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 0 });
+});

@@ -1,0 +1,41 @@
+/** The module registry: module name → implementation. Names not here run `unavailableModule`. */
+import type { PivotModule } from '../context.js';
+import { answerModule } from './answer.js';
+import { collectDtmfModule } from './collect-dtmf.js';
+import { flushDtmfModule } from './flush-dtmf.js';
+import { hangupModule } from './hangup.js';
+import { languageModule } from './language.js';
+import { noopModule } from './noop.js';
+import { pivotModule } from './pivot.js';
+import { playModule } from './play.js';
+import { prependCidModule } from './prepend-cid.js';
+import { responseModule } from './response.js';
+import { sendDtmfModule } from './send-dtmf.js';
+import { setCidModule } from './set-cid.js';
+import { sleepModule } from './sleep.js';
+import { ttsModule } from './tts.js';
+import { unavailableModule } from './unavailable.js';
+import { waitForHangupModule } from './wait-for-hangup.js';
+
+export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
+  ['pivot', pivotModule],
+  ['tts', ttsModule],
+  ['say', ttsModule],
+  ['play', playModule],
+  ['collect_dtmf', collectDtmfModule],
+  ['hangup', hangupModule],
+  ['sleep', sleepModule],
+  ['answer', answerModule],
+  ['noop', noopModule],
+  ['response', responseModule],
+  ['language', languageModule],
+  ['flush_dtmf', flushDtmfModule],
+  ['set_cid', setCidModule],
+  ['prepend_cid', prependCidModule],
+  ['send_dtmf', sendDtmfModule],
+  ['wait_for_hangup', waitForHangupModule],
+]);
+
+export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {
+  return registry.get(name) ?? unavailableModule;
+}

@@ -1,0 +1,209 @@
+/**
+ * `PivotSession`: the Pivot side of one call. Construct it when the call arrives (digits are buffered
+ * from then on), `run()` the stored callflow (usually one `pivot` node); when the flow ends the call
+ * is hung up (unless it already ended). When the call ends, every timer, listener and in-flight
+ * request of the session is released and `run()` resolves.
+ *
+ * ```ts
+ * const s = new PivotSession(call, { clock: realClock, compat: 'lenient' });
+ * const { reason } = await s.run({ module: 'pivot', data: { voice_url: 'https://ivr.example/start' } });
+ * ```
+ */
+import type { CallControl, DtmfDigit } from './call-control.js';
+import type { Clock } from '../util/clock.js';
+import { getLogger, type Logger } from '../util/logger.js';
+import { validateCallflow, type CallflowNode, type Compat } from './callflow.js';
+import { DigitBuffer, type CallerIdState, type ModuleContext } from './context.js';
+import type { PivotDebugStore } from './debug-store.js';
+import { runFlow, DEFAULT_MAX_NODES } from './interpreter.js';
+import { DEFAULT_API_VERSION, type ParamState } from './params.js';
+import { WebhookClient } from './webhook.js';
+import { PivotError } from './errors.js';
+
+export interface PivotSessionOptions {
+  clock: Clock;
+  /** Default: `getLogger('pivot')` with the call id bound. */
+  logger?: Logger;
+  /** Default `lenient`. */
+  compat?: Compat;
+  /** `Api-Version` sent in Kazoo format (default `2015-03-01`). */
+  apiVersion?: string;
+  /** Cap for `req_timeout_ms` (default 5000). */
+  maxReqTimeoutMs?: number;
+  /** Where `debug: true` nodes store their request/response records. */
+  debugStore?: PivotDebugStore;
+  /** Initial call language (sent as `Language`, default TTS language); none by default. */
+  defaultLanguage?: string;
+  /** Nodes run per call at most (default 10,000). */
+  maxNodes?: number;
+  /** Maximum webhook response body (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Injectable `fetch` (tests). */
+  fetch?: typeof fetch;
+}
+
+export interface SessionResult {
+  /** See `FlowOutcome.reason`; plus `stopped` and `invalid_callflow`. */
+  readonly reason: string;
+}
+
+export class PivotSession {
+  readonly call: CallControl;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly compat: Compat;
+  private readonly apiVersion: string;
+  private readonly maxNodes: number;
+  private readonly webhook: WebhookClient;
+  private readonly abort = new AbortController();
+  private readonly digits = new DigitBuffer();
+  private readonly collectionsMap = new Map<string, string>();
+  private readonly callerIdState: CallerIdState = {};
+  private lastCollection: string | undefined;
+  private lang: string | undefined;
+  private iteration = 0;
+  private stoppedByUser = false;
+  private running: Promise<SessionResult> | undefined;
+  private unsubscribeDigit: (() => void) | undefined;
+  private unsubscribeEnded: (() => void) | undefined;
+
+  constructor(call: CallControl, opts: PivotSessionOptions) {
+    if (!opts || !opts.clock) throw new PivotError('PIVOT_BAD_OPTIONS', 'PivotSession needs a clock');
+    if (opts.compat !== undefined && opts.compat !== 'lenient' && opts.compat !== 'strict') {
+      throw new PivotError('PIVOT_BAD_OPTIONS', `compat must be lenient or strict`);
+    }
+    this.call = call;
+    this.clock = opts.clock;
+    this.compat = opts.compat ?? 'lenient';
+    this.apiVersion = opts.apiVersion ?? DEFAULT_API_VERSION;
+    this.maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
+    this.lang = opts.defaultLanguage;
+    this.log = (opts.logger ?? getLogger('pivot')).child({ callId: call.info.callId });
+    this.webhook = new WebhookClient({
+      clock: opts.clock,
+      logger: this.log,
+      compat: this.compat,
+      ...(opts.maxReqTimeoutMs !== undefined ? { maxReqTimeoutMs: opts.maxReqTimeoutMs } : {}),
+      ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+      ...(opts.debugStore ? { debugStore: opts.debugStore } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
+    this.unsubscribeDigit = call.onDigit((d: DtmfDigit) => {
+      try { this.digits.push(d); } catch (err) { this.log.error({ err: String(err) }, 'digit handling failed'); }
+    });
+    this.unsubscribeEnded = call.onEnded(() => { this.abort.abort(); });
+  }
+
+  /** DTMF collections gathered so far (the `Digits` parameter). */
+  get collections(): ReadonlyMap<string, string> { return this.collectionsMap; }
+  /** The call language (`language` module), if set. */
+  get language(): string | undefined { return this.lang; }
+  /** Caller ID for later outbound bridges after `set_cid`/`prepend_cid` (undefined parts: unchanged). */
+  get outboundCallerId(): { name?: string; number?: string } {
+    const o = this.callerIdState.override;
+    const p = this.callerIdState.prefix;
+    const name = o?.name ?? this.call.info.callerIdName;
+    const number = o?.number ?? this.call.info.callerIdNumber;
+    return {
+      ...(name !== undefined || p?.name ? { name: (p?.name ?? '') + (name ?? '') } : {}),
+      ...(number !== undefined || p?.number ? { number: (p?.number ?? '') + (number ?? '') } : {}),
+    };
+  }
+  /** Webhook requests currently in flight (0 or 1). */
+  get requestsInFlight(): number { return this.webhook.inFlight; }
+  /** Digits typed and not yet consumed. */
+  get pendingDigits(): string { return this.digits.peek().join(''); }
+
+  /** Run `root` to completion. Calling it again returns the same promise. */
+  run(root: CallflowNode): Promise<SessionResult> {
+    this.running ??= this.runInner(root);
+    return this.running;
+  }
+
+  /** Stop the interpreter (e.g. the call is handed elsewhere): `run()` resolves `stopped`; the call is left up. */
+  stop(): void {
+    this.stoppedByUser = true;
+    this.abort.abort();
+    if (!this.running) this.release();
+  }
+
+  private async runInner(root: CallflowNode): Promise<SessionResult> {
+    try {
+      if (this.abort.signal.aborted) return { reason: this.stoppedByUser ? 'stopped' : 'caller_hangup' };
+      const v = validateCallflow(root, { compat: this.compat });
+      if (!v.ok) {
+        this.log.error({ errors: v.errors }, 'stored callflow is invalid');
+        await this.hangupIfUp();
+        return { reason: 'invalid_callflow' };
+      }
+      const out = await runFlow(v.flow, this.context(), { maxNodes: this.maxNodes });
+      if (this.stoppedByUser) return { reason: 'stopped' };
+      await this.hangupIfUp();
+      this.log.debug({ reason: out.reason, nodes: out.nodes }, 'pivot session ended');
+      return { reason: out.reason };
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'pivot session failed');
+      if (!this.stoppedByUser) await this.hangupIfUp();
+      return { reason: 'module_error' };
+    } finally {
+      this.abort.abort();
+      this.release();
+    }
+  }
+
+  private async hangupIfUp(): Promise<void> {
+    if (this.call.ended) return;
+    await this.call.hangup().catch((err: unknown) => {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'hangup failed');
+    });
+  }
+
+  private release(): void {
+    this.unsubscribeDigit?.();
+    this.unsubscribeEnded?.();
+    this.unsubscribeDigit = undefined;
+    this.unsubscribeEnded = undefined;
+  }
+
+  private context(): ModuleContext {
+    const self = this;
+    const signal = this.abort.signal;
+    return {
+      call: this.call,
+      clock: this.clock,
+      log: this.log,
+      compat: this.compat,
+      signal,
+      digits: this.digits,
+      collections: this.collectionsMap,
+      get language(): string | undefined { return self.lang; },
+      set language(v: string | undefined) { self.lang = v; },
+      callerId: this.callerIdState,
+      webhook: this.webhook,
+      setCollection: (name: string, value: string): void => {
+        this.collectionsMap.set(name, value);
+        this.lastCollection = name;
+      },
+      appendDefault: (d: string): void => {
+        this.collectionsMap.set('default', (this.collectionsMap.get('default') ?? '') + d);
+        this.lastCollection = 'default';
+      },
+      paramState: (): ParamState => ({
+        info: this.call.info,
+        apiVersion: this.apiVersion,
+        ...(this.lang !== undefined ? { language: this.lang } : {}),
+        collections: this.collectionsMap,
+        ...(this.lastCollection !== undefined ? { lastCollection: this.lastCollection } : {}),
+        answered: this.call.answered,
+        ended: this.call.ended,
+      }),
+      nextIteration: (): number => ++this.iteration,
+      wait: (ms: number): Promise<boolean> => new Promise<boolean>((resolve) => {
+        if (signal.aborted) { resolve(false); return; }
+        const onAbort = (): void => { this.clock.clearTimeout(h); resolve(false); };
+        const h = this.clock.setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    };
+  }
+}

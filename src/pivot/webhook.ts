@@ -1,0 +1,320 @@
+/**
+ * The Pivot webhook client: one HTTP round trip per `pivot` node (PIVOT.md 1.5, 2.1–2.3, 2.9).
+ *
+ * - Node 20 global `fetch` (undici; keep-alive by default).
+ * - One timer on the injected `Clock` bounds the whole request including the body
+ *   (`req_timeout_ms`, default 5000, capped at `maxReqTimeoutMs`, default 5000).
+ * - The response body is read up to `maxBodyBytes` (default 1 MiB).
+ * - Never throws: every outcome is `{ kind: 'flow' }` or `{ kind: 'failure', reason, detail, hangup }`,
+ *   where `hangup` is true only in strict mode for Kazoo's hang-up cases (empty body, JSON syntax
+ *   error, schema error).
+ */
+import type { Clock } from '../util/clock.js';
+import { getLogger, type Logger } from '../util/logger.js';
+import { validateCallflow, type CallflowNode, type Compat, type ValidationIssue } from './callflow.js';
+import type { JsonErrorInfo, PivotDebugRecord, PivotDebugStore } from './debug-store.js';
+import type { WebhookFailureReason } from './errors.js';
+import { appendQuery, encodeForm, encodeJson, type PivotParams, type ReqFormat } from './params.js';
+
+export const DEFAULT_REQ_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** The settings of one `pivot` node (validated `data`). */
+export interface PivotRequest {
+  readonly voiceUrl: string;
+  readonly method: 'get' | 'post';
+  readonly reqFormat: ReqFormat;
+  readonly reqBodyFormat: 'form' | 'json';
+  /** Milliseconds; default `defaultReqTimeoutMs`, capped at `maxReqTimeoutMs`. */
+  readonly reqTimeoutMs?: number;
+  readonly debug?: boolean;
+  /** Extra `X-…` headers (newer 2600Hz docs' `custom_request_headers`); other names are ignored. */
+  readonly customHeaders?: Readonly<Record<string, string>>;
+}
+
+export interface RequestContext {
+  readonly callId: string;
+  readonly accountId: string;
+  /** 1-based request number within the call (debug records). */
+  readonly iteration: number;
+  /** Aborts the request (call ended / session stopped) → failure `aborted`. */
+  readonly signal?: AbortSignal;
+}
+
+export type WebhookResult =
+  | { readonly kind: 'flow'; readonly flow: CallflowNode }
+  | { readonly kind: 'failure'; readonly reason: WebhookFailureReason; readonly detail: string; readonly hangup: boolean };
+
+export interface WebhookClientOptions {
+  clock: Clock;
+  logger?: Logger;
+  /** Default `lenient`. */
+  compat?: Compat;
+  /** Upper bound for `req_timeout_ms` (default 5000; the operator may raise it). */
+  maxReqTimeoutMs?: number;
+  /** Timeout when the node sets none (default 5000, itself capped). */
+  defaultReqTimeoutMs?: number;
+  /** Maximum response body (default 1 MiB). */
+  maxBodyBytes?: number;
+  debugStore?: PivotDebugStore;
+  /** Injectable for tests; default the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+const XML_ROOT_RE = /^<\?xml[^>]*\?>\s*<Response[\s>/]|^<Response[\s>/]/;
+
+class ReadFailure {
+  constructor(readonly reason: WebhookFailureReason, readonly detail: string) {}
+}
+
+function jsonErrorInfo(body: string, err: unknown): JsonErrorInfo {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /position (\d+)/.exec(message);
+  if (!m) return { message };
+  const pos = Number(m[1]);
+  return { message, before: body.slice(Math.max(0, pos - 40), pos), after: body.slice(pos, pos + 40) };
+}
+
+function causeCode(err: unknown): string {
+  if (err instanceof Error) {
+    const cause: unknown = (err as Error & { cause?: unknown }).cause;
+    if (cause instanceof Error) {
+      const code = (cause as Error & { code?: unknown }).code;
+      return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message;
+    }
+    return err.message;
+  }
+  return String(err);
+}
+
+export class WebhookClient {
+  readonly compat: Compat;
+  readonly maxReqTimeoutMs: number;
+  readonly defaultReqTimeoutMs: number;
+  readonly maxBodyBytes: number;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly debugStore?: PivotDebugStore;
+  private readonly doFetch: typeof fetch;
+  private inFlightCount = 0;
+
+  constructor(opts: WebhookClientOptions) {
+    this.clock = opts.clock;
+    this.log = opts.logger ?? getLogger('pivot');
+    this.compat = opts.compat ?? 'lenient';
+    this.maxReqTimeoutMs = Math.max(1, opts.maxReqTimeoutMs ?? DEFAULT_REQ_TIMEOUT_MS);
+    this.defaultReqTimeoutMs = Math.min(this.maxReqTimeoutMs, Math.max(1, opts.defaultReqTimeoutMs ?? DEFAULT_REQ_TIMEOUT_MS));
+    this.maxBodyBytes = Math.max(1, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+    this.debugStore = opts.debugStore;
+    this.doFetch = opts.fetch ?? fetch;
+  }
+
+  /** Requests currently waiting for a response. */
+  get inFlight(): number { return this.inFlightCount; }
+
+  /** Make one round trip. Never throws. */
+  async request(req: PivotRequest, params: PivotParams, ctx: RequestContext): Promise<WebhookResult> {
+    this.inFlightCount++;
+    try {
+      return await this.doRequest(req, params, ctx);
+    } finally {
+      this.inFlightCount--;
+    }
+  }
+
+  private async doRequest(req: PivotRequest, params: PivotParams, ctx: RequestContext): Promise<WebhookResult> {
+    const log = this.log.child({ callId: ctx.callId, iteration: ctx.iteration });
+    const started = this.clock.now();
+    const method: 'GET' | 'POST' = req.method === 'post' ? 'POST' : 'GET';
+    const headers: Record<string, string> = {};
+    let body: string | undefined;
+
+    // URL: http(s) only; credentials in the URL become Basic auth (fetch refuses them inline).
+    let url: URL;
+    try {
+      url = new URL(req.voiceUrl);
+    } catch {
+      return this.fail(log, undefined, 'bad_url', `cannot parse voice_url ${JSON.stringify(req.voiceUrl)}`, false);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return this.fail(log, undefined, 'bad_url', `voice_url scheme ${url.protocol} not allowed`, false);
+    }
+    if (url.username || url.password) {
+      const user = decodeURIComponent(url.username);
+      const pass = decodeURIComponent(url.password);
+      headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    if (req.customHeaders) {
+      for (const [k, v] of Object.entries(req.customHeaders)) {
+        if (/^x-[a-z0-9-]+$/i.test(k) && typeof v === 'string' && !/[\r\n]/.test(v)) headers[k.toLowerCase()] = v;
+      }
+    }
+    let target = url.toString();
+    if (method === 'GET') {
+      target = appendQuery(target, encodeForm(params));
+    } else if (req.reqBodyFormat === 'json') {
+      headers['content-type'] = 'application/json';
+      body = encodeJson(params);
+    } else {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = encodeForm(params);
+    }
+
+    const rec: PivotDebugRecord | undefined = req.debug && this.debugStore
+      ? { callId: ctx.callId, accountId: ctx.accountId, iteration: ctx.iteration, uri: target, method, reqHeaders: { ...headers }, reqBody: this.debugStore.clip(body), startedAt: Date.now() }
+      : undefined;
+    if (rec && this.debugStore) this.debugStore.add(rec);
+
+    if (ctx.signal?.aborted) return this.fail(log, rec, 'aborted', 'call ended before the request', false);
+
+    const timeoutMs = Math.min(this.maxReqTimeoutMs, Math.max(1, req.reqTimeoutMs ?? this.defaultReqTimeoutMs));
+    const ac = new AbortController();
+    let timedOut = false;
+    const timer = this.clock.setTimeout(() => { timedOut = true; ac.abort(); }, timeoutMs);
+    const onOuterAbort = (): void => { ac.abort(); };
+    ctx.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    const aborted = (): WebhookResult => timedOut
+      ? this.fail(log, rec, 'timeout', `no complete response within ${timeoutMs} ms`, false)
+      : this.fail(log, rec, 'aborted', 'call ended while the request was in flight', false);
+
+    try {
+      log.debug({ method, uri: target }, 'pivot request');
+      let res: Response;
+      try {
+        res = await this.doFetch(target, {
+          method,
+          headers,
+          body,
+          signal: ac.signal,
+          // httpc follows GET redirects; a 3xx to a POST is a failure.
+          redirect: method === 'GET' ? 'follow' : 'manual',
+        });
+      } catch (err) {
+        if (ac.signal.aborted) return aborted();
+        return this.fail(log, rec, 'connect', causeCode(err), false);
+      }
+      if (rec) {
+        rec.respStatusCode = res.status;
+        rec.headersMs = this.clock.now() - started;
+        const rh: Record<string, string> = {};
+        res.headers.forEach((v, k) => { rh[k.toLowerCase()] = v; });
+        rec.respHeaders = rh;
+      }
+
+      if (res.status !== 200) {
+        if (rec) {
+          const text = await this.readBody(res, ac.signal).catch(() => undefined);
+          if (typeof text === 'string') rec.respBody = this.debugStore?.clip(text);
+        } else {
+          await res.body?.cancel().catch(() => undefined);
+        }
+        if (ac.signal.aborted && !rec) return aborted();
+        return this.fail(log, rec, 'http_status', `HTTP ${res.status}`, false);
+      }
+
+      const declared = Number(res.headers.get('content-length') ?? NaN);
+      if (Number.isFinite(declared) && declared > this.maxBodyBytes) {
+        await res.body?.cancel().catch(() => undefined);
+        return this.fail(log, rec, 'body_too_large', `Content-Length ${declared} > ${this.maxBodyBytes}`, false);
+      }
+      let text: string;
+      try {
+        text = await this.readBody(res, ac.signal);
+      } catch (err) {
+        if (err instanceof ReadFailure) return this.fail(log, rec, err.reason, err.detail, false);
+        if (ac.signal.aborted) return aborted();
+        return this.fail(log, rec, 'connect', causeCode(err), false);
+      }
+      if (rec) {
+        rec.respBody = this.debugStore?.clip(text);
+      }
+      const result = this.classify(res.headers.get('content-type'), text, rec);
+      if (result.kind === 'failure') return this.fail(log, rec, result.reason, result.detail, result.hangup);
+      if (rec) rec.totalMs = this.clock.now() - started;
+      log.debug({ module: result.flow.module }, 'pivot flow accepted');
+      return result;
+    } finally {
+      this.clock.clearTimeout(timer);
+      ctx.signal?.removeEventListener('abort', onOuterAbort);
+      if (rec && rec.totalMs === undefined) rec.totalMs = this.clock.now() - started;
+    }
+  }
+
+  /** Read the whole body, bounded by `maxBodyBytes`; throws `ReadFailure` when too large. */
+  private async readBody(res: Response, signal: AbortSignal): Promise<string> {
+    if (!res.body) return '';
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      if (signal.aborted) { await reader.cancel().catch(() => undefined); throw new Error('aborted'); }
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > this.maxBodyBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new ReadFailure('body_too_large', `body larger than ${this.maxBodyBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+    const buf = Buffer.concat(chunks, total);
+    let text = new TextDecoder('utf-8').decode(buf);
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return text;
+  }
+
+  /** Response classification for a 200 (PIVOT.md 2.2, 2.3). */
+  classify(contentType: string | null, text: string, rec?: PivotDebugRecord): WebhookResult {
+    const strict = this.compat === 'strict';
+    const ct = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    const trimmed = text.trim();
+    if (trimmed === '') return { kind: 'failure', reason: 'empty_body', detail: 'empty body', hangup: strict };
+
+    const looksXml = trimmed.startsWith('<');
+    const twiml = (): WebhookResult => XML_ROOT_RE.test(trimmed)
+      ? { kind: 'failure', reason: 'twiml_unsupported', detail: 'TwiML not yet supported', hangup: false }
+      : { kind: 'failure', reason: 'unrecognised', detail: 'XML reply is not a <Response> document', hangup: false };
+
+    const isJsonType = ct === 'application/json' || (!strict && ct.endsWith('+json'));
+    if (ct === 'text/xml' || ct === 'application/xml') return twiml();
+    if (ct === '') {
+      if (looksXml) return twiml();
+      if (strict || !(trimmed.startsWith('{') || trimmed.startsWith('['))) {
+        return { kind: 'failure', reason: 'unrecognised', detail: 'no Content-Type (handled as XML): reply not recognised', hangup: false };
+      }
+      // Lenient: sniff JSON without a Content-Type.
+    } else if (!isJsonType) {
+      // Unknown type: TwiML first, then Kazoo JSON.
+      if (XML_ROOT_RE.test(trimmed)) return twiml();
+    }
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (err) {
+      const info = jsonErrorInfo(trimmed, err);
+      if (rec) rec.jsonErrors = info;
+      return { kind: 'failure', reason: 'json_syntax', detail: info.message, hangup: strict };
+    }
+    const v = validateCallflow(parsed, { compat: this.compat });
+    if (!v.ok) {
+      if (rec) rec.schemaErrors = v.errors;
+      return { kind: 'failure', reason: 'schema', detail: summarise(v.errors), hangup: strict };
+    }
+    return { kind: 'flow', flow: v.flow };
+  }
+
+  private fail(log: Logger, rec: PivotDebugRecord | undefined, reason: WebhookFailureReason, detail: string, hangup: boolean): WebhookResult {
+    if (rec) rec.failure = { reason, detail, hangup };
+    if (reason === 'twiml_unsupported') log.warn('TwiML not yet supported');
+    else if (reason !== 'aborted') log.warn({ reason, detail, hangup }, 'pivot request failed');
+    return { kind: 'failure', reason, detail, hangup };
+  }
+}
+
+function summarise(errors: readonly ValidationIssue[]): string {
+  const first = errors.slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`).join('; ');
+  return errors.length > 5 ? `${first}; … (${errors.length} errors)` : first;
+}

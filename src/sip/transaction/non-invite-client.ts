@@ -1,0 +1,80 @@
+/**
+ * Non-INVITE client transaction (RFC 3261 17.1.2, figure 6).
+ *
+ *                     |Request from TU / send request, Timer E (UDP), Timer F
+ *                     V
+ *   Timer E: send  +-----------+  Timer F or transport error: inform TU (408 / 503)
+ *   (E=min(2E,T2)) |  Trying   |------------------------------------------+
+ *                  +-----------+                                          |
+ *             1xx: to TU |   | 200-699: to TU                             |
+ *                        V   |                                            |
+ *   Timer E: send  +-----------+  Timer F or transport error: inform TU   |
+ *   (E=T2)         | Proceeding|-----------------------------------------+|
+ *                  +-----------+ 1xx: to TU                              ||
+ *                        |  200-699: to TU                               ||
+ *                        V                                               ||
+ *                  +-----------+  Timer K (T4; reliable: 0)              VV
+ *                  | Completed |---------------------------------> Terminated
+ *                  +-----------+  (absorbs response retransmissions)
+ */
+import type { SipRequest, SipResponse, Source } from '../message.js';
+import { Transaction, safeCall, syntheticResponse, type TransactionHost } from './common.js';
+
+const E = 0;
+const F = 1;
+const K = 2;
+
+export class NonInviteClientTransaction extends Transaction {
+  readonly isClient = true;
+  readonly isInvite = false;
+  private interval: number;
+  private readonly bytes: Buffer;
+  private readonly fireE = (): void => this.onTimerE();
+  private readonly fireF = (): void => this.fail('timeout');
+  private readonly fireK = (): void => this.terminate('timer K');
+  private readonly onError = (): void => this.fail('transport');
+
+  constructor(
+    host: TransactionHost, key: string, request: SipRequest, bytes: Buffer, peer: Source, reliable: boolean,
+    /** Receives provisional and final responses, including synthetic 408/503. */
+    public onResponse: ((res: SipResponse) => void) | null,
+  ) {
+    super(host, key, request, peer, reliable, 'trying');
+    this.bytes = bytes;
+    this.interval = host.timers.E;
+  }
+
+  start(): void {
+    if (!this.reliable) this.setTimer(E, this.interval, this.fireE);
+    this.setTimer(F, this.host.timers.F, this.fireF);
+    this.host.transmit(this.bytes, this.peer, this.onError);
+  }
+
+  private onTimerE(): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return;
+    this.host.transmit(this.bytes, this.peer, this.onError);
+    this.interval = this.state === 'trying' ? Math.min(2 * this.interval, this.host.timers.T2) : this.host.timers.T2;
+    this.setTimer(E, this.interval, this.fireE);
+  }
+
+  receiveResponse(res: SipResponse): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return; // Completed absorbs retransmissions
+    if (res.status < 200) {
+      this.state = 'proceeding';
+      safeCall(this.host.log, this.onResponse, res);
+      return;
+    }
+    this.state = 'completed';
+    this.clearTimer(E);
+    this.clearTimer(F);
+    const k = this.host.timers.K(this.reliable);
+    this.setTimer(K, k, this.fireK);
+    safeCall(this.host.log, this.onResponse, res);
+  }
+
+  private fail(kind: 'timeout' | 'transport'): void {
+    if (this.state !== 'trying' && this.state !== 'proceeding') return;
+    this.terminate(kind === 'timeout' ? 'timer F' : 'transport error');
+    safeCall(this.host.log, this.onResponse, syntheticResponse(this.request, kind));
+  }
+}

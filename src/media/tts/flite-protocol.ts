@@ -1,0 +1,25 @@
+/** Messages between FliteEngine (main thread) and flite-worker (worker thread). */
+
+export interface FliteWorkerData {
+  /** Absolute path of flite.wasm. */
+  wasmPath: string;
+  /** Host directory preopened as /out, where the WASM program writes its WAV. Owned by the main thread. */
+  outDir: string;
+  /** Unique prefix for this worker's files in outDir. */
+  prefix: string;
+  /** Instantiate the next WASM instance while idle (hides ~50 ms per synthesis, costs ~17 MB). */
+  prewarm: boolean;
+}
+
+export interface FliteRequest {
+  type: 'synth';
+  id: number;
+  text: string;
+  voice: string;
+}
+
+export type FliteReply =
+  | { type: 'ready' }
+  | { type: 'fatal'; message: string }
+  | { type: 'done'; id: number; pcm: ArrayBuffer; length: number; sampleRate: number; ms: number }
+  | { type: 'error'; id: number; message: string };

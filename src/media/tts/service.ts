@@ -1,0 +1,202 @@
+/**
+ * TtsService: the main-thread facade for speech prompts.
+ *
+ *   synthesize(text, {voice, language, engine}) → PCM16 8 kHz (cached; identical concurrent requests share
+ *   one synthesis) ; segments(text) → one buffer per sentence, the next synthesised while the previous plays.
+ *
+ * Pipeline per request: voice/language mapping → cache (memory LRU, then disk) → engine (native rate) →
+ * anti-alias resample to 8 kHz → level normalisation (peak ≈ -3 dBFS, gain ≤ +12 dB) → cache.
+ * Returned buffers are shared with the cache and other callers: treat them as read-only.
+ */
+import { getLogger } from '../../util/logger.js';
+import { resample } from '../resample.js';
+import { PcmCache } from './cache.js';
+import { TtsError } from './errors.js';
+import { FliteEngine } from './flite-engine.js';
+import { isEnglish, mapVoice, splitSentences } from './text.js';
+import type { TtsEngine } from './types.js';
+
+const log = getLogger('tts');
+
+/** Output rate of everything TtsService returns. */
+export const TTS_OUTPUT_RATE = 8000;
+/** Normalisation target: peak at -3 dBFS. */
+const TARGET_PEAK = Math.round(32767 * Math.pow(10, -3 / 20));
+/** Quiet input is not boosted by more than this (+12 dB), so near-silence stays near-silent. */
+const MAX_GAIN = 4;
+/** Distinct unknown voices/languages remembered for "warn once" (bounded). */
+const WARN_ONCE_LIMIT = 100;
+
+export interface TtsServiceOptions {
+  /** flite worker threads; default 1. */
+  workers?: number;
+  /** Requests allowed to wait for a worker (beyond those running); default 64. */
+  queueLimit?: number;
+  /** In-memory cache entries; default 512. */
+  cacheEntries?: number;
+  /** In-memory cache size, bytes of PCM; default 64 MiB. */
+  cacheBytes?: number;
+  /** Folder for a persistent cache of synthesised prompts (WAV, 8 kHz); none by default. */
+  cacheDir?: string;
+  /** Voice when a request names none: a Kazoo name (female/male) or a flite voice; default 'female' (slt). */
+  defaultVoice?: string;
+  /** Language assumed when a request names none; default 'en-US'. */
+  defaultLanguage?: string;
+  /** Per-synthesis timeout once a worker starts, ms; default 15000. */
+  timeoutMs?: number;
+  /** Longest text accepted by synthesize(), characters; default 5000 (segments() splits first). */
+  maxTextLength?: number;
+  /** Engines to use instead of the built-in flite one (the first is the default). For tests and add-ons. */
+  engines?: TtsEngine[];
+}
+
+export interface SayOptions {
+  /** Kazoo voice (female, male) or engine voice name; default from the service options. */
+  voice?: string;
+  /** Language tag (en-US…); non-English falls back to the default voice. */
+  language?: string;
+  /** Engine name; default the first engine (flite). */
+  engine?: string;
+}
+
+export class TtsService {
+  private readonly engines = new Map<string, TtsEngine>();
+  private readonly defaultEngine: TtsEngine;
+  private readonly cache: PcmCache;
+  private readonly inflight = new Map<string, Promise<Int16Array>>();
+  private readonly warned = new Set<string>();
+  private readonly defaultVoice: string;
+  private readonly defaultLanguage: string;
+  private readonly maxTextLength: number;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: TtsServiceOptions = {}) {
+    const engines = opts.engines?.length
+      ? opts.engines
+      : [new FliteEngine({ workers: opts.workers, queueLimit: opts.queueLimit, timeoutMs: opts.timeoutMs })];
+    for (const e of engines) this.engines.set(e.name, e);
+    this.defaultEngine = engines[0]!;
+    this.cache = new PcmCache({ maxEntries: opts.cacheEntries, maxBytes: opts.cacheBytes, dir: opts.cacheDir, sampleRate: TTS_OUTPUT_RATE });
+    this.defaultVoice = opts.defaultVoice ?? 'female';
+    this.defaultLanguage = opts.defaultLanguage ?? 'en-US';
+    this.maxTextLength = opts.maxTextLength ?? 5000;
+  }
+
+  /** Synthesise `text` to PCM16 at 8 kHz. Shared, read-only result. */
+  async synthesize(text: string, opts: SayOptions = {}): Promise<Int16Array> {
+    if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS service closed');
+    const clean = text.replace(/\s+/g, ' ').trim();
+    if (clean.length > this.maxTextLength) {
+      throw new TtsError('TTS_TEXT_TOO_LONG', `text of ${clean.length} characters exceeds ${this.maxTextLength}`);
+    }
+    if (!/[\p{L}\p{N}]/u.test(clean)) return new Int16Array(0);
+    const { engine, voice, language } = this.resolve(opts);
+    const key = `${engine.name}\u0000${voice}\u0000${language}\u0000${TTS_OUTPUT_RATE}\u0000${clean}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const pending = this.inflight.get(key);
+    if (pending) return pending;
+    const job = (async () => {
+      try {
+        const disk = await this.cache.load(key);
+        if (disk) return disk;
+        const audio = await engine.synthesize(clean, voice);
+        if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS service closed');
+        const pcm = audio.sampleRate === TTS_OUTPUT_RATE ? audio.pcm : resample(audio.pcm, audio.sampleRate, TTS_OUTPUT_RATE);
+        normalizePeak(pcm);
+        this.cache.set(key, pcm);
+        return pcm;
+      } finally {
+        this.inflight.delete(key);
+      }
+    })();
+    this.inflight.set(key, job);
+    return job;
+  }
+
+  /**
+   * Sentence by sentence: yields each sentence's audio as soon as it is ready, with the next sentence
+   * already being synthesised (one ahead). Breaking out of the loop stops further synthesis.
+   */
+  async *segments(text: string, opts: SayOptions = {}): AsyncIterable<Int16Array> {
+    const sentences = splitSentences(text);
+    if (sentences.length === 0) return;
+    const start = (s: string): Promise<Int16Array> => {
+      const p = this.synthesize(s, opts);
+      p.catch(() => undefined); // consumed below; avoids an unhandled rejection if the caller stops early
+      return p;
+    };
+    let current = start(sentences[0]!);
+    for (let i = 0; i < sentences.length; i++) {
+      const next = i + 1 < sentences.length ? start(sentences[i + 1]!) : undefined;
+      yield await current;
+      if (!next) break;
+      current = next;
+    }
+  }
+
+  /** Wait for background cache writes (tests, orderly shutdown). */
+  async flushCache(): Promise<void> {
+    await this.cache.flush();
+  }
+
+  /** Stop the engines (pending requests fail with TTS_CLOSED) and drop the memory cache. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.closing = (async () => {
+      await Promise.allSettled([...this.engines.values()].map((e) => e.close?.()));
+      await this.cache.flush();
+      this.cache.clear();
+    })();
+    return this.closing;
+  }
+
+  private resolve(opts: SayOptions): { engine: TtsEngine; voice: string; language: string } {
+    let engine = this.defaultEngine;
+    if (opts.engine && opts.engine !== engine.name) {
+      const e = this.engines.get(opts.engine);
+      if (e) engine = e;
+      else this.warnOnce(`engine:${opts.engine}`, { engine: opts.engine }, 'unknown TTS engine; using the default');
+    }
+    const language = opts.language ?? this.defaultLanguage;
+    let requested = opts.voice ?? this.defaultVoice;
+    if (!isEnglish(language)) {
+      this.warnOnce(`lang:${language}`, { language }, 'no TTS voice for this language; using the default English voice');
+      requested = this.defaultVoice;
+    }
+    const voices = engine.voices;
+    if (!voices) return { engine, voice: requested, language };
+    let voice = mapVoice(requested, voices);
+    if (!voice) {
+      this.warnOnce(`voice:${requested}`, { voice: requested }, 'unknown TTS voice; using the default');
+      voice = mapVoice(this.defaultVoice, voices) ?? Object.keys(voices)[0] ?? requested;
+    }
+    // The bundled voices are all English: the audio depends on voice and text only, so every request
+    // that reaches them shares one cache entry whatever language tag it carried.
+    return { engine, voice, language: 'en' };
+  }
+
+  private warnOnce(key: string, fields: Record<string, string>, msg: string): void {
+    if (this.warned.has(key)) return;
+    if (this.warned.size < WARN_ONCE_LIMIT) this.warned.add(key);
+    log.warn(fields, msg);
+  }
+}
+
+/** Scale in place so the peak sits at -3 dBFS, boosting by at most +12 dB and never clipping. */
+export function normalizePeak(pcm: Int16Array): void {
+  let peak = 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const a = pcm[i]! < 0 ? -pcm[i]! : pcm[i]!;
+    if (a > peak) peak = a;
+  }
+  if (peak === 0) return;
+  const gain = Math.min(MAX_GAIN, TARGET_PEAK / peak);
+  if (Math.abs(gain - 1) < 0.01) return;
+  for (let i = 0; i < pcm.length; i++) {
+    const v = Math.round(pcm[i]! * gain);
+    pcm[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+}

@@ -60,7 +60,8 @@ export class MemoryNetwork {
   deliver(data: Buffer, from: MemoryTransport, dest: Source): void {
     const src: Source = { transport: from.name, address: from.address, port: from.port };
     if (this.capture) this.wire.push({ from: from.address + ':' + from.port, to: dest.address + ':' + dest.port, text: data.toString('utf8') });
-    if (!from.reliable && ((this.dropRate > 0 && this.random() < this.dropRate) || (this.dropFilter && this.dropFilter(data, src, dest)))) {
+    const filtered = this.dropFilter !== null && this.dropFilter(data, src, dest);
+    if (!from.reliable && (filtered || (this.dropRate > 0 && this.random() < this.dropRate))) {
       this.dropped++;
       return;
     }

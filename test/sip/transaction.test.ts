@@ -1,0 +1,300 @@
+import t, { type Test } from 'tap';
+import { createRequest, parseMessage, type SipResponse } from '../../src/sip/index.js';
+import { invite, makePair, placeCall, simpleUas } from './helpers.js';
+
+function firstLine(buf: Buffer): string { return buf.toString('latin1', 0, buf.indexOf('\r\n')); }
+
+/** Record the virtual send times of datagrams whose first line matches `re`, and drop them if `drop`. */
+function watch(p: Awaited<ReturnType<typeof makePair>>, re: RegExp, drop: boolean): number[] {
+  const times: number[] = [];
+  const prev = p.net.dropFilter;
+  p.net.dropFilter = (data, from, to) => {
+    if (re.test(firstLine(data))) { times.push(p.clock.now()); if (drop) return true; }
+    return prev ? prev(data, from, to) : false;
+  };
+  return times;
+}
+
+function options(p: Awaited<ReturnType<typeof makePair>>) {
+  return createRequest({ method: 'OPTIONS', uri: 'sip:bob@10.0.0.2', from: 'sip:alice@10.0.0.1', to: 'sip:bob@10.0.0.2' });
+}
+
+function settled(t: Test, p: Awaited<ReturnType<typeof makePair>>): void {
+  for (const [name, s] of [['a', p.a.stats()], ['b', p.b.stats()]] as const) {
+    t.equal(s.clientTransactions, 0, name + ' client tx');
+    t.equal(s.serverTransactions, 0, name + ' server tx');
+    t.equal(s.pending2xx, 0, name + ' pending 2xx');
+    t.equal(s.dialogs, 0, name + ' dialogs');
+  }
+  t.equal(p.clock.pendingTimers, 0, 'no timers left');
+}
+
+t.test('basic call: 100 at once, 180, 200, ACK with body to TU, BYE; everything goes away', async (t) => {
+  const p = await makePair();
+  const uas = simpleUas(p);
+  const r = placeCall(p);
+  p.clock.tick(10);
+  t.same(r.statuses, [100, 180], '100 Trying sent at once, then 180');
+  p.clock.tick(200);
+  t.same(r.statuses, [100, 180, 200]);
+  t.equal(uas.acks.length, 1, 'ACK delivered to TU once');
+  t.equal(uas.acks[0]!.bodyText(), '', 'ACK body (empty here)');
+  p.clock.tick(2000);
+  t.equal(r.byeStatus, 200);
+  t.same(uas.events, ['INVITE', 'BYE']);
+  p.clock.tick(40000);
+  settled(t, p);
+});
+
+t.test('non-INVITE client: Timer E doubles to T2, Timer F gives a synthetic 408 at 64*T1', async (t) => {
+  const p = await makePair();
+  const times = watch(p, /^OPTIONS/, true);
+  let res: SipResponse | null = null;
+  p.a.sendRequest(options(p), p.toB, (r) => { res = r; });
+  p.clock.tick(40000);
+  t.same(times, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
+  t.equal((res as SipResponse | null)?.status, 408);
+  t.equal((res as SipResponse | null)?.synthetic, 'timeout');
+  settled(t, p);
+});
+
+t.test('INVITE client: Timer A doubles (no cap), Timer B gives 408 at 64*T1', async (t) => {
+  const p = await makePair();
+  const times = watch(p, /^INVITE/, true);
+  const got: number[] = [];
+  const atTimes: number[] = [];
+  p.a.sendRequest(invite(p), p.toB, (r) => { got.push(r.status); atTimes.push(p.clock.now()); });
+  p.clock.tick(40000);
+  t.same(times, [0, 500, 1500, 3500, 7500, 15500, 31500]);
+  t.same(got, [408]);
+  t.same(atTimes, [32000]);
+  settled(t, p);
+});
+
+t.test('custom T1/T2', async (t) => {
+  const p = await makePair({ timers: { t1: 100, t2: 400 } });
+  const times = watch(p, /^OPTIONS/, true);
+  p.a.sendRequest(options(p), p.toB, () => {});
+  p.clock.tick(10000);
+  t.same(times.slice(0, 6), [0, 100, 300, 700, 1100, 1500]);
+  t.equal(times[times.length - 1]! < 6400, true);
+  await p.a.close(); await p.b.close();
+});
+
+t.test('UAS 2xx retransmission until ACK (T1 doubling capped at T2), then ack timeout at 64*T1', async (t) => {
+  const p = await makePair();
+  const uas = simpleUas(p, 0);
+  const okTimes = watch(p, /^SIP\/2\.0 200/, false);
+  watch(p, /^ACK/, true); // every ACK lost
+  const r = placeCall(p, 100000);
+  p.clock.tick(40000);
+  t.same(r.statuses, [100, 180, 200], 'TU sees the 2xx once');
+  // first at ~5ms (latency), then +500, +1000, +2000, +4000, +4000...
+  const rel = okTimes.map((x) => x - okTimes[0]!);
+  t.same(rel.slice(0, 7), [0, 500, 1500, 3500, 7500, 11500, 15500]);
+  t.equal(uas.ackTimeouts, 1, 'TU told: no ACK');
+  t.equal(uas.acks.length, 0);
+  t.equal(p.b.stats().pending2xx, 0);
+  p.clock.tick(200000);
+  t.equal(p.b.stats().serverTransactions, 0);
+  await p.a.close(); await p.b.close();
+});
+
+t.test('lost ACK: 2xx retransmission gets the stored ACK re-sent; TU sees one 2xx and one ACK', async (t) => {
+  const p = await makePair();
+  const uas = simpleUas(p, 0);
+  let acks = 0;
+  p.net.dropFilter = (data) => firstLine(data).startsWith('ACK') && acks++ === 0; // first ACK lost
+  const r = placeCall(p, 3000);
+  p.clock.tick(1000);
+  t.same(r.statuses, [100, 180, 200]);
+  t.equal(acks, 2, 'ACK re-sent on the retransmitted 2xx');
+  t.equal(uas.acks.length, 1);
+  p.clock.tick(60000);
+  t.equal(r.byeStatus, 200);
+  settled(t, p);
+});
+
+t.test('non-2xx final: ACK by the client transaction, Timer G/H at the server when ACKs are lost', async (t) => {
+  const p = await makePair();
+  p.b.onRequest = (req) => { req.respond(486); };
+  const finals = watch(p, /^SIP\/2\.0 486/, false);
+  watch(p, /^ACK/, true);
+  const got: number[] = [];
+  p.a.sendRequest(invite(p), p.toB, (r) => got.push(r.status));
+  p.clock.tick(40000);
+  t.same(got, [100, 486], 'TU sees the 486 once');
+  const rel = finals.map((x) => x - finals[0]!);
+  t.same(rel, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500], 'Timer G, stopped by Timer H at 64*T1');
+  settled(t, p);
+});
+
+t.test('non-2xx with ACK: server Confirmed then Timer I (T4); client Timer D (32 s)', async (t) => {
+  const p = await makePair();
+  p.b.onRequest = (req) => { req.respond(603); };
+  p.a.sendRequest(invite(p), p.toB, () => {});
+  p.clock.tick(100);
+  t.equal(p.b.stats().serverTransactions, 1);
+  p.clock.tick(5000);
+  t.equal(p.b.stats().serverTransactions, 0, 'Timer I = T4 after ACK');
+  t.equal(p.a.stats().clientTransactions, 1, 'client in Completed (Timer D)');
+  p.clock.tick(32000);
+  t.equal(p.a.stats().clientTransactions, 0);
+  settled(t, p);
+});
+
+t.test('request retransmissions are absorbed; server resends its last response; TU sees one request', async (t) => {
+  const p = await makePair();
+  let n = 0;
+  p.b.onRequest = (req) => { n++; req.respond(200); };
+  let dropped = 0;
+  p.net.dropFilter = (data) => firstLine(data).startsWith('SIP/2.0 200') && dropped++ < 2;
+  const got: number[] = [];
+  p.a.sendRequest(options(p), p.toB, (r) => got.push(r.status));
+  p.clock.tick(5000);
+  t.equal(n, 1, 'TU got the request once');
+  t.same(got, [200]);
+  t.equal(dropped, 3, 'two responses lost, third (resent on retransmission) arrives');
+  p.clock.tick(40000);
+  settled(t, p);
+});
+
+t.test('Timer J (64*T1) keeps the non-INVITE server transaction, Timer K (T4) the client one', async (t) => {
+  const p = await makePair();
+  p.b.onRequest = (req) => { req.respond(200); };
+  p.a.sendRequest(options(p), p.toB, () => {});
+  p.clock.tick(100);
+  t.equal(p.a.stats().clientTransactions, 1);
+  t.equal(p.b.stats().serverTransactions, 1);
+  p.clock.tick(5000);
+  t.equal(p.a.stats().clientTransactions, 0, 'K = T4');
+  t.equal(p.b.stats().serverTransactions, 1);
+  p.clock.tick(27000);
+  t.equal(p.b.stats().serverTransactions, 0, 'J = 64*T1');
+  settled(t, p);
+});
+
+t.test('reliable transport: no retransmissions, timers D/I/J/K are 0', async (t) => {
+  const p = await makePair({ reliable: true });
+  let invites = 0;
+  p.net.dropFilter = (data) => { if (firstLine(data).startsWith('INVITE')) invites++; return false; };
+  p.b.onRequest = (req) => { if (req.message.method === 'INVITE') return; req.respond(200); };
+  const got: number[] = [];
+  p.a.sendRequest(invite(p), p.toB, (r) => got.push(r.status));
+  p.clock.tick(31000);
+  t.equal(invites, 1, 'no Timer A over a reliable transport');
+  p.a.sendRequest(options(p), p.toB, () => {});
+  p.clock.tick(50);
+  t.equal(p.a.stats().clientTransactions, 1, 'only the INVITE remains (K = 0)');
+  t.equal(p.b.stats().serverTransactions, 1, 'only the INVITE remains (J = 0)');
+  p.clock.tick(2000);
+  t.same(got, [100], '100 Trying at once puts the client in Proceeding');
+  await p.a.close(); await p.b.close();
+});
+
+t.test('CANCEL: 200 to the CANCEL, TU notified, 487 to the INVITE; unmatched CANCEL gets 481', async (t) => {
+  const p = await makePair();
+  const uas = simpleUas(p, 100000);
+  const cancelResponses = watch(p, /^SIP\/2\.0 200 OK/, false);
+  const got: number[] = [];
+  const tx = p.a.sendRequest(invite(p), p.toB, (r) => got.push(r.status));
+  tx.state === 'calling' && t.pass('calling');
+  (tx as import('../../src/sip/index.js').InviteClientTransaction).cancel();
+  p.clock.tick(100);
+  t.same(got, [100, 180, 487]);
+  t.equal(cancelResponses.length, 1, '200 to CANCEL');
+  t.same(uas.events, ['INVITE']);
+  p.clock.tick(40000);
+  settled(t, p);
+
+  // Unmatched CANCEL: build one by hand.
+  const q = await makePair();
+  const c = createRequest({ method: 'CANCEL', uri: 'sip:bob@10.0.0.2', from: 'sip:alice@10.0.0.1', to: 'sip:bob@10.0.0.2' });
+  const got2: number[] = [];
+  // sendRequest refuses CANCEL: use the stateless path and watch the wire.
+  q.net.capture = true;
+  q.a.sendStateless(c, q.toB);
+  q.clock.tick(100);
+  t.match(q.net.wire[1]!.text, /^SIP\/2\.0 481/);
+  void got2;
+  await q.a.close(); await q.b.close();
+});
+
+t.test('CANCEL before any provisional waits for the first 1xx (RFC 3261 9.1)', async (t) => {
+  const p = await makePair();
+  let invTx: import('../../src/sip/index.js').InviteServerTransaction | null = null;
+  p.b.onRequest = (req) => {
+    const tx = req.serverTransaction;
+    if (tx && 'onCancel' in tx) { invTx = tx; tx.onCancel = () => req.respond(487); }
+  };
+  let lose100 = true;
+  p.net.dropFilter = (data) => lose100 && firstLine(data).startsWith('SIP/2.0 100'); // the 100 Trying is lost
+  const cancels = watch(p, /^CANCEL/, false);
+  const got: number[] = [];
+  const tx = p.a.sendRequest(invite(p), p.toB, (r) => got.push(r.status)) as import('../../src/sip/index.js').InviteClientTransaction;
+  tx.cancel();
+  p.clock.tick(100);
+  t.equal(cancels.length, 0, 'no CANCEL without a provisional');
+  t.ok(invTx);
+  lose100 = false;
+  p.clock.tick(2000); // INVITE retransmitted → 100 resent → CANCEL
+  t.equal(cancels.length, 1);
+  t.same(got, [100, 487]);
+  p.clock.tick(40000);
+  settled(t, p);
+});
+
+t.test('Max-Forwards 0 → 483; malformed → 400 naming the problem; garbage dropped and counted', async (t) => {
+  const p = await makePair();
+  p.net.capture = true;
+  let tu = 0;
+  p.b.onRequest = () => { tu++; };
+  const mf = createRequest({ method: 'OPTIONS', uri: 'sip:bob@10.0.0.2', from: 'sip:alice@10.0.0.1', to: 'sip:bob@10.0.0.2', maxForwards: 0 });
+  p.a.sendRequest(mf, p.toB, () => {});
+  p.clock.tick(100);
+  t.match(p.net.wire[1]!.text, /^SIP\/2\.0 483 Too Many Hops/);
+  // Inject raw bytes from a's transport.
+  const raw = (s: string): void => { (p.a as unknown as { transports: Map<string, { send(b: Buffer, d: unknown): void }> }).transports.get('udp')!.send(Buffer.from(s), p.toB); };
+  p.net.wire.length = 0;
+  raw('OPTIONS sip:bob@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKm1;rport\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@y>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+  raw('NOT SIP AT ALL');
+  raw('\u0016\u0003\u0001garbage');
+  p.clock.tick(100);
+  const answers = p.net.wire.filter((w) => w.text.startsWith('SIP/2.0'));
+  t.equal(answers.length, 1);
+  t.match(answers[0]!.text, /^SIP\/2\.0 400 Missing Call-ID\r\n/);
+  t.match(answers[0]!.text, /received=10\.0\.0\.1;rport=5060/);
+  const r = parseMessage(Buffer.from(answers[0]!.text), { stream: false });
+  t.equal(r.kind === 'malformed' ? r.reason : 'parsed', 'Missing Call-ID', 'our 400 lacks Call-ID too, as the request did');
+  t.equal(p.b.stats().badRequests, 1);
+  t.equal(p.b.stats().malformedDropped, 2);
+  t.equal(tu, 0);
+  await p.a.close(); await p.b.close();
+});
+
+t.test('TU exceptions are contained: onRequest throwing yields 500', async (t) => {
+  const p = await makePair();
+  p.b.onRequest = () => { throw new Error('boom'); };
+  const got: number[] = [];
+  p.a.sendRequest(options(p), p.toB, (r) => got.push(r.status));
+  p.clock.tick(100);
+  t.same(got, [500]);
+  await p.a.close(); await p.b.close();
+});
+
+t.test('Via received/rport stamping and response routing to received:rport', async (t) => {
+  const p = await makePair();
+  let seen: import('../../src/sip/index.js').Via | null = null;
+  p.b.onRequest = (req) => { seen = req.message.via[0]!; req.respond(200); };
+  const req = options(p);
+  const got: number[] = [];
+  p.a.sendRequest(req, p.toB, (r) => got.push(r.status));
+  // lie in the Via: sent-by says 192.168.1.5:5999, but rport is requested → response goes to the source
+  req.via[0]!.host = '192.168.1.5';
+  p.clock.tick(100);
+  t.ok(seen);
+  t.equal((seen as unknown as { received: string }).received, '10.0.0.1');
+  t.equal((seen as unknown as { rport: number }).rport, 5060);
+  t.same(got, [200]);
+  await p.a.close(); await p.b.close();
+});

@@ -58,6 +58,9 @@ export interface PacerStats {
   received: number;
   rejected: number;
   rtcp: number;
+  /** Garbage collections in the worker(s) and their total pause, ms (allocation pressure of the hot paths). */
+  gcCount: number;
+  gcMs: number;
   /** Lateness histogram: bin i counts sends with lateness in [HIST_MIN + i*HIST_STEP, +HIST_STEP) ms. */
   hist: number[];
 }

@@ -77,6 +77,8 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     cdr_url: { type: 'string', pattern: URL_RE, maxLength: 4096 },
     debug: { type: 'boolean', default: false },
     custom_request_headers: { type: 'object' },
+    // Hookline extension (beyond Kazoo): tried when voice_url fails.
+    fallback_url: { type: 'string', pattern: URL_RE, maxLength: 4096 },
   },
   tts: {
     text: { type: 'string', required: true, minLength: 1, maxLength: 1000 },

@@ -40,6 +40,8 @@ export interface PivotSessionOptions {
   maxBodyBytes?: number;
   /** Injectable `fetch` (tests). */
   fetch?: typeof fetch;
+  /** Sign every request with `X-Hookline-Signature` (see `WebhookClientOptions.signingSecret`). */
+  signingSecret?: string;
 }
 
 export interface SessionResult {
@@ -87,6 +89,7 @@ export class PivotSession {
       ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
       ...(opts.debugStore ? { debugStore: opts.debugStore } : {}),
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.signingSecret ? { signingSecret: opts.signingSecret } : {}),
     });
     this.unsubscribeDigit = call.onDigit((d: DtmfDigit) => {
       try { this.digits.push(d); } catch (err) { this.log.error({ err: String(err) }, 'digit handling failed'); }

@@ -9,6 +9,7 @@
  *   where `hangup` is true only in strict mode for Kazoo's hang-up cases (empty body, JSON syntax
  *   error, schema error).
  */
+import { createHmac } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
 import { validateCallflow, type CallflowNode, type Compat, type ValidationIssue } from './callflow.js';
@@ -30,6 +31,59 @@ export interface PivotRequest {
   readonly debug?: boolean;
   /** Extra `X-…` headers (newer 2600Hz docs' `custom_request_headers`); other names are ignored. */
   readonly customHeaders?: Readonly<Record<string, string>>;
+  /** Hookline extension: tried (with its own `#rc/rp` options) when `voiceUrl` fails. */
+  readonly fallbackUrl?: string;
+}
+
+/** Retry policy classes of the `#rc=N&rp=…` URL fragment options (jambonz style). */
+export type RetryClass = 'ct' | 'rt' | '4xx' | '5xx' | 'all';
+
+export interface RetryOptions {
+  /** The URL with the `rc`/`rp` options removed from its fragment. */
+  readonly url: string;
+  /** Extra attempts after the first (0–5, default 0). */
+  readonly retries: number;
+  /** Failure classes worth a retry (default `ct`). */
+  readonly policy: ReadonlySet<RetryClass>;
+}
+
+export const MAX_RETRIES = 5;
+
+/**
+ * Read and strip Hookline's URL fragment options: `#rc=2&rp=5xx,ct`. `ct`: the connection failed;
+ * `rt`: `req_timeout_ms` fired; `4xx`/`5xx`: those statuses; `all`: any of these. A fragment without
+ * `rc`/`rp` is left untouched (it is never sent anyway).
+ */
+export function parseRetryFragment(voiceUrl: string): RetryOptions {
+  const hash = voiceUrl.indexOf('#');
+  const none: RetryOptions = { url: voiceUrl, retries: 0, policy: new Set<RetryClass>(['ct']) };
+  if (hash < 0) return none;
+  const sp = new URLSearchParams(voiceUrl.slice(hash + 1));
+  if (!sp.has('rc') && !sp.has('rp')) return none;
+  const rc = Number(sp.get('rc') ?? '0');
+  const retries = Number.isInteger(rc) && rc > 0 ? Math.min(MAX_RETRIES, rc) : 0;
+  const policy = new Set<RetryClass>();
+  for (const p of (sp.get('rp') ?? 'ct').split(',')) {
+    const c = p.trim().toLowerCase();
+    if (c === 'ct' || c === 'rt' || c === '4xx' || c === '5xx' || c === 'all') policy.add(c);
+  }
+  if (policy.size === 0) policy.add('ct');
+  sp.delete('rc');
+  sp.delete('rp');
+  const rest = sp.toString();
+  return { url: voiceUrl.slice(0, hash) + (rest ? `#${rest}` : ''), retries, policy };
+}
+
+function retryable(r: WebhookResult, policy: ReadonlySet<RetryClass>): boolean {
+  if (r.kind !== 'failure') return false;
+  const all = policy.has('all');
+  if (r.reason === 'connect') return all || policy.has('ct');
+  if (r.reason === 'timeout') return all || policy.has('rt');
+  if (r.reason === 'http_status' && r.status !== undefined) {
+    if (r.status >= 400 && r.status < 500) return all || policy.has('4xx');
+    if (r.status >= 500 && r.status < 600) return all || policy.has('5xx');
+  }
+  return false;
 }
 
 export interface RequestContext {
@@ -43,7 +97,7 @@ export interface RequestContext {
 
 export type WebhookResult =
   | { readonly kind: 'flow'; readonly flow: CallflowNode }
-  | { readonly kind: 'failure'; readonly reason: WebhookFailureReason; readonly detail: string; readonly hangup: boolean };
+  | { readonly kind: 'failure'; readonly reason: WebhookFailureReason; readonly detail: string; readonly hangup: boolean; readonly status?: number };
 
 export interface WebhookClientOptions {
   clock: Clock;
@@ -59,6 +113,11 @@ export interface WebhookClientOptions {
   debugStore?: PivotDebugStore;
   /** Injectable for tests; default the global `fetch`. */
   fetch?: typeof fetch;
+  /**
+   * When set, every request carries `X-Hookline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+   * "<t>.<payload>">`, the payload being the body (POST) or the query string as sent (GET, without `?`).
+   */
+  signingSecret?: string;
 }
 
 const XML_ROOT_RE = /^<\?xml[^>]*\?>\s*<Response[\s>/]|^<Response[\s>/]/;
@@ -96,6 +155,7 @@ export class WebhookClient {
   private readonly log: Logger;
   private readonly debugStore?: PivotDebugStore;
   private readonly doFetch: typeof fetch;
+  private readonly signingSecret?: string;
   private inFlightCount = 0;
 
   constructor(opts: WebhookClientOptions) {
@@ -107,16 +167,32 @@ export class WebhookClient {
     this.maxBodyBytes = Math.max(1, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     this.debugStore = opts.debugStore;
     this.doFetch = opts.fetch ?? fetch;
+    if (opts.signingSecret) this.signingSecret = opts.signingSecret;
   }
 
   /** Requests currently waiting for a response. */
   get inFlight(): number { return this.inFlightCount; }
 
-  /** Make one round trip. Never throws. */
+  /**
+   * Make one round trip: `voiceUrl` (plus the retries its `#rc/rp` options allow), then
+   * `fallbackUrl` the same way if that failed. Each attempt has its own timeout. Never throws.
+   */
   async request(req: PivotRequest, params: PivotParams, ctx: RequestContext): Promise<WebhookResult> {
     this.inFlightCount++;
     try {
-      return await this.doRequest(req, params, ctx);
+      const targets = req.fallbackUrl ? [req.voiceUrl, req.fallbackUrl] : [req.voiceUrl];
+      let last: WebhookResult | undefined;
+      for (let i = 0; i < targets.length; i++) {
+        const opts = parseRetryFragment(targets[i] ?? '');
+        for (let attempt = 0; attempt <= opts.retries; attempt++) {
+          last = await this.doRequest({ ...req, voiceUrl: opts.url }, params, ctx);
+          if (last.kind === 'flow' || last.reason === 'aborted') return last;
+          if (attempt === opts.retries || !retryable(last, opts.policy)) break;
+          this.log.info({ callId: ctx.callId, attempt: attempt + 1, reason: last.reason }, 'pivot request retry');
+        }
+        if (i + 1 < targets.length) this.log.info({ callId: ctx.callId }, 'pivot trying fallback_url');
+      }
+      return last ?? { kind: 'failure', reason: 'bad_url', detail: 'no URL', hangup: false };
     } finally {
       this.inFlightCount--;
     }
@@ -160,6 +236,17 @@ export class WebhookClient {
     } else {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = encodeForm(params);
+    }
+    if (this.signingSecret) {
+      const t = Math.floor(Date.now() / 1000);
+      let payload = body;
+      if (payload === undefined) {
+        const q = target.indexOf('?');
+        const h = target.indexOf('#');
+        payload = q < 0 ? '' : target.slice(q + 1, h > q ? h : undefined);
+      }
+      const mac = createHmac('sha256', this.signingSecret).update(`${t}.${payload}`).digest('hex');
+      headers['x-hookline-signature'] = `t=${t},v1=${mac}`;
     }
 
     const rec: PivotDebugRecord | undefined = req.debug && this.debugStore
@@ -211,7 +298,7 @@ export class WebhookClient {
           await res.body?.cancel().catch(() => undefined);
         }
         if (ac.signal.aborted && !rec) return aborted();
-        return this.fail(log, rec, 'http_status', `HTTP ${res.status}`, false);
+        return this.fail(log, rec, 'http_status', `HTTP ${res.status}`, false, res.status);
       }
 
       const declared = Number(res.headers.get('content-length') ?? NaN);
@@ -306,11 +393,11 @@ export class WebhookClient {
     return { kind: 'flow', flow: v.flow };
   }
 
-  private fail(log: Logger, rec: PivotDebugRecord | undefined, reason: WebhookFailureReason, detail: string, hangup: boolean): WebhookResult {
+  private fail(log: Logger, rec: PivotDebugRecord | undefined, reason: WebhookFailureReason, detail: string, hangup: boolean, status?: number): WebhookResult {
     if (rec) rec.failure = { reason, detail, hangup };
     if (reason === 'twiml_unsupported') log.warn('TwiML not yet supported');
     else if (reason !== 'aborted') log.warn({ reason, detail, hangup }, 'pivot request failed');
-    return { kind: 'failure', reason, detail, hangup };
+    return status !== undefined ? { kind: 'failure', reason, detail, hangup, status } : { kind: 'failure', reason, detail, hangup };
   }
 }
 

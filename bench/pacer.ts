@@ -22,7 +22,7 @@ const STEP = 0.1;
 
 type Role = { role: 'receiver'; n: number } | { role: 'baseline'; targets: number[]; rampMs: number };
 
-interface RecvReport { received: number; seqLost: number; jitter: number[]; jitterMax: number; windowMs: number }
+interface RecvReport { received: number; seqLost: number; jitter: number[]; jitterMax: number; windowMs: number; rfcMean: number; rfcMax: number }
 interface BaseReport { sent: number; late: number[]; lateMax: number }
 
 function pct(hist: readonly number[], p: number, offset = 0): number {
@@ -40,6 +40,8 @@ async function receiverMain(n: number): Promise<void> {
   const socks: dgram.Socket[] = [];
   const last = new Float64Array(n);
   const lastSeq = new Int32Array(n).fill(-1);
+  const lastTs = new Float64Array(n);
+  const rfcJ = new Float64Array(n); // RFC 3550 §6.4.1 interarrival jitter, ms
   const hist = new Uint32Array(BINS);
   let received = 0;
   let seqLost = 0;
@@ -54,9 +56,12 @@ async function receiverMain(n: number): Promise<void> {
       const now = performance.now();
       if (msg.length < 12) return;
       const seq = (msg[2]! << 8) | msg[3]!;
+      const ts = msg.readUInt32BE(4);
       if (measuring) {
         received++;
         if (last[idx]! > 0) {
+          const d = now - last[idx]! - (((ts - lastTs[idx]!) | 0) / 8);
+          rfcJ[idx] += (Math.abs(d) - rfcJ[idx]!) / 16;
           const j = Math.abs(now - last[idx]! - FRAME_MS);
           let b = Math.floor(j / STEP);
           if (b >= BINS) b = BINS - 1;
@@ -70,14 +75,18 @@ async function receiverMain(n: number): Promise<void> {
       }
       last[idx] = now;
       lastSeq[idx] = seq;
+      lastTs[idx] = ts;
     });
     socks.push(s);
   }
   parentPort!.on('message', (m: string) => {
-    if (m === 'start') { measuring = true; windowStart = performance.now(); received = 0; seqLost = 0; jitterMax = 0; hist.fill(0); last.fill(0); }
+    if (m === 'start') { measuring = true; windowStart = performance.now(); received = 0; seqLost = 0; jitterMax = 0; hist.fill(0); last.fill(0); rfcJ.fill(0); }
     else if (m === 'report') {
       measuring = false;
-      const r: RecvReport = { received, seqLost, jitter: Array.from(hist), jitterMax, windowMs: performance.now() - windowStart };
+      let sum = 0;
+      let max = 0;
+      for (let i = 0; i < n; i++) { sum += rfcJ[i]!; if (rfcJ[i]! > max) max = rfcJ[i]!; }
+      const r: RecvReport = { received, seqLost, jitter: Array.from(hist), jitterMax, windowMs: performance.now() - windowStart, rfcMean: sum / n, rfcMax: max };
       parentPort!.postMessage(r);
     } else if (m === 'close') {
       for (const s of socks) s.close();
@@ -119,7 +128,7 @@ async function baselineMain(targets: number[], rampMs: number): Promise<void> {
               hist[b]++;
               if (late > lateMax) lateMax = late;
             }
-            buf[2] = (seq >>> 8) & 0xff; buf[3] = seq & 0xff; seq = (seq + 1) & 0xffff;
+            buf[2] = (seq >>> 8) & 0xff; buf[3] = seq & 0xff; buf.writeUInt32BE((k * 160) >>> 0, 4); seq = (seq + 1) & 0xffff;
             s.send(buf, port, '127.0.0.1');
           }, FRAME_MS));
         }, (i * rampMs) / targets.length);
@@ -152,13 +161,13 @@ function once<T>(w: Worker): Promise<T> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Row { n: number; pacer: string; sendP50: number; sendP99: number; sendMax: number; jP50: number; jP99: number; jMax: number; deficit: number; seqLoss: number }
+interface Row { n: number; pacer: string; sendP50: number; sendP99: number; sendMax: number; jP50: number; jP99: number; jMax: number; rfcMean: number; rfcMax: number; deficit: number; seqLoss: number }
 
 function recvRow(n: number, pacer: string, r: RecvReport, send: { p50: number; p99: number; max: number }): Row {
   const expected = (n * r.windowMs) / FRAME_MS;
   return {
     n, pacer, sendP50: send.p50, sendP99: send.p99, sendMax: send.max,
-    jP50: pct(r.jitter, 0.5), jP99: pct(r.jitter, 0.99), jMax: r.jitterMax,
+    jP50: pct(r.jitter, 0.5), jP99: pct(r.jitter, 0.99), jMax: r.jitterMax, rfcMean: r.rfcMean, rfcMax: r.rfcMax,
     deficit: Math.max(0, 1 - r.received / expected), seqLoss: r.seqLost / Math.max(1, r.received + r.seqLost),
   };
 }
@@ -231,6 +240,7 @@ export async function run(opts: { quick?: boolean; sizes?: number[]; workers?: n
       out[`${k}_jitter_p50_ms`] = r.jP50;
       out[`${k}_jitter_p99_ms`] = r.jP99;
       out[`${k}_jitter_max_ms`] = r.jMax;
+      out[`${k}_rfc3550_jitter_mean_ms`] = r.rfcMean;
       out[`${k}_deficit`] = r.deficit;
       out[`${k}_seq_loss`] = r.seqLoss;
     }
@@ -239,10 +249,10 @@ export async function run(opts: { quick?: boolean; sizes?: number[]; workers?: n
   const f = (x: number): string => x.toFixed(2).padStart(7);
   const lines = [
     `pacer bench: ${ms / 1000} s per run, ${os.availableParallelism()} cores, node ${process.version}`,
-    '    N  pacer              send p50  send p99  send max |  jit p50   jit p99   jit max |  deficit  seq loss',
+    '    N  pacer              send p50  send p99  send max |  jit p50   jit p99   jit max | J3550 avg  J max |  deficit  seq loss',
   ];
   for (const r of rows) {
-    lines.push(`${String(r.n).padStart(5)}  ${r.pacer.padEnd(17)}${f(r.sendP50)}   ${f(r.sendP99)}   ${f(r.sendMax)} |${f(r.jP50)}   ${f(r.jP99)}   ${f(r.jMax)} | ${(r.deficit * 100).toFixed(2).padStart(6)} %  ${(r.seqLoss * 100).toFixed(2).padStart(6)} %`);
+    lines.push(`${String(r.n).padStart(5)}  ${r.pacer.padEnd(17)}${f(r.sendP50)}   ${f(r.sendP99)}   ${f(r.sendMax)} |${f(r.jP50)}   ${f(r.jP99)}   ${f(r.jMax)} |${f(r.rfcMean)} ${f(r.rfcMax)} | ${(r.deficit * 100).toFixed(2).padStart(6)} %  ${(r.seqLoss * 100).toFixed(2).padStart(6)} %`);
   }
   for (const n of sizes) lines.push(`jitter p99 ratio deadline/setInterval at ${n}: ${out[`ratio_jitter_p99_${n}`]!.toFixed(2)}`);
   process.stdout.write(lines.join('\n') + '\n');

@@ -126,6 +126,8 @@ interface PromptEntry { readonly ref: PromptRef; readonly sab: SharedArrayBuffer
 const OPEN_ATTEMPTS = 32;
 const CLOSE_REPLY_TIMEOUT_MS = 2000;
 const RESPAWN_DELAY_MS = 200;
+/** Digits per sendDtmf call. */
+const MAX_DTMF_DIGITS = 64;
 
 export class MediaEngine {
   readonly address: string;
@@ -440,6 +442,7 @@ export class MediaSession {
     if (!this.configured) return Promise.reject(new MediaError('NOT_CONFIGURED', 'configure the session first'));
     if (this.configured.telephoneEventPt === undefined) return Promise.reject(new MediaError('NO_TELEPHONE_EVENT', 'telephone-event was not negotiated'));
     if (!(durationMs >= 20 && durationMs <= 8000)) return Promise.reject(new MediaError('INVALID_ARGUMENT', `bad DTMF duration ${durationMs}`));
+    if (digits.length > MAX_DTMF_DIGITS) return Promise.reject(new MediaError('INVALID_ARGUMENT', `more than ${MAX_DTMF_DIGITS} digits`));
     const events: number[] = [];
     for (const d of digits) {
       const e = dtmfToEvent(d);

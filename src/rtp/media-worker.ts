@@ -31,6 +31,8 @@ const DTMF_END_PACKETS = 3;
 const DTMF_GAP_FRAMES = 3; // ~50 ms (rounded up to whole frames) between digits
 const REC_INITIAL_SAMPLES = 8000 * 10;
 const REC_MAX_GAP_FILL = 8000 * 10; // fill timestamp gaps up to 10 s with silence
+const MAX_QUEUED_PLAYS = 256; // beyond this a play reports 'stopped' at once
+const MAX_DTMF_JOBS = 32; // queued sendDtmf calls per session; beyond: resolved unsent
 const MAX_DECODE_SAMPLES = 1920; // 240 ms of 8 kHz: larger audio payloads are ignored
 
 const log = getLogger('rtp');
@@ -321,6 +323,7 @@ function abortDtmf(s: Session): void {
 
 function enqueueDtmf(s: Session, job: DtmfJob): void {
   if (job.events.length === 0 || s.tePt < 0) { post({ t: 'dtmfDone', sid: s.sid, req: job.req }); return; }
+  if (s.dtmfJobs.length >= MAX_DTMF_JOBS) { post({ t: 'dtmfDone', sid: s.sid, req: job.req }); return; }
   s.dtmfJobs.push(job);
 }
 
@@ -527,6 +530,7 @@ function handle(m: ToWorker): void {
       const pcm = prompts.get(m.pid);
       if (!s || s.closed || !pcm) { post({ t: 'playDone', sid: m.sid, playId: m.playId, reason: 'stopped' }); break; }
       if (pcm.length === 0) { post({ t: 'playDone', sid: m.sid, playId: m.playId, reason: 'finished' }); break; }
+      if (s.queue.length >= MAX_QUEUED_PLAYS) { post({ t: 'playDone', sid: m.sid, playId: m.playId, reason: 'stopped' }); break; }
       s.queue.push({ playId: m.playId, pcm });
       break;
     }

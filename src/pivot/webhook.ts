@@ -216,8 +216,14 @@ export class WebhookClient {
       return this.fail(log, undefined, 'bad_url', `voice_url scheme ${url.protocol} not allowed`, false);
     }
     if (url.username || url.password) {
-      const user = decodeURIComponent(url.username);
-      const pass = decodeURIComponent(url.password);
+      let user: string;
+      let pass: string;
+      try {
+        user = decodeURIComponent(url.username);
+        pass = decodeURIComponent(url.password);
+      } catch {
+        return this.fail(log, undefined, 'bad_url', 'malformed credentials in voice_url', false);
+      }
       headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
       url.username = '';
       url.password = '';
@@ -297,7 +303,7 @@ export class WebhookClient {
         } else {
           await res.body?.cancel().catch(() => undefined);
         }
-        if (ac.signal.aborted && !rec) return aborted();
+        if (ac.signal.aborted && !timedOut) return aborted();
         return this.fail(log, rec, 'http_status', `HTTP ${res.status}`, false, res.status);
       }
 

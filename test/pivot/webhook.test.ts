@@ -244,3 +244,8 @@ t.test('X-Hookline-Signature', async (tt) => {
   await plain.request(req(`${server.base}/p`), PARAMS, CTX);
   tt.equal(server.requests[2]!.headers['x-hookline-signature'], undefined);
 });
+
+t.test('malformed credentials are a bad_url failure, not a throw', async (tt) => {
+  const client = new WebhookClient({ clock: new FakeClock() });
+  tt.same(failure(await client.request(req('http://u%zz:p@127.0.0.1:9/x'), PARAMS, CTX)), { reason: 'bad_url', hangup: false });
+});

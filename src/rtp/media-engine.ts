@@ -457,6 +457,24 @@ export class MediaSession {
     });
   }
 
+  /**
+   * Relay media both ways between this session and `other` (same worker: create it with
+   * `createSession({ sameWorkerAs })`). Audio and telephone-events received on one leg go out of the other
+   * (header rewrite, PCMU↔PCMA transcode if needed); a leg's own prompts and sendDtmf take precedence,
+   * and its silence resumes 60 ms after relayed packets stop. Events (dtmf, recording) still fire per leg.
+   */
+  bridge(other: MediaSession): void {
+    if (this.closed || other.closed) throw new MediaError('CLOSED', 'cannot bridge a closed session');
+    if (other.slotIndex !== this.slotIndex) throw new MediaError('INVALID_ARGUMENT', 'bridged sessions must share a worker (createSession({ sameWorkerAs }))');
+    if (other === this) throw new MediaError('INVALID_ARGUMENT', 'cannot bridge a session to itself');
+    this.engine.postTo(this.slotIndex, { t: 'bridge', sid: this.sid, peer: other.sid });
+  }
+
+  /** Stop relaying (both directions). */
+  unbridge(): void {
+    if (!this.closed) this.engine.postTo(this.slotIndex, { t: 'unbridge', sid: this.sid });
+  }
+
   /** Start recording received audio (decoded PCM16 8 kHz), at most `maxSeconds` (≤ 3600). Restarts if already recording. */
   startRecording(maxSeconds: number): void {
     if (this.closed) return;

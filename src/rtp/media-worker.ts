@@ -53,6 +53,15 @@ for (let i = 0; i < 65536; i++) {
   ENC_A[i] = linearToAlaw(s);
 }
 
+// G.711 ↔ G.711 transcoding for bridges whose legs negotiated different laws.
+const U2A = new Uint8Array(256);
+const A2U = new Uint8Array(256);
+for (let i = 0; i < 256; i++) {
+  U2A[i] = linearToAlaw(MULAW_DECODE[i]!);
+  A2U[i] = linearToMulaw(ALAW_DECODE[i]!);
+}
+const RELAY_HOLD_MS = 60; // after the last relayed packet, resume our own paced frames
+
 interface PlayItem { readonly playId: number; readonly pcm: Int16Array }
 interface DtmfJob { readonly req: number; readonly events: readonly number[]; readonly durationMs: number }
 
@@ -109,6 +118,16 @@ class Session {
   recHaveTs = false;
   recNextTs = 0;
   recSsrc = 0;
+  // bridging (relay to `peer`, a session of this worker)
+  peer: Session | undefined;
+  /** Our paced frames are suppressed while relayed packets flow (performance.now() ms). */
+  relayUntil = 0;
+  relayHaveOffset = false;
+  relayInSsrc = 0;
+  relayTsOffset = 0;
+  isPcma = false;
+  relayAudio: Buffer | undefined;
+  relayEvent: Buffer | undefined;
 
   constructor(sid: number, rtp: dgram.Socket, rtcp: dgram.Socket) {
     this.sid = sid;
@@ -208,7 +227,7 @@ function tick(): void {
         statResyncs++;
       }
       recordLateness(now - d);
-      sendFrame(s);
+      if (s.relayUntil <= now || s.queue.length > 0 || s.dtmfJobs.length > 0) sendFrame(s);
       d += FRAME_MS;
       s.deadline = d;
       // sending takes time: refresh the clock every few streams so lateness is measured honestly
@@ -346,6 +365,8 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     s.remotePort = rinfo.port;
     post({ t: 'remote', sid: s.sid, address: rinfo.address, port: rinfo.port });
   }
+  const peer = s.peer;
+  if (peer !== undefined && peer.configured) relay(s, peer, msg, isEvent);
   if (isEvent) {
     if (!decodeTelephoneEvent(msg, rxEvent, rxPacket.payloadOffset, rxPacket.payloadLength)) { statRejected++; return; }
     // one digit per event timestamp: start, updates, end and its retransmissions share it
@@ -365,6 +386,73 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   for (let i = 0; i < n; i++) pcm[i] = dec[msg[off + i]!]!;
   if (s.detector) s.detector.process(pcm, s.onInband);
   if (s.rec) record(s, pcm, rxPacket.timestamp, rxPacket.ssrc);
+}
+
+/**
+ * Bridge: forward what `s` received out of `o` — a header rewrite (o's SSRC, sequence, a fixed timestamp
+ * offset per incoming SSRC) plus a table transcode when the laws differ. While packets are relayed, o's own
+ * paced frames are suppressed; o's prompts and outgoing DTMF take precedence over the relay.
+ */
+function relay(s: Session, o: Session, msg: Buffer, isEvent: boolean): void {
+  if (o.queue.length > 0 || o.dtmfPhase !== DtmfPhase.Idle || o.dtmfJobs.length > 0) return;
+  if (isEvent && o.tePt < 0) return;
+  const n = rxPacket.payloadLength;
+  if (n === 0) return;
+  const size = HEADER + n;
+  let buf: Buffer;
+  if (isEvent) {
+    buf = o.relayEvent && o.relayEvent.length === size ? o.relayEvent : (o.relayEvent = Buffer.alloc(size));
+  } else {
+    buf = o.relayAudio && o.relayAudio.length === size ? o.relayAudio : (o.relayAudio = Buffer.alloc(size));
+  }
+  const inTs = rxPacket.timestamp;
+  let marker = rxPacket.marker;
+  const now = performance.now();
+  // new source, or relaying resumes after our own frames: re-anchor the timestamp mapping on our clock
+  if (!o.relayHaveOffset || rxPacket.ssrc !== o.relayInSsrc || o.relayUntil <= now) {
+    o.relayHaveOffset = true;
+    o.relayInSsrc = rxPacket.ssrc;
+    o.relayTsOffset = (o.ts - inTs) >>> 0;
+    marker = true;
+  }
+  const outTs = (inTs + o.relayTsOffset) >>> 0;
+  buf[0] = RTP_VERSION << VERSION_SHIFT;
+  buf[1] = (marker ? MARKER_BIT : 0) | (isEvent ? o.tePt : o.pt);
+  buf[2] = (o.seq >>> 8) & 0xff;
+  buf[3] = o.seq & 0xff;
+  writeU32(buf, 4, outTs);
+  writeU32(buf, 8, o.ssrc);
+  const off = rxPacket.payloadOffset;
+  if (isEvent || s.isPcma === o.isPcma) {
+    msg.copy(buf, HEADER, off, off + n);
+  } else {
+    const x = s.isPcma ? A2U : U2A;
+    for (let i = 0; i < n; i++) buf[HEADER + i] = x[msg[off + i]!]!;
+  }
+  o.rtp.send(buf, o.remotePort, o.remoteAddr);
+  statSent++;
+  o.seq = (o.seq + 1) & 0xffff;
+  o.marker = false;
+  // keep o's own clock continuous with what it relayed, for when the relay stops
+  const next = isEvent ? outTs : (outTs + n) >>> 0;
+  if (((next - o.ts) | 0) > 0) o.ts = next;
+  o.relayUntil = now + RELAY_HOLD_MS;
+}
+
+function unbridge(s: Session): void {
+  const o = s.peer;
+  s.peer = undefined;
+  if (o && o.peer === s) o.peer = undefined;
+}
+
+function bridge(s: Session, o: Session): void {
+  if (s === o) return;
+  if (s.peer !== o) unbridge(s);
+  if (o.peer !== s) unbridge(o);
+  s.peer = o;
+  o.peer = s;
+  s.relayHaveOffset = false;
+  o.relayHaveOffset = false;
 }
 
 function record(s: Session, pcm: Int16Array, ts: number, ssrc: number): void {
@@ -466,6 +554,7 @@ function configure(m: ConfigureMsg): void {
   s.enc = pcma ? ENC_A : ENC_MU;
   s.dec = pcma ? ALAW_DECODE : MULAW_DECODE;
   s.silence = pcma ? ALAW_SILENCE : MULAW_SILENCE;
+  s.isPcma = pcma;
   s.pt = m.payloadType & 0x7f;
   s.tePt = m.telephoneEventPt >= 0 ? m.telephoneEventPt & 0x7f : -1;
   s.timeoutMs = m.rtpTimeoutMs;
@@ -511,6 +600,7 @@ async function close(sid: number): Promise<void> {
     s.slot = -1;
   }
   s.configured = false;
+  unbridge(s);
   stopPlayback(s);
   abortDtmf(s);
   s.rec = undefined;
@@ -558,6 +648,13 @@ function handle(m: ToWorker): void {
       break;
     }
     case 'close': void close(m.sid); break;
+    case 'bridge': {
+      const s = sessions.get(m.sid);
+      const o = sessions.get(m.peer);
+      if (s && o && !s.closed && !o.closed) bridge(s, o);
+      break;
+    }
+    case 'unbridge': { const s = sessions.get(m.sid); if (s) unbridge(s); break; }
     case 'stats': post({ t: 'stats', req: m.req, stats: snapshotStats(m.reset) }); break;
     case 'crash': setImmediate(() => { throw new Error('media worker crash requested (test hook)'); }); break;
   }

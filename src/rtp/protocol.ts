@@ -38,6 +38,8 @@ export type ToWorker =
   | { readonly t: 'recStart'; readonly sid: number; readonly maxSeconds: number }
   | { readonly t: 'recStop'; readonly sid: number; readonly req: number }
   | { readonly t: 'close'; readonly sid: number }
+  | { readonly t: 'bridge'; readonly sid: number; readonly peer: number }
+  | { readonly t: 'unbridge'; readonly sid: number }
   | { readonly t: 'stats'; readonly req: number; readonly reset: boolean }
   /** Test hook: throw an uncaught exception in the worker. */
   | { readonly t: 'crash' };

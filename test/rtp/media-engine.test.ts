@@ -186,3 +186,47 @@ t.test('a worker crash closes its sessions and the worker is replaced', async (t
   await engine.close();
   t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 0 });
 });
+
+t.test('bridge: audio and telephone-events relayed between legs, PCMU ↔ PCMA', async (t) => {
+  const engine = await MediaEngine.start({ workers: 2, address: '127.0.0.1', portMin: base + 1000, portMax: base + 1100 });
+  t.teardown(() => engine.close());
+  // phone A (PCMU) ⇄ leg X … leg Y ⇄ phone B (PCMA); X and Y bridged in one worker
+  const x = await engine.createSession();
+  const y = await engine.createSession({ sameWorkerAs: x });
+  t.equal(y.slotIndex, x.slotIndex);
+  const a = await engine.createSession();
+  const b = await engine.createSession();
+  a.configure({ address: '127.0.0.1', port: x.localPort, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  x.configure({ address: '127.0.0.1', port: a.localPort, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  y.configure({ address: '127.0.0.1', port: b.localPort, codec: 'PCMA', payloadType: 8, telephoneEventPt: 96 });
+  b.configure({ address: '127.0.0.1', port: y.localPort, codec: 'PCMA', payloadType: 8, telephoneEventPt: 96 });
+  const other = await engine.createSession();
+  if (other.slotIndex !== x.slotIndex) t.throws(() => x.bridge(other), { code: 'INVALID_ARGUMENT' });
+  x.bridge(y);
+  await delay(60);
+  b.startRecording(3);
+  const ref = engine.registerPrompt(tone(440, { durationMs: 300, amplitude: 10000 }));
+  const done = waitFor<string>((r) => a.on('playDone', (_i, reason) => r(reason)), 3000, 'playDone');
+  a.play(ref);
+  await done;
+  const bDigits: string[] = [];
+  const xDigits: string[] = [];
+  b.on('dtmf', (d, src) => bDigits.push(`${d}:${src}`));
+  x.on('dtmf', (d) => xDigits.push(d));
+  await a.sendDtmf('59', 60);
+  await delay(100);
+  const rec = await b.stopRecording();
+  t.ok(rms(rec) > 2000, `A's prompt heard at B through the bridge (rms ${rms(rec).toFixed(0)})`);
+  t.same(bDigits, ['5:rfc4733', '9:rfc4733'], 'digits relayed with the PT rewritten');
+  t.same(xDigits, ['5', '9'], 'the bridged leg still reports digits');
+  // unbridge: B hears silence again
+  x.unbridge();
+  await delay(60);
+  b.startRecording(1);
+  a.play(ref);
+  await delay(200);
+  const after = await b.stopRecording();
+  t.ok(after.length > 0 && rms(after) < 50, `after unbridge B gets silence (rms ${rms(after).toFixed(0)})`);
+  await engine.close();
+  t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 0 });
+});

@@ -94,6 +94,8 @@ export interface ModuleContext {
   paramState(): ParamState;
   /** Next 1-based request number for this call. */
   nextIteration(): number;
+  /** Remember the `cdr_url` of the latest `pivot` node (POSTed when the call ends). */
+  setCdrUrl(url: string): void;
   /** Wait `ms` on the clock; resolves false at once if the session is aborted meanwhile. */
   wait(ms: number): Promise<boolean>;
 }

@@ -17,7 +17,7 @@ import { DigitBuffer, type CallerIdState, type ModuleContext, type PivotModule }
 import { MODULES } from './modules/index.js';
 import type { PivotDebugStore } from './debug-store.js';
 import { runFlow, DEFAULT_MAX_NODES } from './interpreter.js';
-import { DEFAULT_API_VERSION, type ParamState } from './params.js';
+import { buildParams, DEFAULT_API_VERSION, type ParamState } from './params.js';
 import { WebhookClient } from './webhook.js';
 import { PivotError } from './errors.js';
 
@@ -69,6 +69,8 @@ export class PivotSession {
   private readonly collectionsMap = new Map<string, string>();
   private readonly callerIdState: CallerIdState = {};
   private lastCollection: string | undefined;
+  private cdrUrl: string | undefined;
+  private readonly startedAt: number;
   private lang: string | undefined;
   private iteration = 0;
   private stoppedByUser = false;
@@ -88,6 +90,7 @@ export class PivotSession {
     this.maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
     this.registry = opts.modules ? new Map([...MODULES, ...opts.modules]) : MODULES;
     this.lang = opts.defaultLanguage;
+    this.startedAt = opts.clock.now();
     this.log = (opts.logger ?? getLogger('pivot')).child({ callId: call.info.callId });
     this.webhook = new WebhookClient({
       clock: opts.clock,
@@ -151,6 +154,7 @@ export class PivotSession {
       if (this.stoppedByUser) return { reason: 'stopped' };
       await this.hangupIfUp();
       this.log.debug({ reason: out.reason, nodes: out.nodes }, 'pivot session ended');
+      await this.postCdr(out.reason);
       return { reason: out.reason };
     } catch (err) {
       this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'pivot session failed');
@@ -160,6 +164,28 @@ export class PivotSession {
       this.abort.abort();
       this.release();
     }
+  }
+
+  /** `cdr_url`: a form POST at call end with the Kazoo parameters plus duration and end reason. */
+  private async postCdr(reason: string): Promise<void> {
+    if (!this.cdrUrl) return;
+    const params = buildParams({ ...this.paramState(), ended: true }, 'kazoo');
+    params['Duration-Seconds'] = Math.max(0, Math.round((this.clock.now() - this.startedAt) / 1000));
+    params.Answered = this.call.answered;
+    params['Hookline-End-Reason'] = reason;
+    await this.webhook.notify(this.cdrUrl, params);
+  }
+
+  private paramState(): ParamState {
+    return {
+      info: this.call.info,
+      apiVersion: this.apiVersion,
+      ...(this.lang !== undefined ? { language: this.lang } : {}),
+      collections: this.collectionsMap,
+      ...(this.lastCollection !== undefined ? { lastCollection: this.lastCollection } : {}),
+      answered: this.call.answered,
+      ended: this.call.ended,
+    };
   }
 
   private async hangupIfUp(): Promise<void> {
@@ -199,15 +225,8 @@ export class PivotSession {
         this.collectionsMap.set('default', (this.collectionsMap.get('default') ?? '') + d);
         this.lastCollection = 'default';
       },
-      paramState: (): ParamState => ({
-        info: this.call.info,
-        apiVersion: this.apiVersion,
-        ...(this.lang !== undefined ? { language: this.lang } : {}),
-        collections: this.collectionsMap,
-        ...(this.lastCollection !== undefined ? { lastCollection: this.lastCollection } : {}),
-        answered: this.call.answered,
-        ended: this.call.ended,
-      }),
+      paramState: (): ParamState => this.paramState(),
+      setCdrUrl: (url: string): void => { this.cdrUrl = url; },
       nextIteration: (): number => ++this.iteration,
       wait: (ms: number): Promise<boolean> => new Promise<boolean>((resolve) => {
         if (signal.aborted) { resolve(false); return; }

@@ -335,6 +335,45 @@ export class WebhookClient {
     }
   }
 
+  /**
+   * A form POST whose reply is ignored (the `cdr_url` notification at call end): one attempt,
+   * bounded by the default timeout, the response body discarded. Resolves `true` on any 2xx. Never throws.
+   */
+  async notify(targetUrl: string, params: PivotParams, signal?: AbortSignal): Promise<boolean> {
+    let url: URL;
+    try {
+      url = new URL(parseRetryFragment(targetUrl).url);
+    } catch {
+      this.log.warn({ url: targetUrl }, 'cdr_url cannot be parsed');
+      return false;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    const body = encodeForm(params);
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    if (this.signingSecret) {
+      const t = Math.floor(Date.now() / 1000);
+      headers['x-hookline-signature'] = `t=${t},v1=${createHmac('sha256', this.signingSecret).update(`${t}.${body}`).digest('hex')}`;
+    }
+    const ac = new AbortController();
+    const timer = this.clock.setTimeout(() => { ac.abort(); }, this.defaultReqTimeoutMs);
+    const onAbort = (): void => { ac.abort(); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.inFlightCount++;
+    try {
+      const res = await this.doFetch(url.toString(), { method: 'POST', headers, body, signal: ac.signal, redirect: 'manual' });
+      await res.body?.cancel().catch(() => undefined);
+      if (res.status < 200 || res.status > 299) this.log.warn({ status: res.status }, 'cdr_url answered with an error');
+      return res.status >= 200 && res.status <= 299;
+    } catch (err) {
+      this.log.warn({ err: causeCode(err) }, 'cdr_url request failed');
+      return false;
+    } finally {
+      this.inFlightCount--;
+      this.clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
   /** Read the whole body, bounded by `maxBodyBytes`; throws `ReadFailure` when too large. */
   private async readBody(res: Response, signal: AbortSignal): Promise<string> {
     if (!res.body) return '';

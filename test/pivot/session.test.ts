@@ -581,3 +581,28 @@ t.test('a call that already ended: run resolves at once without hanging up', asy
   tt.equal(call.listenerCount, 0);
   tt.equal(clock.pendingTimers, 0);
 });
+
+t.test('cdr_url: a form POST at call end (Kazoo JSON flows too)', async (tt) => {
+  const env = await setup(tt, (r, res) => (r.path === '/cdr' ? reply(res, '', { status: 204 }) : reply(res, { module: 'tts', data: { text: 'bye' } })));
+  const root = rootFlow(env.server.base);
+  root.data.cdr_url = `${env.server.base}/cdr`;
+  const out = await env.run(root);
+  tt.equal(out.reason, 'completed');
+  const cdr = env.server.requests.find((r) => r.path === '/cdr');
+  tt.ok(cdr, 'CDR posted');
+  tt.equal(cdr!.method, 'POST');
+  tt.equal(cdr!.headers['content-type'], 'application/x-www-form-urlencoded');
+  const f = new URLSearchParams(cdr!.body);
+  tt.equal(f.get('Call-ID'), 'call-1@test');
+  tt.equal(f.get('Duration-Seconds'), '2');
+  tt.equal(f.get('Answered'), 'true');
+  tt.equal(f.get('Hookline-End-Reason'), 'completed');
+  clean(tt, env);
+
+  const port = await closedPort();
+  const env2 = await setup(tt, (_r, res) => reply(res, { module: 'hangup', data: {} }));
+  const root2 = rootFlow(env2.server.base);
+  root2.data.cdr_url = `http://127.0.0.1:${port}/cdr`;
+  tt.equal((await env2.run(root2)).reason, 'hangup', 'an unreachable cdr_url does not matter');
+  clean(tt, env2);
+});

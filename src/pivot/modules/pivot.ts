@@ -3,6 +3,7 @@
  * A valid reply REPLACES the rest of the flow (this node's children are dropped). A failure → `_`
  * (missing → hang-up), except strict-mode hang-up cases (empty body, bad JSON, schema) which end the call.
  * Digits typed while the request is in flight stay in the session's digit buffer.
+ * `cdr_url` (both reply formats, a Hookline choice) is remembered; the session POSTs it at call end.
  */
 import type { CallflowNode } from '../callflow.js';
 import type { ModuleContext, PivotModule, Step } from '../context.js';
@@ -33,7 +34,8 @@ export const pivotModule: PivotModule = {
       ...(customHeaders ? { customHeaders } : {}),
       ...(str(d, 'fallback_url') ? { fallbackUrl: str(d, 'fallback_url') } : {}),
     };
-    if (str(d, 'cdr_url')) ctx.log.info('pivot: cdr_url not yet supported, ignored');
+    const cdrUrl = str(d, 'cdr_url');
+    if (cdrUrl) ctx.setCdrUrl(cdrUrl);
     const state = ctx.paramState();
     const result = await ctx.webhook.request(req, buildParams(state, req.reqFormat), {
       callId: state.info.callId,

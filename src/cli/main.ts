@@ -11,7 +11,7 @@ import { ConfigError, loadConfigFile, validateConfig, type HooklineConfig } from
 import { startDemoScript, type DemoScript } from './demo.js';
 import { Switch } from '../pbx/switch.js';
 import { placeCall } from '../pbx/caller.js';
-import { encodeWav } from '../media/wav.js';
+import { writeWav } from '../media/wav.js';
 
 const USAGE = `Hookline: a programmable PBX (SIP in, Kazoo Pivot webhooks out, its own media and TTS).
 
@@ -110,7 +110,7 @@ async function call(argv: string[]): Promise<number> {
     record: values.record !== undefined,
   });
   if (values.record && result.audio) {
-    writeFileSync(values.record, encodeWav(result.audio, 8000));
+    writeFileSync(values.record, writeWav(result.audio, 8000));
   }
   out(`call: ${result.outcome}${result.status ? ` (${result.status}${result.reason ? ` ${result.reason}` : ''})` : ''}`);
   if (result.answered) {

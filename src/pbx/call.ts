@@ -1,0 +1,450 @@
+/**
+ * An inbound call: one SIP dialog (UAS side) plus one media session, driven through the `CallControl`
+ * interface by the Pivot interpreter.
+ *
+ * Ownership: Switch → Call → (Dialog, MediaSession, timers, prompt refs); Call → PivotSession.
+ * `end()` is idempotent and releases everything the call owns, whatever ended it (BYE either way, CANCEL,
+ * ACK timeout, RTP timeout, max duration, switch shutdown, a failed answer).
+ */
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import {
+  Dialog, type IncomingRequest, type SipRequest, type SipStack, type InviteServerTransaction, type SipResponse,
+} from '../sip/index.js';
+import type { MediaEngine, MediaSession } from '../rtp/media-engine.js';
+import { createAnswer, parseSdp, type NegotiatedAudio, type SessionDescription, type AudioCodec } from '../rtp/sdp.js';
+import type { TtsService } from '../media/tts/index.js';
+import { tone as makeTone } from '../media/tone.js';
+import type { CallControl, CallInfo, DtmfDigit, PlayOutcome, Prompt } from '../pivot/call-control.js';
+import type { PromptRegistry } from './prompts.js';
+
+export type EndReason =
+  | 'local-hangup' | 'remote-bye' | 'cancel' | 'ack-timeout' | 'rtp-timeout' | 'max-duration' | 'shutdown'
+  | 'answer-failed' | 'rejected' | 'media-error';
+
+export interface CallDeps {
+  stack: SipStack;
+  engine: MediaEngine;
+  tts: TtsService;
+  prompts: PromptRegistry;
+  clock: Clock;
+  log: Logger;
+  codecs: readonly AudioCodec[];
+  /** Address written into our SDP. */
+  mediaAddress: string;
+  rtpTimeoutMs: number;
+  maxDurationMs: number;
+  /** Called once when the call has ended and released everything. */
+  onEnded: (call: Call) => void;
+  /** Called when the dialog is established, so the switch can route in-dialog requests. */
+  onDialog: (call: Call, dialog: Dialog) => void;
+}
+
+const DTMF_RE = /^[0-9A-D*#]$/;
+
+/** Digit from a SIP INFO body (`application/dtmf-relay`: `Signal=5`, or `application/dtmf`: `5`). */
+export function dtmfFromInfo(contentType: string | undefined, body: string): DtmfDigit | undefined {
+  const ct = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  let d: string | undefined;
+  if (ct === 'application/dtmf-relay') {
+    const m = /(?:^|\n)\s*signal\s*=\s*([0-9A-Da-d*#]|1[0-5])\s*(?:\r?\n|$)/i.exec(body);
+    d = m?.[1];
+  } else if (ct === 'application/dtmf') {
+    d = body.trim();
+  } else return undefined;
+  if (d === undefined) return undefined;
+  if (d === '10') d = '*';
+  else if (d === '11') d = '#';
+  else if (/^1[2-5]$/.test(d)) d = 'ABCD'[Number(d) - 12];
+  d = d!.toUpperCase();
+  return DTMF_RE.test(d) ? d : undefined;
+}
+
+export class Call implements CallControl {
+  readonly info: CallInfo;
+  private state: 'ringing' | 'early' | 'answered' | 'ended' = 'ringing';
+  private dialog: Dialog | undefined;
+  private media: MediaSession | undefined;
+  private negotiated: NegotiatedAudio | undefined;
+  private localSdp: SessionDescription | undefined;
+  private localSdpText = '';
+  private answering: Promise<void> | undefined;
+  private readonly digitListeners = new Set<(d: DtmfDigit) => void>();
+  private readonly endListeners = new Set<() => void>();
+  private readonly plays = new Map<number, (reason: 'finished' | 'stopped') => void>();
+  private readonly timers = new Set<TimerHandle>();
+  private maxTimer: TimerHandle | undefined;
+  private byeInFlight: Promise<void> | undefined;
+  endReason: EndReason | undefined;
+  readonly startedAt: number;
+  answeredAt: number | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly deps: CallDeps,
+    readonly invite: IncomingRequest,
+    readonly offer: SessionDescription,
+    accountId: string,
+  ) {
+    const m = invite.message;
+    const fromUser = m.from.uri.user ?? '';
+    this.info = {
+      callId: m.callId,
+      accountId,
+      direction: 'inbound',
+      ...(m.from.displayName ? { callerIdName: m.from.displayName } : {}),
+      ...(fromUser ? { callerIdNumber: fromUser } : {}),
+      from: fromUser,
+      fromRealm: m.from.uri.host,
+      to: m.to.uri.user ?? '',
+      toRealm: m.to.uri.host,
+      request: m.uri.user ?? '',
+      requestRealm: m.uri.host,
+    };
+    this.startedAt = deps.clock.now();
+    this.log = deps.log.child({ callId: m.callId });
+    const tx = invite.serverTransaction as InviteServerTransaction | null;
+    if (tx) {
+      tx.onCancel = () => {
+        if (this.state === 'ringing' || this.state === 'early') {
+          invite.respond(487, 'Request Terminated');
+          this.end('cancel');
+        }
+      };
+      tx.onAck = () => { this.dialog?.confirm(); };
+      tx.onAckTimeout = () => {
+        this.log.warn('no ACK for our 200 OK: ending the call');
+        void this.sendBye('ack-timeout');
+      };
+    }
+  }
+
+  get ended(): boolean { return this.state === 'ended'; }
+  get answered(): boolean { return this.state === 'answered' || (this.state === 'ended' && this.answeredAt !== undefined); }
+  get codec(): AudioCodec | undefined { return this.negotiated?.codec; }
+  get dialogKey(): string | undefined { return this.dialog?.key; }
+
+  /** Allocate the media session (called by the switch before the flow starts). */
+  async prepareMedia(): Promise<void> {
+    const s = await this.deps.engine.createSession();
+    if (this.state === 'ended') { await s.close(); return; }
+    this.media = s;
+    s.on('dtmf', (digit) => this.emitDigit(digit));
+    s.on('playDone', (playId, reason) => {
+      const r = this.plays.get(playId);
+      if (r) { this.plays.delete(playId); r(reason); }
+    });
+    s.on('timeout', () => {
+      this.log.info({ seconds: this.deps.rtpTimeoutMs / 1000 }, 'no RTP received: ending the call');
+      void this.sendBye('rtp-timeout');
+    });
+    s.on('close', (reason) => {
+      if (reason !== 'closed' && this.state !== 'ended') {
+        this.log.error({ reason }, 'media session lost');
+        void this.hangupWith('media-error');
+      }
+    });
+    const a = createAnswer(this.offer, { address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs });
+    if (!a.ok) throw new Error(`SDP answer failed after the offer was checked: ${a.reason}`);
+    this.localSdp = a.answer;
+    this.localSdpText = a.sdp;
+    this.negotiated = a.media;
+  }
+
+  private startMedia(): void {
+    const n = this.negotiated;
+    if (!n || !this.media || this.media.config) return;
+    this.media.configure({
+      address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType,
+      ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
+      rtpTimeoutMs: this.deps.rtpTimeoutMs,
+    });
+  }
+
+  answer(): Promise<void> {
+    if (this.state === 'answered') return Promise.resolve();
+    if (this.state === 'ended') return Promise.reject(new Error('call ended before it was answered'));
+    if (!this.answering) this.answering = this.doAnswer();
+    return this.answering;
+  }
+
+  private async doAnswer(): Promise<void> {
+    if (!this.media) throw new Error('media not prepared');
+    const contact = this.deps.stack.contact(this.info.request || 'hookline', this.invite.source.transport);
+    const res = this.invite.respond(200, 'OK', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] });
+    if (!res) {
+      this.end('answer-failed');
+      throw new Error('could not send 200 OK (transaction gone)');
+    }
+    this.state = 'answered';
+    this.answeredAt = this.deps.clock.now();
+    const d = Dialog.fromUas(this.invite.message, this.invite.toTag, contact, this.invite.source);
+    this.dialog = d;
+    this.deps.onDialog(this, d);
+    this.startMedia();
+    this.maxTimer = this.deps.clock.setTimeout(() => {
+      this.maxTimer = undefined;
+      this.log.info('maximum call duration reached');
+      void this.sendBye('max-duration');
+    }, this.deps.maxDurationMs);
+    this.log.info({ codec: this.negotiated?.codec, te: this.negotiated?.telephoneEventPt }, 'answered');
+  }
+
+  /** 183 Session Progress with our SDP, then media flows before the answer. */
+  private earlyMedia(): void {
+    if (this.state !== 'ringing') return;
+    const contact = this.deps.stack.contact(this.info.request || 'hookline', this.invite.source.transport);
+    if (this.invite.respond(183, 'Session Progress', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] })) {
+      this.state = 'early';
+      this.startMedia();
+    }
+  }
+
+  /** Send 180 Ringing (before answer). */
+  ring(): void {
+    if (this.state === 'ringing') this.invite.respond(180, 'Ringing');
+  }
+
+  async play(prompt: Prompt, options: { signal?: AbortSignal; earlyMedia?: boolean } = {}): Promise<PlayOutcome> {
+    if (this.state === 'ended') return 'hangup';
+    const signal = options.signal;
+    if (signal?.aborted) return 'stopped';
+    if (this.state !== 'answered') {
+      if (options.earlyMedia) this.earlyMedia();
+      else {
+        try { await this.answer(); } catch { return 'hangup'; }
+      }
+    }
+    if (prompt.kind === 'silence') return this.wait(prompt.ms, signal);
+    const media = this.media;
+    if (!media) return 'hangup';
+
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    const interrupted = new Promise<void>((resolve) => { wake = resolve; });
+    const onAbort = (): void => { stopped = true; media.stopPlayback(); wake?.(); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const offEnd = this.onEnded(() => wake?.());
+    const held: Int16Array[] = [];
+    const waits: Array<Promise<'finished' | 'stopped'>> = [];
+    const queue = (pcm: Int16Array): void => {
+      if (pcm.length === 0 || stopped || this.state === 'ended') return;
+      const ref = this.deps.prompts.acquire(pcm);
+      held.push(pcm);
+      const id = media.play(ref);
+      waits.push(new Promise((resolve) => this.plays.set(id, resolve)));
+    };
+    // Sentence by sentence: the first sentence plays while the next is synthesised.
+    const feed = async (): Promise<Array<'finished' | 'stopped'>> => {
+      if (prompt.kind === 'tone') queue(makeTone(prompt.frequencies, { durationMs: prompt.ms }));
+      else {
+        const opts = {
+          ...(prompt.voice ? { voice: prompt.voice } : {}),
+          ...(prompt.language ? { language: prompt.language } : {}),
+          ...(prompt.engine ? { engine: prompt.engine } : {}),
+        };
+        for await (const pcm of this.deps.tts.segments(prompt.text, opts)) {
+          if (stopped || this.state === 'ended') break;
+          queue(pcm);
+        }
+      }
+      return Promise.all(waits);
+    };
+    const feeding = feed();
+    // Refs are released once every queued segment reported back (finished, stopped or call ended).
+    void feeding.catch(() => []).then(() => Promise.all(waits)).then(() => {
+      for (const pcm of held) this.deps.prompts.release(pcm);
+    });
+    try {
+      const results = await Promise.race([feeding, interrupted.then(() => 'interrupted' as const)]);
+      if (this.ended) return 'hangup';
+      if (stopped || results === 'interrupted' || results.includes('stopped')) return 'stopped';
+      return 'finished';
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'prompt failed');
+      if (this.ended) return 'hangup';
+      return stopped ? 'stopped' : 'finished';
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      offEnd();
+    }
+  }
+
+  private wait(ms: number, signal?: AbortSignal): Promise<PlayOutcome> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (o: PlayOutcome): void => {
+        if (settled) return;
+        settled = true;
+        this.deps.clock.clearTimeout(h);
+        this.timers.delete(h);
+        signal?.removeEventListener('abort', onAbort);
+        offEnd();
+        resolve(o);
+      };
+      const onAbort = (): void => finish('stopped');
+      const h = this.deps.clock.setTimeout(() => finish(this.state === 'ended' ? 'hangup' : 'finished'), ms);
+      this.timers.add(h);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const offEnd = this.onEnded(() => finish('hangup'));
+    });
+  }
+
+  async sendDtmf(digits: string, durationMs: number): Promise<void> {
+    if (this.state === 'ended' || !this.media) return;
+    if (this.state !== 'answered') await this.answer();
+    if (this.negotiated?.telephoneEventPt === undefined) {
+      this.log.warn('caller did not offer telephone-event: cannot send RFC 4733 digits');
+      return;
+    }
+    await this.media.sendDtmf(digits, durationMs);
+  }
+
+  hangup(options: { code?: number; reason?: string } = {}): Promise<void> {
+    if (this.state === 'ended') return this.byeInFlight ?? Promise.resolve();
+    if (this.state === 'answered') return this.sendBye('local-hangup');
+    const code = options.code !== undefined && options.code >= 300 && options.code <= 699 ? options.code : 480;
+    this.invite.respond(code, options.reason);
+    this.end('rejected');
+    return Promise.resolve();
+  }
+
+  private hangupWith(reason: EndReason): Promise<void> {
+    if (this.state === 'answered') return this.sendBye(reason);
+    if (this.state !== 'ended') { this.invite.respond(500, 'Media Failure'); this.end(reason); }
+    return Promise.resolve();
+  }
+
+  /** Send BYE in the dialog and end the call; resolves when the BYE transaction finished (response or timeout). */
+  private sendBye(reason: EndReason): Promise<void> {
+    if (this.byeInFlight) return this.byeInFlight;
+    const d = this.dialog;
+    if (!d || this.state === 'ended') { this.end(reason); return Promise.resolve(); }
+    this.byeInFlight = new Promise<void>((resolve) => {
+      try {
+        this.deps.stack.sendRequest(d.createRequest('BYE'), d.peer, (res: SipResponse) => {
+          if (res.status >= 200) resolve();
+        });
+      } catch (err) {
+        this.log.error({ err: String(err) }, 'BYE could not be sent');
+        resolve();
+      }
+    });
+    this.end(reason);
+    return this.byeInFlight;
+  }
+
+  /** An in-dialog request from the caller (the switch routed it here). */
+  handleInDialog(req: IncomingRequest): void {
+    const m = req.message;
+    this.dialog?.receiveRequest(m);
+    switch (m.method) {
+      case 'BYE':
+        req.respond(200, 'OK');
+        this.end('remote-bye');
+        return;
+      case 'INFO': {
+        const digit = dtmfFromInfo(m.contentType, m.body.toString('utf8'));
+        if (digit !== undefined) { req.respond(200, 'OK'); this.emitDigit(digit); return; }
+        const ct = (m.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+        if (m.body.length === 0 || ct === 'application/dtmf-relay' || ct === 'application/dtmf') { req.respond(200, 'OK'); return; }
+        req.respond(415, 'Unsupported Media Type', { headers: { Accept: 'application/dtmf-relay, application/dtmf' } });
+        return;
+      }
+      case 'INVITE':
+        this.reInvite(req);
+        return;
+      case 'OPTIONS':
+        req.respond(200, 'OK');
+        return;
+      default:
+        req.respond(405, 'Method Not Allowed', { headers: { Allow: ALLOW } });
+    }
+  }
+
+  /** re-INVITE: answer with our current SDP (a new version), following a changed remote address. */
+  private reInvite(req: IncomingRequest): void {
+    const m = req.message;
+    if (!this.media || !this.localSdp) { req.respond(500, 'Server Internal Error'); return; }
+    const contact = this.deps.stack.contact(this.info.request || 'hookline', req.source.transport);
+    if (m.body.length === 0) {
+      req.respond(200, 'OK', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] });
+      return;
+    }
+    const offer = parseSdp(m.body.toString('utf8'));
+    if (!offer.ok) { req.respond(400, 'Bad SDP'); return; }
+    const a = createAnswer(offer.sdp, { address: this.deps.mediaAddress, port: this.media.localPort, codecs: this.deps.codecs }, this.localSdp);
+    if (!a.ok) { req.respond(488, 'Not Acceptable Here'); return; }
+    this.localSdp = a.answer;
+    this.localSdpText = a.sdp;
+    const prev = this.negotiated;
+    this.negotiated = a.media;
+    req.respond(200, 'OK', { body: a.sdp, contentType: 'application/sdp', contact: [contact] });
+    if (prev && (prev.address !== a.media.address || prev.port !== a.media.port || prev.codec !== a.media.codec)) {
+      this.media.configure({
+        address: a.media.address, port: a.media.port, codec: a.media.codec, payloadType: a.media.payloadType,
+        ...(a.media.telephoneEventPt !== undefined ? { telephoneEventPt: a.media.telephoneEventPt } : {}),
+        rtpTimeoutMs: this.deps.rtpTimeoutMs,
+      });
+    }
+  }
+
+  onDigit(listener: (digit: DtmfDigit) => void): () => void {
+    this.digitListeners.add(listener);
+    return () => { this.digitListeners.delete(listener); };
+  }
+
+  onEnded(listener: () => void): () => void {
+    if (this.state === 'ended') {
+      queueMicrotask(() => { try { listener(); } catch { /* listener errors stay at the edge */ } });
+      return () => {};
+    }
+    this.endListeners.add(listener);
+    return () => { this.endListeners.delete(listener); };
+  }
+
+  private emitDigit(d: DtmfDigit): void {
+    if (this.state === 'ended') return;
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ digit: d }, 'dtmf');
+    for (const l of [...this.digitListeners]) {
+      try { l(d); } catch (err) { this.log.error({ err: String(err) }, 'digit listener failed'); }
+    }
+  }
+
+  /** Switch shutdown: BYE or 503, then release. */
+  shutdown(): Promise<void> {
+    if (this.state === 'answered') return this.sendBye('shutdown');
+    if (this.state !== 'ended') { this.invite.respond(503, 'Service Unavailable'); this.end('shutdown'); }
+    return Promise.resolve();
+  }
+
+  /** Release everything; idempotent. */
+  end(reason: EndReason): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.endReason = reason;
+    this.log.info({ reason, seconds: ((this.deps.clock.now() - this.startedAt) / 1000).toFixed(1) }, 'call ended');
+    this.deps.clock.clearTimeout(this.maxTimer);
+    for (const h of this.timers) this.deps.clock.clearTimeout(h);
+    this.timers.clear();
+    const tx = this.invite.serverTransaction as InviteServerTransaction | null;
+    if (tx) { tx.onCancel = null; tx.onAckTimeout = null; }
+    for (const r of this.plays.values()) r('stopped');
+    this.plays.clear();
+    if (this.dialog) this.dialog.terminate();
+    const media = this.media;
+    this.media = undefined;
+    if (media) void media.close();
+    const listeners = [...this.endListeners];
+    this.endListeners.clear();
+    this.digitListeners.clear();
+    for (const l of listeners) {
+      try { l(); } catch (err) { this.log.error({ err: String(err) }, 'end listener failed'); }
+    }
+    this.deps.onEnded(this);
+  }
+}
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+
+export type { SipRequest };

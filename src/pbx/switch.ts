@@ -1,0 +1,258 @@
+/**
+ * The switch: wires the SIP stack, the media engine, the TTS service and the Pivot interpreter together.
+ * Owns every call; `close()` ends them all (BYE / 503) and releases the stack, the media workers and TTS.
+ *
+ * Inbound INVITE → route by Request-URI user (config `numbers`, then `*`) → SDP offer checked (488 when no
+ * common codec) → media session allocated → the number's callflow runs in a PivotSession, which answers,
+ * speaks, collects and pivots through the Call's CallControl.
+ */
+import { RealClock, type Clock } from '../util/clock.js';
+import { getLogger, type Logger } from '../util/logger.js';
+import { SipStack, type IncomingRequest, type Dialog, type TimerSettings } from '../sip/index.js';
+import { MediaEngine } from '../rtp/media-engine.js';
+import { createAnswer, parseSdp } from '../rtp/sdp.js';
+import { TtsService } from '../media/tts/index.js';
+import { PivotSession, PivotDebugStore } from '../pivot/index.js';
+import type { HooklineConfig } from '../cli/config.js';
+import { routeFor } from '../cli/config.js';
+import { Call, ALLOW } from './call.js';
+import { PromptRegistry } from './prompts.js';
+
+export interface SwitchOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Share one TTS service between switches (tests); otherwise the switch makes and owns one. */
+  tts?: TtsService;
+  /** SIP timer overrides (T1/T2/T4 ms), for tests that check that transactions go away. */
+  sipTimers?: Partial<TimerSettings>;
+}
+
+export interface SwitchStats {
+  calls: number;
+  dialogs: number;
+  sip: ReturnType<SipStack['stats']>;
+  media: ReturnType<MediaEngine['stats']>;
+  prompts: number;
+  timers: number;
+  callsTotal: number;
+}
+
+const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'PUBLISH', 'REFER', 'UPDATE', 'PRACK']);
+
+export class Switch {
+  readonly calls = new Map<string, Call>();
+  private readonly byDialog = new Map<string, Call>();
+  private readonly pivots = new Map<Call, PivotSession>();
+  readonly debugStore = new PivotDebugStore();
+  private callsTotal = 0;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: HooklineConfig,
+    readonly stack: SipStack,
+    readonly engine: MediaEngine,
+    readonly tts: TtsService,
+    private readonly ownsTts: boolean,
+    readonly prompts: PromptRegistry,
+    readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly mediaAddress: string,
+  ) {
+    stack.onRequest = (req) => {
+      try { this.onRequest(req); } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'request handling failed');
+        if (req.message.method !== 'ACK') req.respond(500, 'Server Internal Error');
+      }
+    };
+  }
+
+  static async start(config: HooklineConfig, opts: SwitchOptions = {}): Promise<Switch> {
+    const clock = opts.clock ?? new RealClock();
+    const log = opts.logger ?? getLogger('call');
+    const sipAdvertise = config.sip.advertise;
+    const rtpBind = config.rtp.address;
+    const mediaAddress = config.rtp.advertise ?? sipAdvertise
+      ?? (rtpBind === '0.0.0.0' || rtpBind === '::' ? (config.sip.listen !== '0.0.0.0' ? config.sip.listen : '127.0.0.1') : rtpBind);
+    const engine = await MediaEngine.start({
+      address: rtpBind,
+      advertiseAddress: mediaAddress,
+      portMin: config.rtp.portMin,
+      portMax: config.rtp.portMax,
+      rtpTimeoutMs: config.rtp.timeoutSeconds * 1000,
+      ...(config.rtp.workers > 0 ? { workers: config.rtp.workers } : {}),
+    });
+    let stack: SipStack;
+    try {
+      const listen = { address: config.sip.listen, port: config.sip.port };
+      stack = await SipStack.create({
+        udp: config.sip.transports.includes('udp') ? listen : false,
+        tcp: config.sip.transports.includes('tcp') ? listen : false,
+        clock,
+        userAgent: config.sip.userAgent,
+        ...(sipAdvertise ? { publicAddress: sipAdvertise } : {}),
+        ...(opts.sipTimers ? { timers: opts.sipTimers } : {}),
+      });
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    const tts = opts.tts ?? new TtsService({
+      workers: config.tts.workers,
+      queueLimit: config.tts.queueLimit,
+      cacheEntries: config.tts.cacheEntries,
+      defaultVoice: config.tts.voice,
+      defaultLanguage: config.tts.language,
+      ...(config.tts.cacheDir ? { cacheDir: config.tts.cacheDir } : {}),
+    });
+    return new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
+  }
+
+  addresses(): { sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }> } {
+    const sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }> = [];
+    if (this.stack.udpPort) sip.push({ transport: 'udp', address: this.config.sip.listen, port: this.stack.udpPort });
+    if (this.stack.tcpPort) sip.push({ transport: 'tcp', address: this.config.sip.listen, port: this.stack.tcpPort });
+    return { sip };
+  }
+
+  stats(): SwitchStats {
+    return {
+      calls: this.calls.size,
+      dialogs: this.byDialog.size,
+      sip: this.stack.stats(),
+      media: this.engine.stats(),
+      prompts: this.prompts.inUse,
+      timers: this.clock.pendingTimers,
+      callsTotal: this.callsTotal,
+    };
+  }
+
+  private onRequest(req: IncomingRequest): void {
+    const m = req.message;
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ method: m.method, callId: m.callId, from: req.source }, 'request');
+    }
+    if (m.to.tag !== undefined) {
+      const d = this.stack.dialogs.findForRequest(m);
+      const call = d ? this.byDialog.get(d.key) : undefined;
+      if (m.method === 'ACK') return; // ACK of our 2xx is taken by the stack; a stray one is dropped.
+      if (!call) { req.respond(481, 'Call/Transaction Does Not Exist'); return; }
+      call.handleInDialog(req);
+      return;
+    }
+    switch (m.method) {
+      case 'INVITE': this.newCall(req); return;
+      case 'ACK': return;
+      case 'OPTIONS':
+        req.respond(200, 'OK', { headers: { Allow: ALLOW, Accept: 'application/sdp', 'Accept-Language': 'en' } });
+        return;
+      case 'BYE': case 'INFO':
+        req.respond(481, 'Call/Transaction Does Not Exist');
+        return;
+      default:
+        if (KNOWN_NOT_ALLOWED.has(m.method)) req.respond(405, 'Method Not Allowed', { headers: { Allow: ALLOW } });
+        else req.respond(501, 'Not Implemented', { headers: { Allow: ALLOW } });
+    }
+  }
+
+  private newCall(req: IncomingRequest): void {
+    const m = req.message;
+    if (this.closing) { req.respond(503, 'Service Unavailable'); return; }
+    if (this.calls.has(m.callId)) { req.respond(482, 'Loop Detected'); return; }
+    if (this.calls.size >= this.config.calls.maxConcurrent) {
+      req.respond(503, 'Service Unavailable', { headers: { 'Retry-After': '5' } });
+      return;
+    }
+    const number = m.uri.user ?? '';
+    const route = routeFor(this.config, number);
+    if (!route) { req.respond(404, 'Not Found'); return; }
+    const ct = (m.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+    if (m.body.length === 0) {
+      // A delayed offer (offer in our 200, answer in the ACK) is not supported yet.
+      req.respond(488, 'Not Acceptable Here (SDP offer required)', { headers: { Accept: 'application/sdp' } });
+      return;
+    }
+    if (ct !== 'application/sdp') {
+      req.respond(415, 'Unsupported Media Type', { headers: { Accept: 'application/sdp' } });
+      return;
+    }
+    const parsed = parseSdp(m.body.toString('utf8'));
+    if (!parsed.ok) { req.respond(400, `Bad SDP: ${parsed.error}`.slice(0, 120)); return; }
+    // Check the offer before spending a port on it: no common codec → 488.
+    const probe = createAnswer(parsed.sdp, { address: this.mediaAddress, port: 9, codecs: this.config.rtp.codecs });
+    if (!probe.ok) { req.respond(probe.status, probe.reason.slice(0, 120)); return; }
+
+    const call = new Call({
+      stack: this.stack,
+      engine: this.engine,
+      tts: this.tts,
+      prompts: this.prompts,
+      clock: this.clock,
+      log: this.log,
+      codecs: this.config.rtp.codecs,
+      mediaAddress: this.mediaAddress,
+      rtpTimeoutMs: this.config.rtp.timeoutSeconds * 1000,
+      maxDurationMs: this.config.calls.maxDurationSeconds * 1000,
+      onEnded: (c) => this.callEnded(c),
+      onDialog: (c, d: Dialog) => { this.stack.dialogs.add(d); this.byDialog.set(d.key, c); },
+    }, req, parsed.sdp, route.account);
+    this.calls.set(m.callId, call);
+    this.callsTotal++;
+    void this.runCall(call, route.flow);
+  }
+
+  private async runCall(call: Call, flow: Parameters<PivotSession['run']>[0]): Promise<void> {
+    try {
+      await call.prepareMedia();
+    } catch (err) {
+      this.log.error({ err: String(err), callId: call.info.callId }, 'no media session for the call');
+      if (!call.ended) { call.invite.respond(503, 'Service Unavailable (no media port)'); call.end('media-error'); }
+      return;
+    }
+    if (call.ended) return;
+    const session = new PivotSession(call, {
+      clock: this.clock,
+      compat: this.config.pivot.compat,
+      apiVersion: this.config.pivot.apiVersion,
+      maxReqTimeoutMs: this.config.pivot.maxReqTimeoutMs,
+      debugStore: this.debugStore,
+      defaultLanguage: this.config.tts.language,
+    });
+    this.pivots.set(call, session);
+    try {
+      const result = await session.run(flow);
+      this.log.debug({ callId: call.info.callId, reason: result.reason }, 'callflow finished');
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), callId: call.info.callId }, 'callflow crashed');
+    } finally {
+      this.pivots.delete(call);
+      if (!call.ended) await call.hangup();
+    }
+  }
+
+  private callEnded(call: Call): void {
+    if (this.calls.get(call.info.callId) === call) this.calls.delete(call.info.callId);
+    const key = call.dialogKey;
+    if (key !== undefined && this.byDialog.get(key) === call) {
+      this.byDialog.delete(key);
+      for (const d of this.stack.dialogs.values()) if (d.key === key) { this.stack.dialogs.remove(d); break; }
+    }
+    this.pivots.get(call)?.stop();
+  }
+
+  /** End every call, then stop SIP, media and TTS. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    await Promise.race([
+      Promise.all([...this.calls.values()].map((c) => c.shutdown())),
+      new Promise((r) => setTimeout(r, 2000)),
+    ]);
+    await this.stack.close();
+    this.prompts.clear();
+    await this.engine.close();
+    if (this.ownsTts) await this.tts.close();
+  }
+}

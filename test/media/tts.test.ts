@@ -110,6 +110,9 @@ t.test('per-synthesis timeout replaces the worker', async (t) => {
   const [a, b] = await Promise.all([ok.synthesize('Left.', 'rms'), ok.synthesize('Right.', 'kal')]);
   t.equal(a.sampleRate, 16000);
   t.equal(b.sampleRate, 8000, 'kal is an 8 kHz voice');
+  const c = await ok.synthesize('Left.', 'rms', { sampleRate: 8000 });
+  t.equal(c.sampleRate, 8000, 'resampled in the worker on request');
+  t.ok(Math.abs(c.pcm.length - a.pcm.length / 2) <= 1, 'half the samples');
   t.equal(await codeOf(ok.synthesize('x', 'nope')), 'TTS_ENGINE', 'unknown voice at engine level');
 });
 

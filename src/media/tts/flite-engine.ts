@@ -45,6 +45,7 @@ export interface FliteEngineOptions {
 interface Job {
   text: string;
   voice: string;
+  sampleRate: number | undefined;
 }
 
 interface Slot {
@@ -110,14 +111,15 @@ export class FliteEngine implements TtsEngine {
     await Promise.all(this.slots.map((s) => this.ensureWorker(s)));
   }
 
-  synthesize(text: string, voice: string): Promise<TtsAudio> {
+  /** Synthesise with a flite voice; with `sampleRate`, the worker also resamples (off the main thread). */
+  synthesize(text: string, voice: string, opts: { sampleRate?: number } = {}): Promise<TtsAudio> {
     if (this.closed) return Promise.reject(new TtsError('TTS_CLOSED', 'TTS engine closed'));
     if (!(voice in FLITE_VOICES)) return Promise.reject(new TtsError('TTS_ENGINE', `unknown flite voice ${voice}`));
     // A free worker takes the job at once; otherwise it waits, and the waiting line is bounded.
     if (this.queue.running() >= this.workers && this.queue.length() >= this.queueLimit) {
       return Promise.reject(new TtsError('TTS_QUEUE_FULL', `TTS queue full (${this.queueLimit} waiting)`));
     }
-    return this.queue.push({ text, voice });
+    return this.queue.push({ text, voice, sampleRate: opts.sampleRate });
   }
 
   close(): Promise<void> {
@@ -230,7 +232,7 @@ export class FliteEngine implements TtsEngine {
           reject(new TtsError('TTS_TIMEOUT', `TTS synthesis exceeded ${this.timeoutMs} ms`));
         }, this.timeoutMs);
         slot.current = { id, resolve, reject, timer };
-        const req: FliteRequest = { type: 'synth', id, text: job.text, voice: job.voice };
+        const req: FliteRequest = { type: 'synth', id, text: job.text, voice: job.voice, sampleRate: job.sampleRate };
         worker.postMessage(req);
       });
     } finally {

@@ -16,6 +16,8 @@ export interface FliteRequest {
   id: number;
   text: string;
   voice: string;
+  /** Resample to this rate in the worker (anti-alias filter), if set and different from the voice's. */
+  sampleRate?: number;
 }
 
 export type FliteReply =

@@ -11,6 +11,7 @@ import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { WASI } from 'node:wasi';
 import { parentPort, workerData } from 'node:worker_threads';
+import { resample } from '../resample.js';
 import { readWav } from '../wav.js';
 import type { FliteReply, FliteRequest, FliteWorkerData } from './flite-protocol.js';
 
@@ -134,10 +135,13 @@ async function main(): Promise<void> {
         const rc = prepared.wasi.start(prepared.instance);
         if (rc !== 0) throw new Error(`flite exited with status ${rc}`);
         const wav = readWav(readFileSync(hostFile));
-        const pcm = wav.pcm;
+        const want = req.sampleRate;
+        // resample() and readWav() both allocate a fresh buffer of exactly the result's size.
+        const pcm = want && want !== wav.sampleRate ? resample(wav.pcm, wav.sampleRate, want) : wav.pcm;
+        const rate = want && want !== wav.sampleRate ? want : wav.sampleRate;
         // pcm owns its whole buffer (readWav allocates it), so it can be transferred.
         post(
-          { type: 'done', id: req.id, pcm: pcm.buffer as ArrayBuffer, length: pcm.length, sampleRate: wav.sampleRate, ms: performance.now() - started },
+          { type: 'done', id: req.id, pcm: pcm.buffer as ArrayBuffer, length: pcm.length, sampleRate: rate, ms: performance.now() - started },
           [pcm.buffer as ArrayBuffer],
         );
       } catch (err) {

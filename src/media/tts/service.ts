@@ -4,8 +4,9 @@
  *   synthesize(text, {voice, language, engine}) → PCM16 8 kHz (cached; identical concurrent requests share
  *   one synthesis) ; segments(text) → one buffer per sentence, the next synthesised while the previous plays.
  *
- * Pipeline per request: voice/language mapping → cache (memory LRU, then disk) → engine (native rate) →
- * anti-alias resample to 8 kHz → level normalisation (peak ≈ -3 dBFS, gain ≤ +12 dB) → cache.
+ * Pipeline per request: voice/language mapping → cache (memory LRU, then disk) → engine → anti-alias
+ * resample to 8 kHz (in the flite worker, off the main thread; here for engines that cannot) → level
+ * normalisation (peak ≈ -3 dBFS, gain ≤ +12 dB) → cache.
  * Returned buffers are shared with the cache and other callers: treat them as read-only.
  */
 import { getLogger } from '../../util/logger.js';
@@ -101,7 +102,7 @@ export class TtsService {
       try {
         const disk = await this.cache.load(key);
         if (disk) return disk;
-        const audio = await engine.synthesize(clean, voice);
+        const audio = await engine.synthesize(clean, voice, { sampleRate: TTS_OUTPUT_RATE });
         if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS service closed');
         const pcm = audio.sampleRate === TTS_OUTPUT_RATE ? audio.pcm : resample(audio.pcm, audio.sampleRate, TTS_OUTPUT_RATE);
         normalizePeak(pcm);

@@ -10,7 +10,11 @@ export interface TtsEngine {
   /** Voice names this engine accepts (values are engine data, e.g. native rate). When present,
    * TtsService maps Kazoo names (female/male) onto them and replaces unknown names by the default. */
   readonly voices?: Readonly<Record<string, unknown>>;
-  synthesize(text: string, voice: string): Promise<TtsAudio>;
+  /**
+   * `sampleRate` is a wish: an engine may deliver that rate (e.g. resampling off the main thread);
+   * callers check `TtsAudio.sampleRate` and convert when it differs.
+   */
+  synthesize(text: string, voice: string, opts?: { sampleRate?: number }): Promise<TtsAudio>;
   /** Release workers and files. Idempotent. */
   close?(): Promise<void>;
 }

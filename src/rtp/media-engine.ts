@@ -63,9 +63,14 @@ export interface MediaSessionConfig {
   telephoneEventPt?: number;
   /** Override the engine's rtpTimeoutMs for this session (0 disables). */
   rtpTimeoutMs?: number;
+  /**
+   * Our direction (NegotiatedAudio.direction from sdp.ts). recvonly/inactive: nothing is sent (prompts still
+   * progress); sendonly/inactive: no RTP timeout. Default sendrecv.
+   */
+  direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 }
 
-export type CloseReason = 'closed' | 'worker-crash' | 'engine-closed';
+export type CloseReason = 'closed' | 'worker-crash';
 
 export interface MediaSessionEvents {
   dtmf: (digit: string, source: 'rfc4733' | 'inband') => void;
@@ -157,12 +162,17 @@ export class MediaEngine {
   /** Start the workers. Resolves once they are running. */
   static async start(opts: MediaEngineOptions): Promise<MediaEngine> {
     const engine = new MediaEngine(opts);
-    await Promise.all(engine.slots.map((s) => new Promise<void>((resolve, reject) => {
-      const onOnline = (): void => { s.worker.off('error', onError); resolve(); };
-      const onError = (err: Error): void => { s.worker.off('online', onOnline); reject(err); };
-      s.worker.once('online', onOnline);
-      s.worker.once('error', onError);
-    })));
+    try {
+      await Promise.all(engine.slots.map((s) => new Promise<void>((resolve, reject) => {
+        const onOnline = (): void => { s.worker.off('error', onError); resolve(); };
+        const onError = (err: Error): void => { s.worker.off('online', onOnline); reject(err); };
+        s.worker.once('online', onOnline);
+        s.worker.once('error', onError);
+      })));
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
     return engine;
   }
 
@@ -410,11 +420,15 @@ export class MediaSession {
     if (!Number.isInteger(cfg.port) || cfg.port < 1 || cfg.port > 65535) throw new MediaError('INVALID_ARGUMENT', `bad port ${cfg.port}`);
     if (!isPt(cfg.payloadType)) throw new MediaError('INVALID_ARGUMENT', `bad payload type ${cfg.payloadType}`);
     if (cfg.telephoneEventPt !== undefined && !isPt(cfg.telephoneEventPt)) throw new MediaError('INVALID_ARGUMENT', `bad telephone-event PT ${cfg.telephoneEventPt}`);
+    const dir = cfg.direction ?? 'sendrecv';
+    if (!['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(dir)) throw new MediaError('INVALID_ARGUMENT', `bad direction ${String(dir)}`);
     this.configured = { ...cfg };
     this.remoteAddr = { address: cfg.address, port: cfg.port };
     this.engine.postTo(this.slotIndex, {
       t: 'configure', sid: this.sid, address: cfg.address, port: cfg.port, codec: cfg.codec, payloadType: cfg.payloadType,
-      telephoneEventPt: cfg.telephoneEventPt ?? -1, rtpTimeoutMs: cfg.rtpTimeoutMs ?? this.engine.rtpTimeoutMs,
+      telephoneEventPt: cfg.telephoneEventPt ?? -1,
+      rtpTimeoutMs: dir === 'sendonly' || dir === 'inactive' ? 0 : cfg.rtpTimeoutMs ?? this.engine.rtpTimeoutMs,
+      send: dir === 'sendrecv' || dir === 'sendonly',
     });
   }
 

@@ -80,6 +80,7 @@ class Session {
   silence = MULAW_SILENCE;
   pt = 0;
   tePt = -1;
+  sending = true;
   timeoutMs = 60000;
   remoteAddr = '';
   remotePort = 0;
@@ -249,8 +250,7 @@ function sendFrame(s: Session): void {
     buf[2] = (s.seq >>> 8) & 0xff;
     buf[3] = s.seq & 0xff;
     writeU32(buf, 4, s.ts);
-    s.rtp.send(buf, s.remotePort, s.remoteAddr);
-    s.marker = false;
+    if (s.sending) { s.rtp.send(buf, s.remotePort, s.remoteAddr); s.marker = false; }
     if (s.dtmfPhase === DtmfPhase.Gap) dtmfGapFrame(s);
   }
   statSent++;
@@ -316,7 +316,7 @@ function sendEvent(s: Session): void {
   buf[13] = (end ? END_BIT : 0) | DEFAULT_EVENT_VOLUME;
   buf[14] = (duration >>> 8) & 0xff;
   buf[15] = duration & 0xff;
-  s.rtp.send(buf, s.remotePort, s.remoteAddr);
+  if (s.sending) s.rtp.send(buf, s.remotePort, s.remoteAddr);
   s.marker = false;
 }
 
@@ -394,7 +394,7 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
  * paced frames are suppressed; o's prompts and outgoing DTMF take precedence over the relay.
  */
 function relay(s: Session, o: Session, msg: Buffer, isEvent: boolean): void {
-  if (o.queue.length > 0 || o.dtmfPhase !== DtmfPhase.Idle || o.dtmfJobs.length > 0) return;
+  if (!o.sending || o.queue.length > 0 || o.dtmfPhase !== DtmfPhase.Idle || o.dtmfJobs.length > 0) return;
   if (isEvent && o.tePt < 0) return;
   const n = rxPacket.payloadLength;
   if (n === 0) return;
@@ -558,6 +558,8 @@ function configure(m: ConfigureMsg): void {
   s.pt = m.payloadType & 0x7f;
   s.tePt = m.telephoneEventPt >= 0 ? m.telephoneEventPt & 0x7f : -1;
   s.timeoutMs = m.rtpTimeoutMs;
+  if (m.send && !s.sending) s.marker = true; // resuming after hold: a new talkspurt
+  s.sending = m.send;
   if (s.tePt < 0) {
     if (!s.detector) s.detector = new DtmfDetector(8000);
     abortDtmf(s);

@@ -25,6 +25,8 @@ export interface ConfigureMsg {
   /** -1 when telephone-event was not negotiated. */
   readonly telephoneEventPt: number;
   readonly rtpTimeoutMs: number;
+  /** False for recvonly/inactive: frames are produced (prompts progress) but not sent. */
+  readonly send: boolean;
 }
 
 export type ToWorker =

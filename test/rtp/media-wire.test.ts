@@ -139,3 +139,27 @@ t.test('recording inserts silence for timestamp gaps and is bounded by maxSecond
   t.equal((await s.stopRecording()).length, 800, 'bounded by maxSeconds');
   await s.close();
 });
+
+t.test('direction: recvonly sends nothing, inactive never times out', async (t) => {
+  const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: base + 600, portMax: base + 700, rtpTimeoutMs: 150 });
+  t.teardown(() => engine.close());
+  const p = await peer();
+  t.teardown(() => p.sock.close());
+  const s = await engine.createSession();
+  let timeouts = 0;
+  s.on('timeout', () => timeouts++);
+  s.configure({ address: '127.0.0.1', port: p.port, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101, direction: 'inactive' });
+  const done = new Promise<string>((r) => s.on('playDone', (_i, reason) => r(reason)));
+  s.play(engine.registerPrompt(new Int16Array(800)));
+  t.equal(await done, 'finished', 'prompts still progress');
+  await delay(300);
+  t.equal(p.rx.length, 0, 'nothing sent');
+  t.equal(timeouts, 0, 'no timeout while inactive');
+  s.configure({ address: '127.0.0.1', port: p.port, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  await delay(300);
+  t.ok(p.rx.length >= 5, 'sending after re-configure to sendrecv');
+  t.equal(p.rx[0]!.pkt.marker, true, 'marker when sending resumes');
+  t.equal(p.rx[1]!.pkt.marker, false);
+  t.equal(timeouts, 1, 'timeout once back to sendrecv with nothing received');
+  await s.close();
+});

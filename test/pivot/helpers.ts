@@ -39,6 +39,8 @@ export class FakeCall implements CallControl {
   private readonly endedListeners = new Set<() => void>();
   private readonly timers = new Set<TimerHandle>();
   private readonly promptMs: (p: Prompt) => number;
+  /** Called when a prompt starts playing. */
+  onPlay: ((p: PlayedPrompt) => void) | undefined;
 
   constructor(readonly clock: Clock, opts: FakeCallOptions = {}) {
     this.info = { ...DEFAULT_INFO, ...opts.info };
@@ -61,6 +63,7 @@ export class FakeCall implements CallControl {
     if (!options.earlyMedia) void this.answer();
     const rec: PlayedPrompt = { prompt, at: this.clock.now(), earlyMedia: options.earlyMedia === true };
     this.played.push(rec);
+    this.onPlay?.(rec);
     return new Promise<PlayOutcome>((resolve) => {
       const signal = options.signal;
       const done = (o: PlayOutcome): void => {

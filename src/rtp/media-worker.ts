@@ -250,11 +250,14 @@ function sendFrame(s: Session): void {
     buf[2] = (s.seq >>> 8) & 0xff;
     buf[3] = s.seq & 0xff;
     writeU32(buf, 4, s.ts);
-    if (s.sending) { s.rtp.send(buf, s.remotePort, s.remoteAddr); s.marker = false; }
+    if (s.sending) {
+      s.rtp.send(buf, s.remotePort, s.remoteAddr);
+      s.marker = false;
+      s.seq = (s.seq + 1) & 0xffff;
+      statSent++;
+    }
     if (s.dtmfPhase === DtmfPhase.Gap) dtmfGapFrame(s);
   }
-  statSent++;
-  s.seq = (s.seq + 1) & 0xffff;
   s.ts = (s.ts + FRAME_SAMPLES) >>> 0;
 }
 
@@ -316,7 +319,11 @@ function sendEvent(s: Session): void {
   buf[13] = (end ? END_BIT : 0) | DEFAULT_EVENT_VOLUME;
   buf[14] = (duration >>> 8) & 0xff;
   buf[15] = duration & 0xff;
-  if (s.sending) s.rtp.send(buf, s.remotePort, s.remoteAddr);
+  if (s.sending) {
+    s.rtp.send(buf, s.remotePort, s.remoteAddr);
+    s.seq = (s.seq + 1) & 0xffff;
+    statSent++;
+  }
   s.marker = false;
 }
 

@@ -7,7 +7,7 @@
  *   stack.onRequest = (req: IncomingRequest) => { ... } // INVITE, BYE, OPTIONS, INFO, unknown methods, stray ACKs
  *     req.message (SipRequest), req.source {transport, address, port}, req.toTag,
  *     req.respond(status, reason?, { headers, body, contentType, contact })  → SipResponse | null
- *     req.serverTransaction: InviteServerTransaction for INVITE (100 Trying already sent):
+ *     req.inviteTransaction (= serverTransaction typed; INVITE only; 100 Trying already sent):
  *       .onCancel = (cancel) => req.respond(487)   // CANCEL was answered 200 by the stack
  *       .onAck = (ack) => ...                      // ACK of our 2xx (once; body for late offers)
  *       .onAckTimeout = () => ...                  // no ACK within 64*T1: send BYE
@@ -16,11 +16,13 @@
  *   // UAC:
  *   const invite = createRequest({ method: 'INVITE', uri: 'sip:bob@127.0.0.1:5090', from: 'sip:alice@127.0.0.1',
  *                                  to: 'sip:bob@127.0.0.1', contact: [stack.contact('alice')], body: sdp, contentType: 'application/sdp' });
- *   const tx = stack.sendRequest(invite, { transport: 'udp', address: '127.0.0.1', port: 5090 }, (res) => {
+ *   const tx = stack.invite(invite, { transport: 'udp', address: '127.0.0.1', port: 5090 }, (res) => {
  *     if (res.status >= 200 && res.status < 300) { const d = Dialog.fromUac(invite, res, tx.peer);
- *       (tx as InviteClientTransaction).sendAck(d.createAck()); }   // re-sent on 2xx retransmissions
+ *       tx.sendAck(d.createAck()); }                      // kept and re-sent on 2xx retransmissions
  *   });                                                  // 408 (res.synthetic 'timeout') / 503 ('transport') too
- *   stack.sendRequest(dialog.createRequest('BYE'), dialog.peer, (res) => ...);
+ *   tx.cancel();                                         // CANCEL (waits for a 1xx if none yet); TU then gets 487
+ *   stack.sendRequest(dialog.createRequest('BYE'), dialog.peer, (res) => ...);   // any non-INVITE request
+ *   // Stray ACKs (no matching transaction) reach onRequest with serverTransaction null; respond() is a no-op.
  *   stack.stats();   // { clientTransactions, serverTransactions, pending2xx, tcpConnections, dialogs, ... }
  *   await stack.close();
  */

@@ -87,6 +87,8 @@ export interface IncomingRequest {
   readonly source: Source;
   /** null for ACKs (they have no server transaction). INVITE: an InviteServerTransaction (onCancel, onAck...). */
   readonly serverTransaction: ServerTransaction | null;
+  /** The same transaction, typed, when the request is an INVITE (null otherwise). */
+  readonly inviteTransaction: InviteServerTransaction | null;
   /** Our To tag for this request's responses (the request's own To tag for in-dialog requests). */
   readonly toTag: string;
   /** Build and send a response; returns it, or null when the transaction can no longer respond. */
@@ -103,6 +105,10 @@ class Incoming implements IncomingRequest {
     readonly source: Source,
     readonly serverTransaction: ServerTransaction | null,
   ) {}
+
+  get inviteTransaction(): InviteServerTransaction | null {
+    return this.serverTransaction instanceof InviteServerTransaction ? this.serverTransaction : null;
+  }
 
   get toTag(): string {
     if (this.message.to.tag !== undefined) return this.message.to.tag;
@@ -266,6 +272,12 @@ export class SipStack implements TransactionHost {
     if (!t) throw new TypeError('no ' + target.transport + ' transport configured');
     this.prepareRequest(req, t);
     return this.startClient(req, target, t, onResponse);
+  }
+
+  /** `sendRequest` for an INVITE, typed: the transaction offers `sendAck()` and `cancel()`. */
+  invite(req: SipRequest, target: Source, onResponse: ResponseCallback | null): InviteClientTransaction {
+    if (req.method !== 'INVITE') throw new TypeError('invite() needs an INVITE');
+    return this.sendRequest(req, target, onResponse) as InviteClientTransaction;
   }
 
   /** Send a request outside any transaction (e.g. an ACK for a 2xx seen after its transaction ended). */
@@ -483,7 +495,12 @@ function stampVia(top: Via, source: Source): void {
 
 /** RFC 3261 18.2.2 + RFC 3581: where responses to a request go. */
 function responseDestination(top: Via, source: Source): Source {
-  if (source.transport === 'tcp') return source;
+  if (source.transport === 'tcp') {
+    // Same connection; if it is gone, a new one to received (source address) : sent-by port (18.2.2).
+    const d: Source = { transport: 'tcp', address: source.address, port: top.port ?? 5060 };
+    if (source.connectionId !== undefined) d.connectionId = source.connectionId;
+    return d;
+  }
   const address = top.received ?? top.host;
   const port = typeof top.rport === 'number' ? top.rport : (top.port ?? 5060);
   return { transport: source.transport, address, port };

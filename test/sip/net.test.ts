@@ -99,3 +99,34 @@ t.test('bad bytes on real sockets never crash; 400 over UDP; TCP stream garbage 
   await waitFor(() => a.stats().tcpConnections === 0);
   sock.close();
 });
+
+t.test('TCP: a message dribbled one byte at a time is framed; unreachable TCP target → synthetic 503', async (t) => {
+  const { a, b } = await pair();
+  t.teardown(async () => { await a.close(); await b.close(); });
+  let got = 0;
+  a.onRequest = (req) => { got++; req.respond(200); };
+  const c = net.connect(a.tcpPort, '127.0.0.1');
+  c.on('error', () => {});
+  const replies: string[] = [];
+  c.on('data', (d) => replies.push(d.toString()));
+  await new Promise<void>((r) => c.once('connect', () => r()));
+  const msg = Buffer.from('OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKd1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: dribble\r\nCSeq: 1 OPTIONS\r\nContent-Length: 4\r\n\r\nbody');
+  for (let i = 0; i < msg.length; i++) { c.write(msg.subarray(i, i + 1)); if (i % 16 === 0) await new Promise((r) => setImmediate(r)); }
+  await waitFor(() => replies.join('').includes('\r\n\r\n'));
+  t.equal(got, 1);
+  t.match(replies.join(''), /^SIP\/2\.0 200 OK\r\n/);
+  c.destroy();
+
+  // a free port with nobody listening
+  const probe = net.createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+  const deadPort = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  let res: SipResponse | null = null;
+  const o = createRequest({ method: 'OPTIONS', uri: `sip:x@127.0.0.1:${deadPort}`, from: 'sip:a@127.0.0.1', to: 'sip:x@127.0.0.1' });
+  a.sendRequest(o, { transport: 'tcp', address: '127.0.0.1', port: deadPort }, (r) => { res = r; });
+  await waitFor(() => res !== null);
+  t.equal((res as SipResponse | null)?.status, 503);
+  t.equal((res as SipResponse | null)?.synthetic, 'transport');
+  await waitFor(() => a.stats().clientTransactions === 0 && a.stats().tcpConnections === 0);
+});

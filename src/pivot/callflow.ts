@@ -97,7 +97,7 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     answer: { type: 'boolean' },
   },
   collect_dtmf: {
-    max_digits: { type: 'integer', min: 1, max: 128, default: 1 },
+    max_digits: { type: 'integer', min: 1, default: 1 },
     timeout: { type: 'integer', min: 1, default: 5000 },
     interdigit_timeout: { type: 'integer', min: 1, default: 2000 },
     // `terminator` gets its default only when `terminators` is absent (see applyDefaults).
@@ -136,7 +136,7 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
   },
   send_dtmf: {
     digits: { type: 'string', required: true, minLength: 1, maxLength: 256, pattern: /^[0-9*#A-Da-dwW]+$/ },
-    duration_ms: { type: 'integer', min: 1, max: 60_000, default: 2000 },
+    duration_ms: { type: 'integer', min: 1, default: 2000 },
   },
   // Later issues: only what makes a reply valid or invalid.
   device: { id: { type: 'string' }, timeout: { type: 'integer', min: 0 }, delay: { type: 'integer', min: 0, default: 0 } },

@@ -9,13 +9,17 @@ import type { ModuleContext, PivotModule, Step } from '../context.js';
 import { int, str, strList } from './data.js';
 import type { TimerHandle } from '../../util/clock.js';
 
+export const MAX_DIGITS = 128;
+export const MAX_WAIT_MS = 24 * 3600 * 1000;
+
 export const collectDtmfModule: PivotModule = {
   name: 'collect_dtmf',
   async run(node: CallflowNode, ctx: ModuleContext): Promise<Step> {
     const d = node.data;
-    const max = int(d, 'max_digits', 1);
-    const firstTimeout = int(d, 'timeout', 5000);
-    const interdigit = int(d, 'interdigit_timeout', 2000);
+    // Bounds (not schema limits, so valid Kazoo flows are not rejected): 128 digits, 24 h waits.
+    const max = Math.min(MAX_DIGITS, int(d, 'max_digits', 1));
+    const firstTimeout = Math.min(MAX_WAIT_MS, int(d, 'timeout', 5000));
+    const interdigit = Math.min(MAX_WAIT_MS, int(d, 'interdigit_timeout', 2000));
     const name = str(d, 'collection_name') ?? 'default';
     const single = str(d, 'terminator');
     const terms = new Set(single !== undefined ? [single] : strList(d, 'terminators') ?? ['#']);

@@ -6,7 +6,8 @@ export const sendDtmfModule: PivotModule = {
   name: 'send_dtmf',
   async run(node, ctx: ModuleContext): Promise<Step> {
     const digits = str(node.data, 'digits') ?? '';
-    await ctx.call.sendDtmf(digits, int(node.data, 'duration_ms', 2000))
+    // duration_ms passed through to the call layer, bounded at 60 s.
+    await ctx.call.sendDtmf(digits, Math.min(60_000, int(node.data, 'duration_ms', 2000)))
       .catch((err: unknown) => { ctx.log.warn({ err: errText(err) }, 'send_dtmf failed'); });
     if (ctx.signal.aborted) return { kind: 'end', reason: 'caller_hangup' };
     return { kind: 'next' };

@@ -230,3 +230,40 @@ t.test('bridge: audio and telephone-events relayed between legs, PCMU ↔ PCMA',
   await engine.close();
   t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 0 });
 });
+
+t.test('offer/answer drives configure; churn leaves no sessions or ports behind', async (t) => {
+  const { createOffer, createAnswer, acceptAnswer, serializeSdp } = await import('../../src/rtp/sdp.js');
+  const engine = await MediaEngine.start({ workers: 2, address: '127.0.0.1', portMin: base + 1200, portMax: base + 1800 });
+  t.teardown(() => engine.close());
+  const caller = await engine.createSession();
+  const callee = await engine.createSession();
+  const offer = createOffer({ address: caller.localAddress, port: caller.localPort });
+  const ans = createAnswer(serializeSdp(offer), { address: callee.localAddress, port: callee.localPort, codecs: ['PCMA', 'PCMU'] });
+  t.ok(ans.ok);
+  if (!ans.ok) return;
+  const got = acceptAnswer(offer, ans.sdp);
+  t.ok(got.ok);
+  if (!got.ok) return;
+  callee.configure(ans.media);
+  caller.configure(got.media);
+  t.equal(ans.media.codec, 'PCMU', "the offerer's preference wins");
+  const digits: string[] = [];
+  callee.on('dtmf', (d) => digits.push(d));
+  await caller.sendDtmf('*0', 40);
+  await delay(60);
+  t.same(digits, ['*', '0']);
+  await Promise.all([caller.close(), callee.close()]);
+
+  // churn: 100 sessions opened, configured, closed concurrently
+  const many = await Promise.all(Array.from({ length: 100 }, () => engine.createSession()));
+  t.equal(new Set(many.map((s) => s.localPort)).size, 100, 'distinct ports');
+  for (const s of many) s.configure({ address: '127.0.0.1', port: 9, codec: 'PCMU', payloadType: 0 });
+  await delay(50);
+  await Promise.all(many.map((s) => s.close()));
+  t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 2 });
+  // the OS really released them
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => { probe.once('error', reject); probe.bind(many[0]!.localPort, '127.0.0.1', () => resolve()); });
+  probe.close();
+  t.pass('port bindable again after close');
+});

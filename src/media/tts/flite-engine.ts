@@ -8,6 +8,7 @@
  * Files: one temp directory per engine (created lazily, removed by close()).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { getLogger } from '../../util/logger.js';
 import { TtsError } from './errors.js';
 import type { FliteReply, FliteRequest, FliteWorkerData } from './flite-protocol.js';
 import type { TtsAudio, TtsEngine } from './types.js';
+import { wasm, type WasmModule } from './wasm.js';
 
 const log = getLogger('tts');
 
@@ -59,6 +61,22 @@ interface Slot {
 }
 
 let nextEngineId = 0;
+
+/** Compiled flite.wasm per path, shared by every engine of the process (one or two entries in practice). */
+const compiled = new Map<string, Promise<WasmModule>>();
+const COMPILED_LIMIT = 4;
+
+function compileOnce(path: string): Promise<WasmModule> {
+  let p = compiled.get(path);
+  if (!p) {
+    p = readFile(path).then((bytes) => wasm.compile(bytes));
+    if (compiled.size >= COMPILED_LIMIT) compiled.delete(compiled.keys().next().value as string);
+    compiled.set(path, p);
+    // A failure is not cached: the file may appear later.
+    p.catch(() => compiled.delete(path));
+  }
+  return p;
+}
 
 export class FliteEngine implements TtsEngine {
   readonly name = 'flite';
@@ -154,19 +172,36 @@ export class FliteEngine implements TtsEngine {
 
   private ensureWorker(slot: Slot): Promise<void> {
     if (slot.ready) return slot.ready;
+    slot.ready = compileOnce(this.wasmPath).then(
+      (module) => {
+        if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS engine closed');
+        return this.startWorker(slot, module);
+      },
+      (err: Error) => {
+        slot.ready = undefined;
+        throw new TtsError('TTS_ENGINE', `cannot load ${this.wasmPath}: ${err.message}`);
+      },
+    );
+    slot.ready.catch(() => undefined);
+    return slot.ready;
+  }
+
+  private startWorker(slot: Slot, module: WasmModule): Promise<void> {
     const data: FliteWorkerData = {
+      module,
       wasmPath: this.wasmPath,
       outDir: this.dir(),
       prefix: `e${this.engineId}w${slot.index}`,
       prewarm: this.prewarm,
     };
-    // --no-warnings: node:wasi prints an ExperimentalWarning per worker on Node 20; nothing else is expected there.
-    const worker = new Worker(new URL('./flite-worker.js', import.meta.url), { workerData: data, execArgv: [...process.execArgv, '--no-warnings'] });
+    // execArgv: not the parent's (test runners add loaders that cost seconds per worker); --no-warnings
+    // because node:wasi prints an ExperimentalWarning per worker on Node 20.
+    const worker = new Worker(new URL('./flite-worker.js', import.meta.url), { workerData: data, execArgv: ['--no-warnings'] });
     worker.unref();
     this.live.add(worker);
     worker.once('exit', () => this.live.delete(worker));
     slot.worker = worker;
-    slot.ready = new Promise<void>((resolve, reject) => {
+    const ready = new Promise<void>((resolve, reject) => {
       let started = false;
       worker.on('message', (msg: FliteReply) => {
         if (msg.type === 'ready') {
@@ -199,9 +234,7 @@ export class FliteEngine implements TtsEngine {
       worker.on('error', (err) => died(err.message));
       worker.on('exit', (code) => died(`exit ${code}`));
     });
-    // Avoid an unhandled rejection when nobody is waiting yet (warmUp not called).
-    slot.ready.catch(() => undefined);
-    return slot.ready;
+    return ready;
   }
 
   /** Forget a worker (it will be re-created for the next job). */

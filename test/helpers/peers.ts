@@ -256,7 +256,7 @@ export class Baresip {
     const seen = this.events.find((e) => e.type === type);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`baresip: no ${type} within ${timeoutMs} ms; events: ${this.events.map((e) => e.type).join(',')}`)), timeoutMs);
+      const t = setTimeout(() => reject(new Error(`baresip: no ${type} within ${timeoutMs} ms; events: ${this.events.map((e) => `${e.type}(${e.param ?? ''})`).join(',')}; log: ${this.log.slice(-1500)}`)), timeoutMs);
       this.waiters.push({ type, resolve: (e) => { clearTimeout(t); resolve(e); } });
     });
   }
@@ -277,7 +277,7 @@ export class Baresip {
       this.child.kill('SIGTERM');
       await new Promise<void>((r) => { const t = setTimeout(() => { this.child?.kill('SIGKILL'); r(); }, 2000); this.child!.once('exit', () => { clearTimeout(t); r(); }); });
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!process.env.HOOKLINE_KEEP_BARESIP) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

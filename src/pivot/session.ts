@@ -21,6 +21,10 @@ import { buildParams, DEFAULT_API_VERSION, type ParamState } from './params.js';
 import { WebhookClient } from './webhook.js';
 import { PivotError } from './errors.js';
 
+/** Bounds on DTMF state kept for a call. */
+export const MAX_COLLECTIONS = 64;
+export const MAX_COLLECTION_CHARS = 256;
+
 export interface PivotSessionOptions {
   clock: Clock;
   /** Default: `getLogger('pivot')` with the call id bound. */
@@ -218,11 +222,17 @@ export class PivotSession {
       callerId: this.callerIdState,
       webhook: this.webhook,
       setCollection: (name: string, value: string): void => {
-        this.collectionsMap.set(name, value);
+        if (!this.collectionsMap.has(name) && this.collectionsMap.size >= MAX_COLLECTIONS) {
+          this.log.warn({ name }, 'too many DTMF collections: ignored');
+          return;
+        }
+        this.collectionsMap.set(name, value.slice(0, MAX_COLLECTION_CHARS));
         this.lastCollection = name;
       },
       appendDefault: (d: string): void => {
-        this.collectionsMap.set('default', (this.collectionsMap.get('default') ?? '') + d);
+        const cur = this.collectionsMap.get('default') ?? '';
+        if (cur === '' && !this.collectionsMap.has('default') && this.collectionsMap.size >= MAX_COLLECTIONS) return;
+        this.collectionsMap.set('default', (cur + d).slice(0, MAX_COLLECTION_CHARS));
         this.lastCollection = 'default';
       },
       paramState: (): ParamState => this.paramState(),

@@ -633,3 +633,12 @@ t.test('collect_dtmf answers the call; tts early media is not used', async (tt) 
   tt.equal(env.session.collections.get('default'), '');
   clean(tt, env);
 });
+
+t.test('type-ahead into default is bounded', async (tt) => {
+  const env = await setup(tt, (_r, res) => reply(res, { module: 'tts', data: { text: 'hold', endless_playback: true, terminators: ['#'] } }));
+  for (let i = 0; i < 40; i++) env.call.at(100 + i * 100, () => env.call.press('1234567890'));
+  env.call.at(5000, () => env.call.press('#'));
+  await env.run(rootFlow(env.server.base));
+  tt.equal(env.session.collections.get('default')?.length, 256);
+  clean(tt, env);
+});

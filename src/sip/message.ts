@@ -7,6 +7,8 @@
  * the typed fields and then `headers`; `Content-Length` is never stored, it is computed from `body`.
  */
 
+import { parseNameAddr } from './uri.js';
+
 /** A SIP (or sips/tel) URI. `params` keys are lower case; `null` means a flag parameter (`;lr`). */
 export interface SipUri {
   scheme: string;
@@ -179,6 +181,23 @@ export abstract class SipMessageBase {
   }
 
   has(name: string): boolean { return this.get(name) !== undefined; }
+
+  /** All values of a name-addr list header (Route, Record-Route, P-Asserted-Identity...), decoded; bad ones skipped. */
+  getNameAddrs(name: string): NameAddr[] {
+    const out: NameAddr[] = [];
+    for (const v of this.getAll(name)) {
+      const na = parseNameAddr(v);
+      if (na) out.push(na);
+    }
+    return out;
+  }
+
+  /** First value of a header as a non-negative integer (Expires, Min-SE...); undefined if absent or not a number. */
+  getInt(name: string): number | undefined {
+    const v = this.get(name);
+    if (v === undefined || !/^\s*\d{1,10}\s*$/.test(v)) return undefined;
+    return Number(v);
+  }
 
   /** Append a raw header (for eager headers use the typed fields instead). */
   add(name: string, value: string): this {

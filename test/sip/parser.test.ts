@@ -61,6 +61,7 @@ t.test('Linphone REGISTER: comma-joined Contacts with quoted comma and <> params
   t.equal(m.contact[1]!.uri.port, 5062);
   t.equal(m.to.uri.user, 'alice', 'addr-spec To');
   t.same(m.getAll('accept'), ['application/sdp', 'text/plain'], 'repeated headers');
+  t.equal(m.getInt('expires'), 600, 'lazy integer header');
   t.equal(m.body.length, 0);
   t.end();
 });
@@ -93,6 +94,7 @@ t.test('responses', (t) => {
   t.equal(r.reason, 'OK');
   t.equal(r.via[0]!.rport, 5060);
   t.same(r.getAll('record-route'), ['<sip:10.0.0.1;lr>', '<sip:10.0.0.2;lr;ftag=abc>']);
+  t.same(r.getNameAddrs('record-route').map((n) => n.uri.host), ['10.0.0.1', '10.0.0.2'], 'lazy name-addr decode');
   t.equal(r.to.tag, 'as1f3c5d7e');
   const tr = ok(TRYING_100) as SipResponse;
   t.equal(tr.status, 100);

@@ -175,7 +175,7 @@ function recvRow(n: number, pacer: string, r: RecvReport, send: { p50: number; p
 async function runEngine(n: number, ms: number, warmMs: number, workers: number): Promise<Row> {
   const rx = spawn({ role: 'receiver', n });
   const ports = await once<number[]>(rx);
-  const engine = await MediaEngine.start({ workers, address: '127.0.0.1', portMin: 20000, portMax: 29998, rtpTimeoutMs: 0 });
+  const engine = await MediaEngine.start({ workers, address: '127.0.0.1', portMin: 28200, portMax: 32766, rtpTimeoutMs: 0 });
   const sessions = [];
   for (let i = 0; i < n; i++) sessions.push(await engine.createSession());
   const rampMs = 1000;

@@ -3,7 +3,8 @@ import dgram from 'node:dgram';
 import { MediaEngine, MediaError, PortAllocator, type MediaSession } from '../../src/rtp/media-engine.js';
 import { tone, dtmfTone, concatPcm, silence } from '../../src/media/tone.js';
 
-const base = 40000 + 2 * Math.floor(Math.random() * 4000);
+// below the Linux ephemeral range (32768+) so OS-assigned ports of other tests cannot collide
+const base = 16384 + 2 * Math.floor(Math.random() * 3000);
 
 function rms(pcm: Int16Array, from = 0, to = pcm.length): number {
   let acc = 0;

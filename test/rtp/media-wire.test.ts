@@ -5,7 +5,8 @@ import { MediaEngine } from '../../src/rtp/media-engine.js';
 import { decodeRtp, RtpPacket, RtpDecodeResult } from '../../src/rtp/packet.js';
 import { decodeTelephoneEvent, TelephoneEvent } from '../../src/rtp/telephone-event.js';
 
-const base = 50000 + 2 * Math.floor(Math.random() * 3000);
+// below the Linux ephemeral range (32768+), disjoint from media-engine.test.ts (which ends below 24200)
+const base = 24400 + 2 * Math.floor(Math.random() * 1500);
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Rx { at: number; pkt: RtpPacket; ev?: TelephoneEvent }

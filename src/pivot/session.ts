@@ -138,9 +138,12 @@ export class PivotSession {
     return this.running;
   }
 
-  /** Stop the interpreter (e.g. the call is handed elsewhere): `run()` resolves `stopped`; the call is left up. */
+  /**
+   * Stop the interpreter (e.g. the call is handed elsewhere): `run()` resolves `stopped`; the call is
+   * left up. Not needed when the call ends (the session ends itself); calling it then changes nothing.
+   */
   stop(): void {
-    this.stoppedByUser = true;
+    if (!this.call.ended) this.stoppedByUser = true;
     this.abort.abort();
     if (!this.running) this.release();
   }

@@ -642,3 +642,14 @@ t.test('type-ahead into default is bounded', async (tt) => {
   tt.equal(env.session.collections.get('default')?.length, 256);
   clean(tt, env);
 });
+
+t.test('stop() after the call ended (call layer cleanup) still reports caller_hangup and posts the CDR', async (tt) => {
+  const env = await setup(tt, (r, res) => (r.path === '/cdr' ? reply(res, '', { status: 204 }) : reply(res, { module: 'sleep', data: { duration: 10 } })));
+  const root = rootFlow(env.server.base);
+  root.data.cdr_url = `${env.server.base}/cdr`;
+  env.call.at(1000, () => { env.call.remoteHangup(); env.session.stop(); });
+  const out = await env.run(root);
+  tt.equal(out.reason, 'caller_hangup');
+  tt.ok(env.server.requests.some((r) => r.path === '/cdr'));
+  clean(tt, env);
+});

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isEnglish, mapVoice, splitSentences } from '../../src/media/tts/text.js';
+import { cleanText, isEnglish, mapVoice, splitSentences } from '../../src/media/tts/text.js';
 import { FLITE_VOICES } from '../../src/media/tts/flite-engine.js';
 import { PcmCache, cacheKeyHash } from '../../src/media/tts/cache.js';
 import { normalizePeak } from '../../src/media/tts/service.js';
@@ -24,6 +24,13 @@ t.test('sentence splitting', async (t) => {
   const parts = splitSentences(long);
   t.ok(parts.length >= 2 && parts.every((p) => p.length <= 200), 'long sentence split ≤ 200 chars');
   t.equal(parts.join(' ').replace(/\s+/g, ' '), long.replace(/\s+/g, ' '), 'nothing lost');
+});
+
+t.test('cleanText', async (t) => {
+  t.equal(cleanText('  a\u0000b\tc\r\n d\u007f '), 'a b c d', 'control characters and whitespace');
+  t.equal(cleanText('<speak>Hello <break time="1s"/> world &amp; you.<p>Bye</p></speak>'), 'Hello , world & you.. Bye.');
+  t.equal(cleanText('<?xml version="1.0"?><speak version="1.1">Hi</speak>'), 'Hi');
+  t.equal(cleanText('x < y and <b> stays'), 'x < y and <b> stays', 'not SSML: left alone');
 });
 
 t.test('voice mapping', async (t) => {

@@ -3,5 +3,5 @@ export { TtsService, TTS_OUTPUT_RATE, normalizePeak, type TtsServiceOptions, typ
 export { FliteEngine, FLITE_VOICES, type FliteEngineOptions } from './flite-engine.js';
 export { TtsError, type TtsErrorCode } from './errors.js';
 export type { TtsEngine, TtsAudio } from './types.js';
-export { splitSentences, mapVoice, isEnglish, KAZOO_VOICES } from './text.js';
+export { splitSentences, mapVoice, isEnglish, cleanText, KAZOO_VOICES } from './text.js';
 export { PcmCache, cacheKeyHash, type PcmCacheOptions } from './cache.js';

@@ -14,7 +14,7 @@ import { resample } from '../resample.js';
 import { PcmCache } from './cache.js';
 import { TtsError } from './errors.js';
 import { FliteEngine } from './flite-engine.js';
-import { isEnglish, mapVoice, splitSentences } from './text.js';
+import { cleanText, isEnglish, mapVoice, splitSentences } from './text.js';
 import type { TtsEngine } from './types.js';
 
 const log = getLogger('tts');
@@ -87,7 +87,7 @@ export class TtsService {
   /** Synthesise `text` to PCM16 at 8 kHz. Shared, read-only result. */
   async synthesize(text: string, opts: SayOptions = {}): Promise<Int16Array> {
     if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS service closed');
-    const clean = text.replace(/\s+/g, ' ').trim();
+    const clean = cleanText(text);
     if (clean.length > this.maxTextLength) {
       throw new TtsError('TTS_TEXT_TOO_LONG', `text of ${clean.length} characters exceeds ${this.maxTextLength}`);
     }
@@ -121,7 +121,7 @@ export class TtsService {
    * already being synthesised (one ahead). Breaking out of the loop stops further synthesis.
    */
   async *segments(text: string, opts: SayOptions = {}): AsyncIterable<Int16Array> {
-    const sentences = splitSentences(text);
+    const sentences = splitSentences(/^\s*(?:<\?xml[^>]*>\s*)?<speak[\s>]/i.test(text) ? cleanText(text) : text);
     if (sentences.length === 0) return;
     const start = (s: string): Promise<Int16Array> => {
       const p = this.synthesize(s, opts);

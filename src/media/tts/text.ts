@@ -55,6 +55,23 @@ function push(out: string[], raw: string): void {
   if (rest) out.push(rest);
 }
 
+/**
+ * Make text safe and speakable: control characters become spaces (flite receives the text as a C
+ * string), whitespace collapses; a `<speak>` (SSML) document is reduced to its text — tags dropped, the
+ * five XML entities decoded — since the bundled engine has no SSML support.
+ */
+export function cleanText(text: string): string {
+  let s = text;
+  if (/^\s*(?:<\?xml[^>]*>\s*)?<speak[\s>]/i.test(s)) {
+    s = s
+      .replace(/<break\b[^>]*>/gi, ', ')
+      .replace(/<\/?(?:p|s)\b[^>]*>/gi, '. ')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&(lt|gt|quot|apos|amp);/g, (_m, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e] ?? '');
+  }
+  return s.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim();
+}
+
 /** Kazoo's generic voice names → flite voices. */
 export const KAZOO_VOICES: Readonly<Record<string, string>> = Object.freeze({
   female: 'slt',

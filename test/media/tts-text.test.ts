@@ -98,3 +98,30 @@ t.test('PcmCache: disk round trip, atomic names, corrupt files ignored', async (
   await c3.flush();
   t.same(await new PcmCache({ dir: join(dir, 'nested', 'deeper') }).load('x'), pcm, 'folder created on demand');
 });
+
+t.test('PcmCache: disk folder is size-bounded, oldest first', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-cache-bound-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'not-ours.txt'), 'keep me');
+  const each = 44 + 2 * 100; // one WAV file
+  const c = new PcmCache({ dir, maxDiskBytes: each * 3 });
+  for (const k of ['a', 'b', 'c']) {
+    c.set(k, new Int16Array(100));
+    await c.flush();
+  }
+  await c.load('a'); // memory hit: disk order unchanged
+  c.clear();
+  await c.load('a'); // disk read: 'a' becomes most recent on disk
+  c.set('d', new Int16Array(100));
+  await c.flush();
+  const files = readdirSync(dir).sort();
+  t.equal(c.diskByteSize, each * 3);
+  t.ok(files.includes('not-ours.txt'), 'foreign files untouched');
+  t.notOk(files.includes(`${cacheKeyHash('b')}.wav`), 'least recently used file deleted');
+  t.ok(files.includes(`${cacheKeyHash('a')}.wav`), 'recently read file kept');
+  // A new cache over the same folder learns the existing files.
+  const c2 = new PcmCache({ dir, maxDiskBytes: each * 2 });
+  c2.set('e', new Int16Array(100));
+  await c2.flush();
+  t.equal(readdirSync(dir).filter((f) => f.endsWith('.wav')).length, 2);
+});

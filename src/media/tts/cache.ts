@@ -4,7 +4,7 @@
  * partial file). Disk problems are logged and otherwise ignored: the cache is an optimisation.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getLogger } from '../../util/logger.js';
 import { readWav, writeWav } from '../wav.js';
@@ -18,6 +18,8 @@ export interface PcmCacheOptions {
   maxBytes?: number;
   /** Folder for the persistent cache; none by default. */
   dir?: string;
+  /** Most bytes of WAV files kept in `dir`; the least recently written/read go first. Default 512 MiB. */
+  maxDiskBytes?: number;
   /** Sample rate of the cached audio (used for the WAV header); default 8000. */
   sampleRate?: number;
 }
@@ -36,12 +38,22 @@ export class PcmCache {
   private readonly sampleRate: number;
   private dirReady: Promise<void> | undefined;
   private tmpCounter = 0;
+  private readonly maxDiskBytes: number;
+  /** File name → size, oldest use first; loaded from the folder on first write. */
+  private disk: Map<string, number> | undefined;
+  private diskBytes = 0;
 
   constructor(opts: PcmCacheOptions = {}) {
     this.maxEntries = opts.maxEntries ?? 512;
     this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
     this.dir = opts.dir;
     this.sampleRate = opts.sampleRate ?? 8000;
+    this.maxDiskBytes = opts.maxDiskBytes ?? 512 * 1024 * 1024;
+  }
+
+  /** Bytes of cache files in `dir` as far as this cache knows (after its first write). */
+  get diskByteSize(): number {
+    return this.diskBytes;
   }
 
   get size(): number {
@@ -69,6 +81,7 @@ export class PcmCache {
     try {
       const wav = readWav(await readFile(this.file(key)));
       if (wav.sampleRate !== this.sampleRate) return undefined;
+      this.touchDisk(key);
       this.remember(key, wav.pcm);
       return wav.pcm;
     } catch (err) {
@@ -111,6 +124,51 @@ export class PcmCache {
     }
   }
 
+  private async loadDiskIndex(): Promise<void> {
+    if (this.disk) return;
+    const index = new Map<string, number>();
+    this.disk = index;
+    const found: Array<{ name: string; size: number; mtime: number }> = [];
+    for (const name of await readdir(this.dir!)) {
+      if (!/^[0-9a-f]{40}\.wav$/.test(name)) continue; // only our files
+      try {
+        const st = await stat(join(this.dir!, name));
+        found.push({ name, size: st.size, mtime: st.mtimeMs });
+      } catch {
+        // vanished meanwhile
+      }
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    for (const f of found) this.noteDisk(f.name, f.size);
+  }
+
+  private noteDisk(name: string, size: number): void {
+    const index = this.disk!;
+    const old = index.get(name);
+    if (old !== undefined) {
+      this.diskBytes -= old;
+      index.delete(name);
+    }
+    index.set(name, size);
+    this.diskBytes += size;
+  }
+
+  private touchDisk(key: string): void {
+    const name = `${cacheKeyHash(key)}.wav`;
+    const size = this.disk?.get(name);
+    if (size !== undefined) this.noteDisk(name, size);
+  }
+
+  private async pruneDisk(): Promise<void> {
+    const index = this.disk!;
+    while (this.diskBytes > this.maxDiskBytes && index.size > 1) {
+      const [name, size] = index.entries().next().value as [string, number];
+      index.delete(name);
+      this.diskBytes -= size;
+      await unlink(join(this.dir!, name)).catch(() => undefined);
+    }
+  }
+
   private file(key: string): string {
     return join(this.dir!, `${cacheKeyHash(key)}.wav`);
   }
@@ -122,8 +180,12 @@ export class PcmCache {
       try {
         this.dirReady ??= mkdir(this.dir!, { recursive: true }).then(() => undefined);
         await this.dirReady;
-        await writeFile(tmp, writeWav(pcm, this.sampleRate));
+        await this.loadDiskIndex();
+        const bytes = writeWav(pcm, this.sampleRate);
+        await writeFile(tmp, bytes);
         await rename(tmp, target);
+        this.noteDisk(`${cacheKeyHash(key)}.wav`, bytes.length);
+        await this.pruneDisk();
       } catch (err) {
         this.dirReady = undefined;
         log.warn({ err }, 'TTS disk cache write failed');

@@ -39,6 +39,8 @@ export interface TtsServiceOptions {
   cacheBytes?: number;
   /** Folder for a persistent cache of synthesised prompts (WAV, 8 kHz); none by default. */
   cacheDir?: string;
+  /** Size bound of `cacheDir`, bytes; oldest files are deleted beyond it. Default 512 MiB. */
+  cacheDirMaxBytes?: number;
   /** Voice when a request names none: a Kazoo name (female/male) or a flite voice; default 'female' (slt). */
   defaultVoice?: string;
   /** Language assumed when a request names none; default 'en-US'. */
@@ -78,7 +80,7 @@ export class TtsService {
       : [new FliteEngine({ workers: opts.workers, queueLimit: opts.queueLimit, timeoutMs: opts.timeoutMs })];
     for (const e of engines) this.engines.set(e.name, e);
     this.defaultEngine = engines[0]!;
-    this.cache = new PcmCache({ maxEntries: opts.cacheEntries, maxBytes: opts.cacheBytes, dir: opts.cacheDir, sampleRate: TTS_OUTPUT_RATE });
+    this.cache = new PcmCache({ maxEntries: opts.cacheEntries, maxBytes: opts.cacheBytes, dir: opts.cacheDir, maxDiskBytes: opts.cacheDirMaxBytes, sampleRate: TTS_OUTPUT_RATE });
     this.defaultVoice = opts.defaultVoice ?? 'female';
     this.defaultLanguage = opts.defaultLanguage ?? 'en-US';
     this.maxTextLength = opts.maxTextLength ?? 5000;
@@ -135,6 +137,11 @@ export class TtsService {
       if (!next) break;
       current = next;
     }
+  }
+
+  /** Start the engines' workers now (avoids the cold start, ~0.3–1 s, on the first prompt). */
+  async warmUp(): Promise<void> {
+    await Promise.all([...this.engines.values()].map((e) => e.warmUp?.()));
   }
 
   /** Wait for background cache writes (tests, orderly shutdown). */

@@ -15,6 +15,8 @@ export interface TtsEngine {
    * callers check `TtsAudio.sampleRate` and convert when it differs.
    */
   synthesize(text: string, voice: string, opts?: { sampleRate?: number }): Promise<TtsAudio>;
+  /** Start workers ahead of the first request. */
+  warmUp?(): Promise<void>;
   /** Release workers and files. Idempotent. */
   close?(): Promise<void>;
 }

@@ -131,13 +131,13 @@ export async function startScriptServer(handler: (req: ScriptRequest, index: num
 
 // ---------------------------------------------------------------- SIPp
 
-export interface SippResult { code: number | null; stdout: string; stderr: string; successful: number; failed: number }
+export interface SippResult { code: number | null; stdout: string; stderr: string; successful: number; failed: number; errors: string }
 
 /** Run SIPp to completion (`-m` must bound it). Counts come from its -trace_stat CSV. */
 export async function runSipp(args: string[], timeoutMs = 120000): Promise<SippResult> {
   const dir = mkdtempSync(join(tmpdir(), 'hookline-sipp-'));
   const stf = join(dir, 'stat.csv');
-  const full = ['-nostdin', '-trace_stat', '-stf', stf, '-fd', '1', ...args];
+  const full = ['-nostdin', '-trace_stat', '-stf', stf, '-fd', '1', '-trace_err', ...args];
   const child = spawn('sipp', full, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -158,8 +158,10 @@ export async function runSipp(args: string[], timeoutMs = 120000): Promise<SippR
     successful = Number(last[si >= 0 ? si : 15]);
     failed = Number(last[fi >= 0 ? fi : 17]);
   }
+  let errors = '';
+  for (const f of readdirSync(dir)) if (f.endsWith('_errors.log')) errors += readFileSync(join(dir, f), 'utf8');
   rmSync(dir, { recursive: true, force: true });
-  return { code, stdout, stderr, successful, failed };
+  return { code, stdout, stderr, successful, failed, errors: errors.slice(-4000) };
 }
 
 // ---------------------------------------------------------------- baresip

@@ -268,3 +268,20 @@ t.test('offer/answer drives configure; churn leaves no sessions or ports behind'
   probe.close();
   t.pass('port bindable again after close');
 });
+
+t.test('watchdog: an unresponsive worker is terminated and replaced', async (t) => {
+  const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: base + 1900, portMax: base + 1950, watchdogMs: 300 });
+  t.teardown(() => engine.close());
+  const s = await engine.createSession();
+  s.configure({ address: '127.0.0.1', port: 9, codec: 'PCMU', payloadType: 0 });
+  const closed = waitFor<string>((r) => s.on('close', (reason) => r(reason)), 4000, 'close');
+  const t0 = performance.now();
+  engine.hangWorkerForTest(0, 5000);
+  t.equal(await closed, 'worker-crash');
+  t.ok(performance.now() - t0 < 3000, `detected after ${(performance.now() - t0).toFixed(0)} ms`);
+  for (let i = 0; i < 100 && engine.stats().workers < 1; i++) await delay(20);
+  const s2 = await engine.createSession();
+  t.ok(s2.localPort > 0, 'replacement worker serves new sessions');
+  await engine.close();
+  t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 0 });
+});

@@ -199,7 +199,9 @@ export class WebhookClient {
   }
 
   private async doRequest(req: PivotRequest, params: PivotParams, ctx: RequestContext): Promise<WebhookResult> {
-    const log = this.log.child({ callId: ctx.callId, iteration: ctx.iteration });
+    const log = this.log.bindings().callId === undefined
+      ? this.log.child({ callId: ctx.callId, iteration: ctx.iteration })
+      : this.log.child({ iteration: ctx.iteration });
     const started = this.clock.now();
     const method: 'GET' | 'POST' = req.method === 'post' ? 'POST' : 'GET';
     const headers: Record<string, string> = {};

@@ -8,6 +8,7 @@ import { TtsError } from '../../src/media/tts/errors.js';
 import { TtsService } from '../../src/media/tts/service.js';
 import type { TtsAudio, TtsEngine } from '../../src/media/tts/types.js';
 import { writeWav } from '../../src/media/wav.js';
+import { DtmfDetector } from '../../src/media/dtmf-detector.js';
 
 const SEED = 'Hello Sally. Your current account balance is 5 dollars and 72 cents.';
 
@@ -145,6 +146,24 @@ t.test('segments(): one buffer per sentence, next prefetched', async (t) => {
     n++;
   }
   t.equal(n, 2, 'two sentences → two segments');
+});
+
+t.test('DTMF talk-off: no digits detected in synthetic speech', async (t) => {
+  const tts = new TtsService();
+  t.teardown(() => tts.close());
+  const text =
+    'Hello Sally. Your current account balance is 5 dollars and 72 cents. Please enter your account number, ' +
+    'followed by the pound key. To speak to an operator, press zero. One two three four five six seven eight nine. Eeeeee. Ooooh.';
+  let seconds = 0;
+  let digits = '';
+  for (const voice of ['slt', 'rms', 'kal16']) {
+    const pcm = await tts.synthesize(text, { voice });
+    seconds += pcm.length / 8000;
+    const d = new DtmfDetector();
+    for (let i = 0; i < pcm.length; i += 160) d.process(pcm.subarray(i, i + 160), (k) => (digits += `${voice}:${k} `));
+  }
+  t.ok(seconds > 20, `${seconds.toFixed(1)} s of speech`);
+  t.equal(digits, '', 'no false digits');
 });
 
 t.test('disk cache: a new service reads what an old one wrote', async (t) => {

@@ -31,10 +31,15 @@ export interface MediaEngineOptions {
   portMax?: number;
   /** No RTP received for this long (ms) since configure or the last packet → `timeout`. Default 60000; 0 disables. */
   rtpTimeoutMs?: number;
+  /**
+   * A worker that has not answered a ping for this long (ms) is terminated and replaced like a crashed
+   * one (its sessions get `timeout` + `close('worker-crash')`). Default 10000; 0 disables.
+   */
+  watchdogMs?: number;
 }
 
 export type MediaErrorCode =
-  | 'NO_PORTS' | 'BIND_FAILED' | 'CLOSED' | 'NOT_CONFIGURED' | 'NO_TELEPHONE_EVENT' | 'INVALID_ARGUMENT' | 'UNKNOWN_PROMPT';
+  | 'NO_PORTS' | 'NO_WORKER' | 'BIND_FAILED' | 'CLOSED' | 'NOT_CONFIGURED' | 'NO_TELEPHONE_EVENT' | 'INVALID_ARGUMENT' | 'UNKNOWN_PROMPT';
 
 export class MediaError extends Error {
   readonly code: MediaErrorCode;
@@ -120,6 +125,9 @@ interface Slot {
   worker: Worker;
   alive: boolean;
   startedAt: number;
+  lastPong: number;
+  /** Consecutive deaths within 1 s of starting (drives the respawn backoff). */
+  quickCrashes: number;
   readonly sessions: Map<number, MediaSession>;
   readonly prompts: Set<number>;
   readonly opening: Map<number, (m: Extract<FromWorker, { t: 'opened' }>) => void>;
@@ -131,6 +139,11 @@ interface PromptEntry { readonly ref: PromptRef; readonly sab: SharedArrayBuffer
 const OPEN_ATTEMPTS = 32;
 const CLOSE_REPLY_TIMEOUT_MS = 2000;
 const RESPAWN_DELAY_MS = 200;
+const MAX_RESPAWN_DELAY_MS = 10000;
+/** createSession waits this long for a replacement worker when none is alive. */
+const NO_WORKER_WAIT_MS = 5000;
+/** A new worker may take this long (ms) to answer its first ping (module loading on a busy machine). */
+const STARTUP_GRACE_MS = 10000;
 /** Digits per sendDtmf call. */
 const MAX_DTMF_DIGITS = 64;
 
@@ -146,6 +159,8 @@ export class MediaEngine {
   private nextPrompt = 1;
   private nextReq = 1;
   private closing: Promise<void> | undefined;
+  private readonly watchdogMs: number;
+  private watchdog: NodeJS.Timeout | undefined;
 
   private constructor(opts: MediaEngineOptions) {
     const workers = opts.workers ?? os.availableParallelism();
@@ -156,7 +171,28 @@ export class MediaEngine {
     this.rtpTimeoutMs = opts.rtpTimeoutMs ?? 60000;
     if (!(this.rtpTimeoutMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad rtpTimeoutMs');
     this.ports = new PortAllocator(opts.portMin ?? 16384, opts.portMax ?? 32766);
+    this.watchdogMs = opts.watchdogMs ?? 10000;
+    if (!(this.watchdogMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad watchdogMs');
     for (let i = 0; i < workers; i++) this.slots.push(this.spawn(i));
+    if (this.watchdogMs > 0) {
+      this.watchdog = setInterval(() => this.checkWorkers(), Math.min(1000, Math.max(50, this.watchdogMs / 4)));
+      this.watchdog.unref();
+    }
+  }
+
+  private checkWorkers(): void {
+    const now = performance.now();
+    for (const slot of this.slots) {
+      if (!slot.alive) continue;
+      const limit = slot.lastPong === slot.startedAt ? Math.max(this.watchdogMs, STARTUP_GRACE_MS) : this.watchdogMs;
+      if (now - slot.lastPong > limit) {
+        log.error({ worker: slot.index, silentMs: Math.round(now - slot.lastPong) }, 'media worker unresponsive; terminating it');
+        slot.lastPong = Infinity; // terminate once
+        void slot.worker.terminate().catch(() => undefined);
+      } else {
+        this.post(slot, { t: 'ping' });
+      }
+    }
   }
 
   /** Start the workers. Resolves once they are running. */
@@ -197,8 +233,10 @@ export class MediaEngine {
   async createSession(opts: { sameWorkerAs?: MediaSession } = {}): Promise<MediaSession> {
     if (this.closing) throw new MediaError('CLOSED', 'media engine closed');
     let lastErr = 'no attempt';
+    let workerDeaths = 0;
     for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
-      const slot = opts.sameWorkerAs && !opts.sameWorkerAs.closed ? this.slots[opts.sameWorkerAs.slotIndex]! : this.leastLoaded();
+      const same = opts.sameWorkerAs && !opts.sameWorkerAs.closed ? this.slots[opts.sameWorkerAs.slotIndex] : undefined;
+      const slot = same && same.alive ? same : await this.leastLoaded();
       const port = this.ports.take();
       if (port === undefined) throw new MediaError('NO_PORTS', `no free RTP port in ${this.ports.min}-${this.ports.max}`);
       const sid = this.nextSid++;
@@ -206,6 +244,7 @@ export class MediaEngine {
       slot.sessions.set(sid, session);
       this.sessions.add(session);
       const reply = await new Promise<Extract<FromWorker, { t: 'opened' }>>((resolve) => {
+        if (!slot.alive) { resolve({ t: 'opened', sid, ok: false, code: 'EWORKER', message: 'worker not running' }); return; }
         slot.opening.set(sid, resolve);
         this.post(slot, { t: 'open', sid, port });
       });
@@ -214,9 +253,9 @@ export class MediaEngine {
         return session;
       }
       slot.sessions.delete(sid);
-      this.sessions.delete(session);
-      this.ports.release(port);
+      if (this.sessions.delete(session)) this.ports.release(port); // else a worker exit already released it
       lastErr = `${reply.code}: ${reply.message}`;
+      if (reply.code === 'EWORKER' && ++workerDeaths >= 3) throw new MediaError('NO_WORKER', `media workers keep dying (${lastErr})`);
       if (reply.code !== 'EADDRINUSE' && reply.code !== 'EACCES' && reply.code !== 'EWORKER') {
         throw new MediaError('BIND_FAILED', `cannot bind RTP port ${port}: ${lastErr}`);
       }
@@ -257,6 +296,7 @@ export class MediaEngine {
   }
 
   private async doClose(): Promise<void> {
+    if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all([...this.sessions].map((s) => s.close()));
     for (const slot of this.slots) {
       slot.alive = false;
@@ -293,6 +333,11 @@ export class MediaEngine {
     const slot = this.slots[index];
     if (slot) this.post(slot, { t: 'crash' });
   }
+  /** @internal test hook: block a worker's event loop for `ms`. */
+  hangWorkerForTest(index: number, ms: number): void {
+    const slot = this.slots[index];
+    if (slot) this.post(slot, { t: 'hang', ms });
+  }
 
   private post(slot: Slot, msg: ToWorker): void {
     try {
@@ -302,22 +347,30 @@ export class MediaEngine {
     }
   }
 
-  private leastLoaded(): Slot {
-    let best: Slot | undefined;
-    for (const s of this.slots) {
-      if (!s.alive) continue;
-      if (!best || s.sessions.size < best.sessions.size) best = s;
+  /** The alive worker with the fewest sessions; waits (bounded) for a replacement if none is alive. */
+  private async leastLoaded(): Promise<Slot> {
+    const deadline = performance.now() + NO_WORKER_WAIT_MS;
+    for (;;) {
+      let best: Slot | undefined;
+      for (const s of this.slots) {
+        if (!s.alive) continue;
+        if (!best || s.sessions.size < best.sessions.size) best = s;
+      }
+      if (best) return best;
+      if (this.closing) throw new MediaError('CLOSED', 'media engine closed');
+      if (performance.now() > deadline) throw new MediaError('NO_WORKER', 'no media worker is running');
+      await new Promise<void>((resolve) => setTimeout(resolve, 20));
     }
-    return best ?? this.slots[0]!;
   }
 
   private spawn(index: number): Slot {
     const init: WorkerInit = { address: this.address, rtpTimeoutMs: this.rtpTimeoutMs, index };
     const worker = new Worker(new URL('./media-worker.js', import.meta.url), { workerData: init });
     const slot: Slot = {
-      index, worker, alive: true, startedAt: performance.now(),
+      index, worker, alive: true, startedAt: 0, lastPong: 0, quickCrashes: 0,
       sessions: new Map(), prompts: new Set(), opening: new Map(), statsReqs: new Map(),
     };
+    slot.startedAt = slot.lastPong = performance.now();
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     worker.on('error', (err) => log.error({ worker: index, err: err.message }, 'media worker error'));
     worker.on('exit', (code) => this.onExit(slot, code));
@@ -336,8 +389,16 @@ export class MediaEngine {
     for (const s of victims) s.workerDied();
     if (!wasAlive || this.closing) return;
     log.error({ worker: slot.index, code, sessions: victims.length }, 'media worker died; replacing it');
-    const delay = performance.now() - slot.startedAt < 1000 ? RESPAWN_DELAY_MS : 0;
-    const t = setTimeout(() => { if (!this.closing) this.slots[slot.index] = this.spawn(slot.index); }, delay);
+    // a worker dying right after start (e.g. a module failing to load) is respawned with backoff
+    const quick = performance.now() - slot.startedAt < 1000;
+    const crashes = quick ? slot.quickCrashes + 1 : 0;
+    const delay = quick ? Math.min(MAX_RESPAWN_DELAY_MS, RESPAWN_DELAY_MS * 2 ** (crashes - 1)) : 0;
+    const t = setTimeout(() => {
+      if (this.closing) return;
+      const fresh = this.spawn(slot.index);
+      fresh.quickCrashes = crashes;
+      this.slots[slot.index] = fresh;
+    }, delay);
     t.unref();
   }
 
@@ -349,6 +410,9 @@ export class MediaEngine {
         resolve?.(m);
         return;
       }
+      case 'pong':
+        if (slot.lastPong !== Infinity) slot.lastPong = performance.now();
+        return;
       case 'stats': {
         const resolve = slot.statsReqs.get(m.req);
         slot.statsReqs.delete(m.req);

@@ -535,6 +535,10 @@ async function open(sid: number, p: number): Promise<void> {
   const type = init.address.includes(':') ? 'udp6' : 'udp4';
   const rtp = dgram.createSocket({ type, lookup });
   const rtcp = dgram.createSocket({ type });
+  // an 'error' without a listener would crash the worker: listen from creation on, not only after binding
+  const onSockError = (err: Error): void => { log.debug({ sid, err: err.message }, 'rtp socket error'); };
+  rtp.on('error', onSockError);
+  rtcp.on('error', onSockError);
   try {
     await bindSocket(rtp, p);
     await bindSocket(rtcp, p + 1);
@@ -547,9 +551,6 @@ async function open(sid: number, p: number): Promise<void> {
   const s = new Session(sid, rtp, rtcp);
   rtp.on('message', (msg, rinfo) => onRtp(s, msg, rinfo));
   rtcp.on('message', () => { statRtcp++; });
-  const onSockError = (err: Error): void => { log.warn({ sid, err: err.message }, 'rtp socket error'); };
-  rtp.on('error', onSockError);
-  rtcp.on('error', onSockError);
   sessions.set(sid, s);
   post({ t: 'opened', sid, ok: true });
 }
@@ -666,6 +667,8 @@ function handle(m: ToWorker): void {
     case 'unbridge': { const s = sessions.get(m.sid); if (s) unbridge(s); break; }
     case 'stats': post({ t: 'stats', req: m.req, stats: snapshotStats(m.reset) }); break;
     case 'crash': setImmediate(() => { throw new Error('media worker crash requested (test hook)'); }); break;
+    case 'hang': { const until = performance.now() + m.ms; while (performance.now() < until) { /* test hook: spin */ } break; }
+    case 'ping': post({ t: 'pong' }); break;
   }
 }
 

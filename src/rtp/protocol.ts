@@ -44,7 +44,11 @@ export type ToWorker =
   | { readonly t: 'unbridge'; readonly sid: number }
   | { readonly t: 'stats'; readonly req: number; readonly reset: boolean }
   /** Test hook: throw an uncaught exception in the worker. */
-  | { readonly t: 'crash' };
+  | { readonly t: 'crash' }
+  /** Test hook: block the worker's event loop for `ms`. */
+  | { readonly t: 'hang'; readonly ms: number }
+  /** Watchdog probe; the worker answers 'pong'. */
+  | { readonly t: 'ping' };
 
 /** Send-side pacing and receive counters of one worker (or summed over all). */
 export interface PacerStats {
@@ -83,4 +87,5 @@ export type FromWorker =
   | { readonly t: 'dtmfDone'; readonly sid: number; readonly req: number }
   | { readonly t: 'recording'; readonly sid: number; readonly req: number; readonly pcm: Int16Array }
   | { readonly t: 'closed'; readonly sid: number }
+  | { readonly t: 'pong' }
   | { readonly t: 'stats'; readonly req: number; readonly stats: PacerStats };

@@ -105,7 +105,7 @@ export class Switch {
       ...(config.tts.cacheDir ? { cacheDir: config.tts.cacheDir } : {}),
     });
     // Warm the TTS engine (WASM compile, first instance) so the first caller does not wait for it.
-    void tts.synthesize('Welcome.').catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
+    void tts.warmUp().catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
     return new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
   }
 
@@ -217,7 +217,6 @@ export class Switch {
       apiVersion: this.config.pivot.apiVersion,
       maxReqTimeoutMs: this.config.pivot.maxReqTimeoutMs,
       debugStore: this.debugStore,
-      defaultLanguage: this.config.tts.language,
     });
     this.pivots.set(call, session);
     try {
@@ -238,7 +237,6 @@ export class Switch {
       this.byDialog.delete(key);
       for (const d of this.stack.dialogs.values()) if (d.key === key) { this.stack.dialogs.remove(d); break; }
     }
-    this.pivots.get(call)?.stop();
   }
 
   /** End every call, then stop SIP, media and TTS. Idempotent. */

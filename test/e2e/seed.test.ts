@@ -77,6 +77,7 @@ t.test('seed scenario with SIPp: POST with the Kazoo parameters, RFC 2833 digits
   t.type(p['Call-ID'], 'string');
   t.ok((p['Call-ID'] as string).length > 0, 'Call-ID present');
   t.notOk('Digits' in p, 'no Digits on the first request');
+  t.notOk('Language' in p, 'no Language until a language module sets one');
 
   const second = reqs[1]!;
   t.equal(second.path, '/digits');

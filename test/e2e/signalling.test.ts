@@ -1,0 +1,171 @@
+/**
+ * The switch's SIP behaviour over real sockets on 127.0.0.1, with Hookline's own stack as the phone:
+ * OPTIONS, unknown and unsupported methods, unknown numbers, no common codec, CANCEL while the webhook is
+ * slow, SIP INFO DTMF, re-INVITE, RTP timeout, malformed datagrams, TCP calls.
+ */
+import t from 'tap';
+import dgram from 'node:dgram';
+import { RealClock } from '../../src/util/clock.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { Dialog, SipStack, createRequest, type InviteClientTransaction, type SipResponse, type TransportName } from '../../src/sip/index.js';
+import { startScriptServer, type ScriptReply } from '../helpers/peers.js';
+import { startTestSwitch, eventually } from '../helpers/switch.js';
+
+const offer = (port: number, pts = '0 8 101'): string => [
+  'v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP ${pts}`,
+  'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:18 G729/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', '',
+].join('\r\n');
+
+interface Phone { stack: SipStack; byes: number; requests: string[] }
+
+async function phone(t: { teardown(fn: () => unknown): void }): Promise<Phone> {
+  const stack = await SipStack.create({ udp: { address: '127.0.0.1', port: 0 }, tcp: { address: '127.0.0.1', port: 0 }, clock: new RealClock(), logger: silentLogger });
+  const p: Phone = { stack, byes: 0, requests: [] };
+  stack.onRequest = (req) => {
+    p.requests.push(req.message.method);
+    if (req.message.method === 'BYE') { p.byes++; req.respond(200, 'OK'); }
+    else if (req.message.method !== 'ACK') req.respond(200, 'OK');
+  };
+  t.teardown(() => stack.close());
+  return p;
+}
+
+function request(p: Phone, method: string, target: { transport: TransportName; address: string; port: number }, user = '4999', body?: string): Promise<SipResponse> {
+  const req = createRequest({
+    method, uri: `sip:${user}@127.0.0.1:${target.port}`, from: 'sip:99992@127.0.0.1', to: `sip:${user}@127.0.0.1`,
+    contact: [p.stack.contact('99992', target.transport)], ...(body ? { body, contentType: 'application/sdp' } : {}),
+  });
+  return new Promise((resolve) => {
+    p.stack.sendRequest(req, target, (res) => { if (res.status >= 200) resolve(res); });
+  });
+}
+
+/** INVITE; resolves with the final response and (for 2xx) the dialog, ACKed. */
+function invite(p: Phone, target: { transport: TransportName; address: string; port: number }, body: string, user = '4999', onProvisional?: (tx: InviteClientTransaction, res: SipResponse) => void): Promise<{ res: SipResponse; dialog?: Dialog; tx: InviteClientTransaction }> {
+  const req = createRequest({
+    method: 'INVITE', uri: `sip:${user}@127.0.0.1:${target.port}`, from: 'sip:99992@127.0.0.1', to: `sip:${user}@127.0.0.1`,
+    contact: [p.stack.contact('99992', target.transport)], body, contentType: 'application/sdp',
+  });
+  return new Promise((resolve) => {
+    const tx = p.stack.invite(req, target, (res) => {
+      if (res.status < 200) { onProvisional?.(tx, res); return; }
+      if (res.status < 300) {
+        const dialog = Dialog.fromUac(req, res, tx.peer);
+        tx.sendAck(dialog.createAck());
+        resolve({ res, dialog, tx });
+      } else resolve({ res, tx });
+    });
+  });
+}
+
+t.test('signalling', async (t) => {
+  let reply: (path: string) => ScriptReply = () => ({ body: { module: 'tts', data: { text: 'Hello.' }, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
+  const script = await startScriptServer((req) => reply(req.path));
+  const { sw, port } = await startTestSwitch({
+    numbers: { '4999': { flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr` } } } },
+    rtp: { timeoutSeconds: 2, codecs: ['PCMU', 'PCMA'] },
+  });
+  t.teardown(async () => { await sw.close(); await script.close(); });
+  const udp = { transport: 'udp' as const, address: '127.0.0.1', port };
+  const tcp = { transport: 'tcp' as const, address: '127.0.0.1', port: sw.addresses().sip[1]!.port };
+  const p = await phone(t);
+
+  t.test('OPTIONS gets 200 with Allow', async (t) => {
+    const res = await request(p, 'OPTIONS', udp);
+    t.equal(res.status, 200);
+    t.match(res.get('allow') ?? '', /INVITE/);
+  });
+
+  t.test('known but unsupported methods get 405 with Allow; unknown methods 501', async (t) => {
+    const r1 = await request(p, 'REGISTER', udp);
+    t.equal(r1.status, 405);
+    t.match(r1.get('allow') ?? '', /BYE/);
+    const r2 = await request(p, 'FROBNICATE', udp);
+    t.equal(r2.status, 501);
+  });
+
+  t.test('BYE outside a dialog gets 481', async (t) => {
+    const r = await request(p, 'BYE', udp);
+    t.equal(r.status, 481);
+  });
+
+  t.test('unknown number gets 404', async (t) => {
+    const { res } = await invite(p, udp, offer(40000), '1234');
+    t.equal(res.status, 404);
+  });
+
+  t.test('no common codec gets 488', async (t) => {
+    const { res } = await invite(p, udp, offer(40000, '18'));
+    t.equal(res.status, 488);
+    t.equal(sw.stats().media.sessions, 0, 'no media port spent on it');
+  });
+
+  t.test('malformed datagrams get 400 or are dropped; the switch keeps working', async (t) => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const got: string[] = [];
+    sock.on('message', (m) => got.push(m.toString('utf8').split('\r\n')[0]!));
+    const bad = [
+      'INVITE sip:4999@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:4999@127.0.0.1>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n',
+      'INVITE sip:4999@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx2\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:4999@127.0.0.1>\r\nCall-ID: x2\r\nCSeq: abc INVITE\r\nContent-Length: 0\r\n\r\n',
+      'INVITE sip:4999@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx3\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:4999@127.0.0.1>\r\nCall-ID: x3\r\nCSeq: 1 INVITE\r\nContent-Length: 500\r\n\r\nv=0\r\n',
+      '\u0000\u0001garbage\r\n\r\n',
+      'NOT SIP AT ALL',
+    ];
+    for (const b of bad) sock.send(Buffer.from(b.replace(/127\.0\.0\.1:9/g, `127.0.0.1:${(sock.address()).port}`)), port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 300));
+    sock.close();
+    t.ok(got.length >= 2, `answered the answerable ones: ${got.join(' | ')}`);
+    for (const line of got) t.match(line, /^SIP\/2\.0 400 /);
+    const res = await request(p, 'OPTIONS', udp);
+    t.equal(res.status, 200, 'still answering');
+    t.ok(sw.stats().sip.badRequests >= 2);
+  });
+
+  t.test('CANCEL while the webhook is slow: 487 to the INVITE, nothing left', async (t) => {
+    reply = () => ({ delayMs: 1500, body: { module: 'tts', data: { text: 'too late' } } });
+    let canceled = false;
+    const { res } = await invite(p, udp, offer(40002), '4999', (tx, prov) => {
+      if (prov.status === 100 && !canceled) { canceled = true; setTimeout(() => tx.cancel(), 100); }
+    });
+    t.equal(res.status, 487);
+    t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 5000), 'call and media released');
+  });
+
+  t.test('answered call: SIP INFO digits reach the web script; re-INVITE answered; RTP timeout ends the call with BYE', async (t) => {
+    reply = (path) => path === '/ivr'
+      ? { body: { module: 'collect_dtmf', data: { max_digits: 2, timeout: 10000 }, children: { _: { module: 'pivot', data: { voice_url: `${script.url}/got` } } } } }
+      : { body: { module: 'sleep', data: { duration: 30 } } };
+    const before = script.requests.length;
+    const byes = p.byes;
+    const { res, dialog } = await invite(p, udp, offer(40004));
+    t.equal(res.status, 200);
+    t.match(res.bodyText(), /m=audio \d+ RTP\/AVP 0 101/);
+    const d = dialog!;
+    const send = (method: string, body: string, contentType: string): Promise<SipResponse> => new Promise((resolve) => {
+      p.stack.sendRequest(d.createRequest(method, { body, contentType }), d.peer, (r) => { if (r.status >= 200) resolve(r); });
+    });
+    t.equal((await send('INFO', 'Signal=7\r\nDuration=160\r\n', 'application/dtmf-relay')).status, 200);
+    t.equal((await send('INFO', '#', 'application/dtmf')).status, 200);
+    const reqs = await script.waitFor(before + 2, 5000);
+    t.same(reqs[before + 1]!.params.Digits, { default: '7' }, 'INFO digit collected; # ended the collection');
+    const re = await send('INVITE', offer(40006), 'application/sdp');
+    t.equal(re.status, 200, 're-INVITE answered');
+    t.match(re.bodyText(), /m=audio/);
+    // We never send RTP: after rtp.timeoutSeconds (2 s) the switch hangs up.
+    t.ok(await eventually(() => p.byes > byes, 6000), 'BYE from the switch after the RTP timeout');
+    t.ok(await eventually(() => sw.stats().calls === 0, 3000));
+  });
+
+  t.test('a call over TCP works and a BYE from the caller ends it', async (t) => {
+    reply = () => ({ body: { module: 'tts', data: { text: 'Over TCP.' }, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
+    const { res, dialog } = await invite(p, tcp, offer(40008));
+    t.equal(res.status, 200);
+    t.equal(sw.stats().calls, 1);
+    const bye = await new Promise<SipResponse>((resolve) => {
+      p.stack.sendRequest(dialog!.createRequest('BYE'), dialog!.peer, (r) => { if (r.status >= 200) resolve(r); });
+    });
+    t.equal(bye.status, 200);
+    t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 3000), 'released');
+  });
+});

@@ -164,3 +164,36 @@ t.test('direction: recvonly sends nothing, inactive never times out', async (t) 
   t.equal(timeouts, 1, 'timeout once back to sendrecv with nothing received');
   await s.close();
 });
+
+t.test('fuzz: random datagrams never break a session', async (t) => {
+  const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: base + 800, portMax: base + 900 });
+  t.teardown(() => engine.close());
+  const p = await peer();
+  t.teardown(() => p.sock.close());
+  const s = await engine.createSession();
+  s.configure({ address: '127.0.0.1', port: p.port, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  s.startRecording(5);
+  const digits: string[] = [];
+  s.on('dtmf', (d) => digits.push(d));
+  let seed = 12345;
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  for (let i = 0; i < 1500; i++) {
+    const len = Math.floor(rnd() * 300);
+    const b = Buffer.alloc(len);
+    for (let k = 0; k < len; k++) b[k] = Math.floor(rnd() * 256);
+    if (len > 1 && rnd() < 0.5) { b[0] = (b[0]! & 0x3f) | 0x80; b[1] = rnd() < 0.5 ? 0 : 101; } // plausible RTP headers
+    p.sock.send(b, s.localPort, '127.0.0.1');
+    if ((i & 63) === 63) await delay(1);
+  }
+  await delay(50);
+  digits.length = 0;
+  // still alive: a clean event is reported once
+  const ev = Buffer.from('80e5000100ffff0011223344070a00a0', 'hex');
+  p.sock.send(ev, s.localPort, '127.0.0.1');
+  await delay(80);
+  t.same(digits, ['7']);
+  const rec = await s.stopRecording();
+  t.ok(rec.length <= 5 * 8000, 'recording stays bounded');
+  t.same(engine.stats(), { sessions: 1, portsInUse: 1, workers: 1 });
+  await s.close();
+});

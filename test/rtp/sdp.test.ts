@@ -159,3 +159,33 @@ t.test('parser: malformed input is a result, not an exception; helpers', async (
   t.equal(rtpmapOf(m, 96), undefined);
   t.equal(directionOf(lf.sdp, m), 'sendrecv');
 });
+
+t.test('fuzz: mutated SDP never throws', async (t) => {
+  let seed = 777;
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const sources = [SIPP, BARESIP, LINPHONE, ASTERISK, ZOIPER];
+  const junk = ['', ' ', '=', 'a=', 'm=audio', 'c=IN IP4', ':', '/', '999999', '-1', '\u0000', 'a=rtpmap:', 'a=fmtp:101', 'm=audio 1 RTP/AVP', 'v=1'];
+  let parsed = 0;
+  let answered = 0;
+  let badPorts = 0;
+  for (let i = 0; i < 3000; i++) {
+    const lines = sources[rnd(sources.length)]!.split('\r\n');
+    const ops = 1 + rnd(4);
+    for (let k = 0; k < ops; k++) {
+      const at = rnd(lines.length);
+      switch (rnd(4)) {
+        case 0: lines.splice(at, 1); break;
+        case 1: lines.splice(at, 0, junk[rnd(junk.length)]!); break;
+        case 2: lines[at] = (lines[at] ?? '').slice(0, rnd(40)); break;
+        default: lines[at] = (lines[at] ?? '') + junk[rnd(junk.length)]!; break;
+      }
+    }
+    const text = lines.join('\r\n');
+    const p = parseSdp(text);
+    if (p.ok) { parsed++; serializeSdp(p.sdp); }
+    const a = createAnswer(text, { address: '127.0.0.1', port: 20000 });
+    if (a.ok) { answered++; if (!(a.media.port > 0 && a.media.port <= 65535)) badPorts++; }
+  }
+  t.ok(parsed > 100, `${parsed} of 3000 mutants still parse, ${answered} answered`);
+  t.equal(badPorts, 0, 'every answer points at a usable port');
+});

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import { getLogger } from '../util/logger.js';
 import { dtmfToEvent } from './telephone-event.js';
+import { concatPcm, dtmfTone, silence } from '../media/tone.js';
 import { HIST_BINS, HIST_MIN_MS, HIST_STEP_MS } from './protocol.js';
 import type { Codec, FromWorker, PacerStats, ToWorker, WorkerInit } from './protocol.js';
 
@@ -39,7 +40,7 @@ export interface MediaEngineOptions {
 }
 
 export type MediaErrorCode =
-  | 'NO_PORTS' | 'NO_WORKER' | 'BIND_FAILED' | 'CLOSED' | 'NOT_CONFIGURED' | 'NO_TELEPHONE_EVENT' | 'INVALID_ARGUMENT' | 'UNKNOWN_PROMPT';
+  | 'NO_PORTS' | 'NO_WORKER' | 'BIND_FAILED' | 'CLOSED' | 'NOT_CONFIGURED' | 'INVALID_ARGUMENT' | 'UNKNOWN_PROMPT';
 
 export class MediaError extends Error {
   readonly code: MediaErrorCode;
@@ -146,6 +147,8 @@ const NO_WORKER_WAIT_MS = 5000;
 const STARTUP_GRACE_MS = 10000;
 /** Digits per sendDtmf call. */
 const MAX_DTMF_DIGITS = 64;
+/** Silence after each in-band DTMF tone, ms. */
+const INBAND_DTMF_GAP_MS = 60;
 
 export class MediaEngine {
   readonly address: string;
@@ -440,6 +443,8 @@ export class MediaSession {
   private readonly engine: MediaEngine;
   private readonly listeners = new Map<keyof MediaSessionEvents, Listener[]>();
   private readonly pendingPlays = new Set<number>();
+  /** Plays started by the session itself (in-band DTMF): not reported as playDone. */
+  private readonly internalPlays = new Map<number, () => void>();
   private readonly pendingDtmf = new Map<number, () => void>();
   private readonly pendingRec = new Map<number, (pcm: Int16Array) => void>();
   private nextPlayId = 1;
@@ -514,11 +519,14 @@ export class MediaSession {
     if (!this.closed) this.engine.postTo(this.slotIndex, { t: 'stopPlayback', sid: this.sid });
   }
 
-  /** Send digits as RFC 4733 events (needs a negotiated telephone-event PT). Resolves when sent (or the session closed). */
+  /**
+   * Send digits as RFC 4733 events; they replace audio frames at once (the prompt pauses). Without a
+   * negotiated telephone-event PT the digits are played in-band as DTMF tones instead, queued after what
+   * is playing (and cut by stopPlayback). Resolves when sent (or the session closed).
+   */
   sendDtmf(digits: string, durationMs = 100): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (!this.configured) return Promise.reject(new MediaError('NOT_CONFIGURED', 'configure the session first'));
-    if (this.configured.telephoneEventPt === undefined) return Promise.reject(new MediaError('NO_TELEPHONE_EVENT', 'telephone-event was not negotiated'));
     if (!(durationMs >= 20 && durationMs <= 8000)) return Promise.reject(new MediaError('INVALID_ARGUMENT', `bad DTMF duration ${durationMs}`));
     if (digits.length > MAX_DTMF_DIGITS) return Promise.reject(new MediaError('INVALID_ARGUMENT', `more than ${MAX_DTMF_DIGITS} digits`));
     const events: number[] = [];
@@ -528,11 +536,28 @@ export class MediaSession {
       events.push(e);
     }
     if (events.length === 0) return Promise.resolve();
+    if (this.configured.telephoneEventPt === undefined) return this.sendInbandDtmf(digits, durationMs);
     const req = this.engine.nextRequest();
     return new Promise<void>((resolve) => {
       this.pendingDtmf.set(req, resolve);
       this.engine.postTo(this.slotIndex, { t: 'dtmf', sid: this.sid, req, events, durationMs });
     });
+  }
+
+  private async sendInbandDtmf(digits: string, durationMs: number): Promise<void> {
+    const parts: Int16Array[] = [];
+    for (const d of digits) parts.push(dtmfTone(d, { durationMs }), silence(INBAND_DTMF_GAP_MS));
+    const ref = this.engine.registerPrompt(concatPcm(parts));
+    try {
+      const playId = this.nextPlayId++;
+      await new Promise<void>((resolve) => {
+        this.internalPlays.set(playId, resolve);
+        this.engine.sharePrompt(this.slotIndex, ref);
+        this.engine.postTo(this.slotIndex, { t: 'play', sid: this.sid, playId, pid: ref.id });
+      });
+    } finally {
+      this.engine.releasePrompt(ref);
+    }
   }
 
   /**
@@ -585,9 +610,13 @@ export class MediaSession {
   onWorkerMessage(m: FromWorker): void {
     switch (m.t) {
       case 'dtmf': this.emit('dtmf', m.digit, m.source); break;
-      case 'playDone':
-        if (this.pendingPlays.delete(m.playId)) this.emit('playDone', m.playId, m.reason);
+      case 'playDone': {
+        if (this.pendingPlays.delete(m.playId)) { this.emit('playDone', m.playId, m.reason); break; }
+        const r = this.internalPlays.get(m.playId);
+        this.internalPlays.delete(m.playId);
+        r?.();
         break;
+      }
       case 'timeout': this.emit('timeout'); break;
       case 'remote':
         this.remoteAddr = { address: m.address, port: m.port };
@@ -613,6 +642,8 @@ export class MediaSession {
     if (this.closeTimer) clearTimeout(this.closeTimer);
     for (const playId of this.pendingPlays) this.emit('playDone', playId, 'stopped');
     this.pendingPlays.clear();
+    for (const r of this.internalPlays.values()) r();
+    this.internalPlays.clear();
     for (const r of this.pendingDtmf.values()) r();
     this.pendingDtmf.clear();
     for (const r of this.pendingRec.values()) r(new Int16Array(0));

@@ -105,7 +105,6 @@ t.test('in-band DTMF when telephone-event is not negotiated', async (t) => {
   const [a, b] = await pair(engine, undefined);
   const got: string[] = [];
   b.on('dtmf', (d, source) => { got.push(`${d}:${source}`); });
-  await t.rejects(a.sendDtmf('1'), { code: 'NO_TELEPHONE_EVENT' });
   const pcm = concatPcm([dtmfTone('5', { durationMs: 120 }), silence(100), dtmfTone('9', { durationMs: 120 }), silence(100)]);
   const ref = engine.registerPrompt(pcm);
   const done = waitFor<string>((r) => a.on('playDone', (_i, reason) => r(reason)), 3000, 'playDone');
@@ -113,6 +112,13 @@ t.test('in-band DTMF when telephone-event is not negotiated', async (t) => {
   await done;
   await delay(100);
   t.same(got, ['5:inband', '9:inband']);
+  // sendDtmf without telephone-event falls back to in-band tones, not reported as playDone
+  const plays: number[] = [];
+  a.on('playDone', (id) => plays.push(id));
+  await a.sendDtmf('1#', 80);
+  await delay(100);
+  t.same(got, ['5:inband', '9:inband', '1:inband', '#:inband']);
+  t.same(plays, [], 'internal plays are not reported');
   await engine.close();
   t.same(engine.stats().sessions, 0);
 });

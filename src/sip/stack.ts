@@ -244,6 +244,8 @@ export class SipStack implements TransactionHost {
   transmit(data: Buffer, dest: Source, onError: ((err: Error) => void) | undefined): void {
     const t = this.transports.get(dest.transport);
     if (!t) { if (onError) onError(new Error('no ' + dest.transport + ' transport')); return; }
+    // SIP message tracing at debug level (the string is only built when debug is on).
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'out', to: dest.transport + ':' + dest.address + ':' + dest.port, sip: data.toString('utf8') }, 'SIP message');
     t.send(data, dest, onError);
   }
 
@@ -351,6 +353,7 @@ export class SipStack implements TransactionHost {
       if (r.kind === 'malformed') { this.onMalformed(r.reason, r.partial, source, t); return; }
       if (r.kind !== 'ok') return;
       const m = r.message;
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'in', from: source.transport + ':' + source.address + ':' + source.port, sip: serialize(m).toString('utf8') }, 'SIP message');
       if (m instanceof SipRequest) this.onRequestMessage(m, source, t);
       else this.onResponseMessage(m);
     } catch (err) {

@@ -60,7 +60,11 @@ for (let i = 0; i < 256; i++) {
   U2A[i] = linearToAlaw(MULAW_DECODE[i]!);
   A2U[i] = linearToMulaw(ALAW_DECODE[i]!);
 }
-const RELAY_HOLD_MS = 60; // after the last relayed packet, resume our own paced frames
+const RELAY_HOLD_MS = 60;
+/** Timestamp slack (samples) when matching a long event's next segment to the previous one. */
+const LONG_EVENT_SLACK = 800;
+/** Only a segment that reached (nearly) the 16-bit duration limit can have a continuation. */
+const LONG_EVENT_MIN_DUR = 0xffff - 800; // after the last relayed packet, resume our own paced frames
 
 interface PlayItem { readonly playId: number; readonly pcm: Int16Array }
 interface DtmfJob { readonly req: number; readonly events: readonly number[]; readonly durationMs: number }
@@ -109,6 +113,9 @@ class Session {
   timedOut = false;
   haveEv = false;
   lastEvTs = 0;
+  lastEvCode = -1;
+  lastEvDur = 0;
+  lastEvEnded = true;
   detector: DtmfDetector | undefined;
   decodeBuf = new Int16Array(FRAME_SAMPLES);
   readonly onInband: (digit: string) => void;
@@ -376,11 +383,23 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   if (peer !== undefined && peer.configured) relay(s, peer, msg, isEvent);
   if (isEvent) {
     if (!decodeTelephoneEvent(msg, rxEvent, rxPacket.payloadOffset, rxPacket.payloadLength)) { statRejected++; return; }
+    const ts = rxPacket.timestamp;
     // one digit per event timestamp: start, updates, end and its retransmissions share it
-    if (s.haveEv && rxPacket.timestamp === s.lastEvTs) return;
-    const digit = eventToDtmf(rxEvent.event);
+    if (s.haveEv && ts === s.lastEvTs) {
+      if (rxEvent.duration > s.lastEvDur) s.lastEvDur = rxEvent.duration;
+      if (rxEvent.end) s.lastEvEnded = true;
+      return;
+    }
+    // a long event (> 0xFFFF samples) continues in a new segment at ts = previous ts + its duration (§2.5.2.3)
+    const continuation = s.haveEv && !s.lastEvEnded && rxEvent.event === s.lastEvCode && s.lastEvDur >= LONG_EVENT_MIN_DUR &&
+      ((ts - s.lastEvTs - s.lastEvDur) >>> 0) <= LONG_EVENT_SLACK;
     s.haveEv = true;
-    s.lastEvTs = rxPacket.timestamp;
+    s.lastEvTs = ts;
+    s.lastEvCode = rxEvent.event;
+    s.lastEvDur = rxEvent.duration;
+    s.lastEvEnded = rxEvent.end;
+    if (continuation) return;
+    const digit = eventToDtmf(rxEvent.event);
     if (digit !== undefined) post({ t: 'dtmf', sid: s.sid, digit, source: 'rfc4733' });
     return;
   }

@@ -106,8 +106,13 @@ t.test('incoming RFC 4733: one digit per event, lost start, retransmitted ends; 
   await send(Buffer.from('80c80006' + '00'.repeat(24), 'hex'));
   // flash (event 16) is not a DTMF key
   await send(rtp(96, seq++, 6000, [16, 10, 0, 160], true));
+  // a long '3' split in two segments (second at ts + 0xffff) is one digit; the next '3' is a new press
+  await send(rtp(96, seq++, 100000, [3, 10, 0xff, 0xff], true));
+  await send(rtp(96, seq++, 100000 + 0xffff, [3, 10, 0, 160]));
+  await send(rtp(96, seq++, 100000 + 0xffff, [3, 0x80 | 10, 1, 64]));
+  await send(rtp(96, seq++, 200000, [3, 10, 0, 160], true));
   await delay(100);
-  t.same(digits, ['1', '2', '2']);
+  t.same(digits, ['1', '2', '2', '3', '3']);
   const st = await engine.pacerStats();
   t.ok(st.rejected >= 4, `rejected ${st.rejected}`);
   t.ok(st.rtcp >= 1, `rtcp ${st.rtcp}`);

@@ -14,6 +14,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import dgram from 'node:dgram';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { MediaEngine } from '../src/rtp/media-engine.js';
 
 const FRAME_MS = 20;
@@ -23,7 +24,7 @@ const STEP = 0.1;
 type Role = { role: 'receiver'; n: number } | { role: 'baseline'; targets: number[]; rampMs: number };
 
 interface RecvReport { received: number; seqLost: number; jitter: number[]; jitterMax: number; windowMs: number; rfcMean: number; rfcMax: number }
-interface BaseReport { sent: number; late: number[]; lateMax: number }
+interface BaseReport { sent: number; late: number[]; lateMax: number; gc: number }
 
 function pct(hist: readonly number[], p: number, offset = 0): number {
   let total = 0;
@@ -100,6 +101,8 @@ async function baselineMain(targets: number[], rampMs: number): Promise<void> {
   const hist = new Uint32Array(BINS);
   let sent = 0;
   let lateMax = 0;
+  let gc = 0;
+  new PerformanceObserver((list) => { gc += list.getEntries().length; }).observe({ entryTypes: ['gc'] });
   let measuring = false;
   const timers: NodeJS.Timeout[] = [];
   const socks: dgram.Socket[] = [];
@@ -133,10 +136,10 @@ async function baselineMain(targets: number[], rampMs: number): Promise<void> {
           }, FRAME_MS));
         }, (i * rampMs) / targets.length);
       });
-    } else if (m === 'start') { measuring = true; sent = 0; lateMax = 0; hist.fill(0); }
+    } else if (m === 'start') { measuring = true; sent = 0; lateMax = 0; gc = 0; hist.fill(0); }
     else if (m === 'report') {
       measuring = false;
-      const r: BaseReport = { sent, late: Array.from(hist), lateMax };
+      const r: BaseReport = { sent, late: Array.from(hist), lateMax, gc };
       parentPort!.postMessage(r);
     } else if (m === 'close') {
       for (const t of timers) clearInterval(t);
@@ -161,12 +164,12 @@ function once<T>(w: Worker): Promise<T> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Row { n: number; pacer: string; sendP50: number; sendP99: number; sendMax: number; jP50: number; jP99: number; jMax: number; rfcMean: number; rfcMax: number; deficit: number; seqLoss: number }
+interface Row { n: number; pacer: string; sendP50: number; sendP99: number; sendMax: number; jP50: number; jP99: number; jMax: number; rfcMean: number; rfcMax: number; deficit: number; seqLoss: number; gcPer10k: number }
 
-function recvRow(n: number, pacer: string, r: RecvReport, send: { p50: number; p99: number; max: number }): Row {
+function recvRow(n: number, pacer: string, r: RecvReport, send: { p50: number; p99: number; max: number; gcPer10k: number }): Row {
   const expected = (n * r.windowMs) / FRAME_MS;
   return {
-    n, pacer, sendP50: send.p50, sendP99: send.p99, sendMax: send.max,
+    n, pacer, sendP50: send.p50, sendP99: send.p99, sendMax: send.max, gcPer10k: send.gcPer10k,
     jP50: pct(r.jitter, 0.5), jP99: pct(r.jitter, 0.99), jMax: r.jitterMax, rfcMean: r.rfcMean, rfcMax: r.rfcMax,
     deficit: Math.max(0, 1 - r.received / expected), seqLoss: r.seqLost / Math.max(1, r.received + r.seqLost),
   };
@@ -194,7 +197,7 @@ async function runEngine(n: number, ms: number, warmMs: number, workers: number)
   rx.postMessage('close');
   await Promise.all(sessions.map((s) => s.close()));
   await engine.close();
-  return recvRow(n, `deadline×${workers}w`, rep, { p50: st.lateP50, p99: st.lateP99, max: st.lateMax });
+  return recvRow(n, `deadline×${workers}w`, rep, { p50: st.lateP50, p99: st.lateP99, max: st.lateMax, gcPer10k: (st.gcCount * 10000) / Math.max(1, st.sent) });
 }
 
 async function runBaseline(n: number, ms: number, warmMs: number, threads: number): Promise<Row> {
@@ -219,8 +222,10 @@ async function runBaseline(n: number, ms: number, warmMs: number, threads: numbe
   for (const sw of senders) sw.postMessage('close');
   const late = new Array<number>(BINS).fill(0);
   let max = 0;
-  for (const r of reps) { r.late.forEach((v, i) => { late[i]! += v; }); max = Math.max(max, r.lateMax); }
-  return recvRow(n, `setInterval×${threads}w`, rep, { p50: pct(late, 0.5), p99: pct(late, 0.99), max });
+  let gc = 0;
+  let sent = 0;
+  for (const r of reps) { r.late.forEach((v, i) => { late[i]! += v; }); max = Math.max(max, r.lateMax); gc += r.gc; sent += r.sent; }
+  return recvRow(n, `setInterval×${threads}w`, rep, { p50: pct(late, 0.5), p99: pct(late, 0.99), max, gcPer10k: (gc * 10000) / Math.max(1, sent) });
 }
 
 export async function run(opts: { quick?: boolean; sizes?: number[]; workers?: number } = {}): Promise<Record<string, number>> {
@@ -242,6 +247,7 @@ export async function run(opts: { quick?: boolean; sizes?: number[]; workers?: n
       out[`${k}_jitter_max_ms`] = r.jMax;
       out[`${k}_rfc3550_jitter_mean_ms`] = r.rfcMean;
       out[`${k}_deficit`] = r.deficit;
+      out[`${k}_sender_gc_per_10k_packets`] = r.gcPer10k;
       out[`${k}_seq_loss`] = r.seqLoss;
     }
     out[`ratio_jitter_p99_${n}`] = eng.jP99 / Math.max(base.jP99, 1e-9);
@@ -249,10 +255,10 @@ export async function run(opts: { quick?: boolean; sizes?: number[]; workers?: n
   const f = (x: number): string => x.toFixed(2).padStart(7);
   const lines = [
     `pacer bench: ${ms / 1000} s per run, ${os.availableParallelism()} cores, node ${process.version}`,
-    '    N  pacer              send p50  send p99  send max |  jit p50   jit p99   jit max | J3550 avg  J max |  deficit  seq loss',
+    '    N  pacer              send p50  send p99  send max |  jit p50   jit p99   jit max | J3550 avg  J max |  deficit  seq loss | GC/10k pkts (sender)',
   ];
   for (const r of rows) {
-    lines.push(`${String(r.n).padStart(5)}  ${r.pacer.padEnd(17)}${f(r.sendP50)}   ${f(r.sendP99)}   ${f(r.sendMax)} |${f(r.jP50)}   ${f(r.jP99)}   ${f(r.jMax)} |${f(r.rfcMean)} ${f(r.rfcMax)} | ${(r.deficit * 100).toFixed(2).padStart(6)} %  ${(r.seqLoss * 100).toFixed(2).padStart(6)} %`);
+    lines.push(`${String(r.n).padStart(5)}  ${r.pacer.padEnd(17)}${f(r.sendP50)}   ${f(r.sendP99)}   ${f(r.sendMax)} |${f(r.jP50)}   ${f(r.jP99)}   ${f(r.jMax)} |${f(r.rfcMean)} ${f(r.rfcMax)} | ${(r.deficit * 100).toFixed(2).padStart(6)} %  ${(r.seqLoss * 100).toFixed(2).padStart(6)} % | ${r.gcPer10k.toFixed(2).padStart(6)}`);
   }
   for (const n of sizes) lines.push(`jitter p99 ratio deadline/setInterval at ${n}: ${out[`ratio_jitter_p99_${n}`]!.toFixed(2)}`);
   process.stdout.write(lines.join('\n') + '\n');

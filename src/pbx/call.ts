@@ -155,7 +155,7 @@ export class Call implements CallControl {
     const n = this.negotiated;
     if (!n || !this.media || this.media.config) return;
     this.media.configure({
-      address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType,
+      address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType, direction: n.direction,
       ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
       rtpTimeoutMs: this.deps.rtpTimeoutMs,
     });
@@ -243,6 +243,8 @@ export class Call implements CallControl {
     const feed = async (): Promise<Array<'finished' | 'stopped'>> => {
       if (prompt.kind === 'tone') {
         if (await ensureMedia()) queue(makeTone(prompt.frequencies, { durationMs: prompt.ms }));
+      } else if (prompt.kind === 'audio') {
+        if (await ensureMedia()) queue(prompt.pcm);
       } else {
         const opts = {
           ...(prompt.voice ? { voice: prompt.voice } : {}),
@@ -391,9 +393,12 @@ export class Call implements CallControl {
     const prev = this.negotiated;
     this.negotiated = a.media;
     req.respond(200, 'OK', { body: a.sdp, contentType: 'application/sdp', contact: [contact] });
-    if (prev && (prev.address !== a.media.address || prev.port !== a.media.port || prev.codec !== a.media.codec)) {
+    if (prev && (prev.address !== a.media.address || prev.port !== a.media.port || prev.codec !== a.media.codec
+      || prev.direction !== a.media.direction || prev.telephoneEventPt !== a.media.telephoneEventPt)) {
+      // New address, codec or direction (hold: sendonly/inactive stops the RTP timeout from firing).
       this.media.configure({
         address: a.media.address, port: a.media.port, codec: a.media.codec, payloadType: a.media.payloadType,
+        direction: a.media.direction,
         ...(a.media.telephoneEventPt !== undefined ? { telephoneEventPt: a.media.telephoneEventPt } : {}),
         rtpTimeoutMs: this.deps.rtpTimeoutMs,
       });

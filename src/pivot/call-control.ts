@@ -36,7 +36,12 @@ export type Prompt =
   /** Silence of a given length (used for `sleep` while keeping RTP flowing). */
   | { readonly kind: 'silence'; readonly ms: number }
   /** A tone: frequencies in Hz, played for `ms`. */
-  | { readonly kind: 'tone'; readonly frequencies: readonly number[]; readonly ms: number };
+  | { readonly kind: 'tone'; readonly frequencies: readonly number[]; readonly ms: number }
+  /**
+   * Decoded audio (PCM16 mono at 8 kHz), e.g. a fetched WAV/MP3 or a stored media file. The buffer must not be
+   * changed afterwards: the call layer shares it with the media workers (the same buffer → one shared copy).
+   */
+  | { readonly kind: 'audio'; readonly pcm: Int16Array };
 
 export type PlayOutcome = 'finished' | 'stopped' | 'hangup';
 

@@ -157,6 +157,27 @@ t.test('signalling', async (t) => {
     t.ok(await eventually(() => sw.stats().calls === 0, 3000));
   });
 
+  t.test('hold (re-INVITE a=inactive) suspends the RTP timeout; the call stays up', async (t) => {
+    reply = () => ({ body: { module: 'answer', data: {}, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
+    const byes = p.byes;
+    const { res, dialog } = await invite(p, udp, offer(40010));
+    t.equal(res.status, 200);
+    const d = dialog!;
+    const hold = await new Promise<SipResponse>((resolve) => {
+      p.stack.sendRequest(d.createRequest('INVITE', { body: offer(40010).replace('a=sendrecv', 'a=inactive'), contentType: 'application/sdp' }), d.peer, (r) => { if (r.status >= 200) resolve(r); });
+    });
+    t.equal(hold.status, 200);
+    t.match(hold.bodyText(), /a=inactive/, 'answer mirrors the hold');
+    await new Promise((r) => setTimeout(r, 3000));
+    t.equal(p.byes, byes, 'no BYE while on hold, though no RTP arrives');
+    t.equal(sw.stats().calls, 1);
+    const bye = await new Promise<SipResponse>((resolve) => {
+      p.stack.sendRequest(d.createRequest('BYE'), d.peer, (r) => { if (r.status >= 200) resolve(r); });
+    });
+    t.equal(bye.status, 200);
+    t.ok(await eventually(() => sw.stats().calls === 0, 3000));
+  });
+
   t.test('a call over TCP works and a BYE from the caller ends it', async (t) => {
     reply = () => ({ body: { module: 'tts', data: { text: 'Over TCP.' }, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
     const { res, dialog } = await invite(p, tcp, offer(40008));

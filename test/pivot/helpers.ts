@@ -44,7 +44,7 @@ export class FakeCall implements CallControl {
 
   constructor(readonly clock: Clock, opts: FakeCallOptions = {}) {
     this.info = { ...DEFAULT_INFO, ...opts.info };
-    this.promptMs = opts.promptMs ?? ((p) => (p.kind === 'tts' ? 2000 : p.ms));
+    this.promptMs = opts.promptMs ?? ((p) => (p.kind === 'tts' ? 2000 : p.kind === 'audio' ? p.pcm.length / 8 : p.ms));
   }
 
   /** Texts of the tts prompts played so far. */

@@ -75,6 +75,85 @@ export interface CallsConfig {
   maxDurationSeconds: number;
 }
 
+/** One gateway (SIP server) of a carrier. */
+export interface GatewayConfig {
+  host: string;
+  /** Default 5060. */
+  port: number;
+  transport: 'udp' | 'tcp';
+  /** Digest credentials answering the gateway's 401/407 challenges (optional). */
+  username?: string;
+  password?: string;
+  /** Only answer challenges for this realm (default: any). */
+  realm?: string;
+  /** Put in front of / after the number in the Request-URI. */
+  prefix: string;
+  suffix: string;
+}
+
+/** An outbound trunk (`resources`): without `account` it is global (use_local_resources false), else the account's. */
+export interface CarrierConfig {
+  id: string;
+  account?: string;
+  /** Lower first. Default 1. */
+  priority: number;
+  /** Regexes the E.164 number must match (any); default: every number. */
+  rules: string[];
+  /** The carrier serves `outbound_flags` that are all in this list. */
+  flags: string[];
+  /** How the number goes out: e164 (+14155550000), npan (4155550000), 1npan (14155550000), international (0014155550000 style: `00` instead of `+`). Default e164. */
+  format: 'e164' | 'npan' | '1npan' | 'international';
+  /** Caller-ID number format in From / P-Asserted-Identity: e164 or asis. Default asis. */
+  callerIdFormat: 'e164' | 'asis';
+  /** Gateways tried in order: the next on 408, 5xx, 503 or no answer from the transport. */
+  gateways: GatewayConfig[];
+}
+
+/** A SIP phone that registers with Hookline (digest auth). */
+export interface DeviceConfig {
+  id: string;
+  /** SIP username (the AOR user and digest username). */
+  username: string;
+  password: string;
+  /** Digest realm; default the registrar realm. */
+  realm?: string;
+  /** Owning user id (`user` rings all of a user's devices). */
+  owner?: string;
+  callerIdName?: string;
+  callerIdNumber?: string;
+  /** Dialling this number from anywhere reaches the device (when no `numbers` entry matches first). */
+  extension?: string;
+}
+
+export interface UserConfig { id: string; name?: string; extension?: string }
+
+export interface RingGroupConfig {
+  id: string;
+  endpoints: Array<{ id: string; type: 'device' | 'user'; delay: number; timeout: number }>;
+  strategy: 'simultaneous' | 'single';
+  timeout: number;
+}
+
+export interface RegistrarConfig {
+  /** Digest realm for devices without one. Default `hookline`. */
+  realm: string;
+  /** Expires bounds (RFC 3261 10.3: shorter than min → 423). Seconds. Defaults 60, 3600, 3600. */
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+  /** Contacts kept per AOR; the oldest goes beyond. Default 5. */
+  maxContacts: number;
+}
+
+export interface CdrConfig {
+  /** Form POST of every record to this URL (besides a pivot node's `cdr_url`). */
+  url?: string;
+  /** Append records as JSON lines to this file. */
+  file?: string;
+  /** Records kept in memory for queries. Default 1000. */
+  maxRecords: number;
+}
+
 export interface HooklineConfig {
   sip: SipConfig;
   rtp: RtpConfig;
@@ -85,6 +164,12 @@ export interface HooklineConfig {
   /** Dialled number (Request-URI user) → route. The key `*` catches every other number. */
   numbers: Record<string, NumberRoute>;
   log: { level: LogLevelName };
+  carriers: CarrierConfig[];
+  devices: DeviceConfig[];
+  users: UserConfig[];
+  ringGroups: RingGroupConfig[];
+  registrar: RegistrarConfig;
+  cdr: CdrConfig;
 }
 
 export class ConfigError extends Error {
@@ -187,11 +272,167 @@ function flowNode(v: unknown, path: string): CallflowNode {
   return node;
 }
 
+function list(root: Obj, key: string): Obj[] {
+  const v = root[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ConfigError(key, `expected a list, got ${show(v)}`);
+  return v.map((x, i) => {
+    if (!isObj(x)) throw new ConfigError(`${key}[${i}]`, `expected an object, got ${show(x)}`);
+    return x;
+  });
+}
+
+function strings(o: Obj, key: string, path: string): string[] {
+  const v = o[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ConfigError(`${path}.${key}`, `expected a list of strings, got ${show(v)}`);
+  return v.map((x, i) => {
+    if (typeof x !== 'string') throw new ConfigError(`${path}.${key}[${i}]`, `expected a string, got ${show(x)}`);
+    return x;
+  });
+}
+
+const HOST_RE = /^[A-Za-z0-9.\-:[\]]+$/;
+
+function uniqueIds(items: Array<{ id: string }>, key: string): Set<string> {
+  const seen = new Set<string>();
+  for (const [i, it] of items.entries()) {
+    if (seen.has(it.id)) throw new ConfigError(`${key}[${i}].id`, `duplicate id ${show(it.id)}`);
+    seen.add(it.id);
+  }
+  return seen;
+}
+
+/** carriers, devices, users, ringGroups, registrar, cdr (the bridging issue's sections). */
+function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineConfig, 'carriers' | 'devices' | 'users' | 'ringGroups' | 'registrar' | 'cdr'> {
+  const carriers: CarrierConfig[] = list(input, 'carriers').map((c, i) => {
+    const path = `carriers[${i}]`;
+    checkKeys(c, path, ['id', 'account', 'priority', 'rules', 'flags', 'format', 'callerIdFormat', 'gateways']);
+    const account = optStr(c, 'account', path);
+    if (account !== undefined && !accountIds.has(account)) throw new ConfigError(`${path}.account`, `unknown account ${show(account)} (define it under accounts)`);
+    const rules = strings(c, 'rules', path);
+    for (const [j, r] of rules.entries()) {
+      try { new RegExp(r); } catch { throw new ConfigError(`${path}.rules[${j}]`, `not a valid regular expression: ${show(r)}`); }
+    }
+    const gws = c.gateways;
+    if (!Array.isArray(gws) || gws.length === 0) throw new ConfigError(`${path}.gateways`, 'expected a non-empty list of {host, port, transport, username, password}');
+    const gateways: GatewayConfig[] = gws.map((g, j) => {
+      const gp = `${path}.gateways[${j}]`;
+      if (!isObj(g)) throw new ConfigError(gp, `expected an object, got ${show(g)}`);
+      checkKeys(g, gp, ['host', 'port', 'transport', 'username', 'password', 'realm', 'prefix', 'suffix']);
+      const host = str(g, 'host', gp);
+      if (!HOST_RE.test(host)) throw new ConfigError(`${gp}.host`, `expected a host name or IP address, got ${show(host)}`);
+      const gw: GatewayConfig = {
+        host, port: int(g, 'port', gp, 5060, 1, 65535), transport: oneOf(g, 'transport', gp, ['udp', 'tcp'] as const, 'udp'),
+        prefix: typeof g.prefix === 'string' ? g.prefix : '', suffix: typeof g.suffix === 'string' ? g.suffix : '',
+      };
+      const username = optStr(g, 'username', gp);
+      const password = g.password === undefined || g.password === null ? undefined : typeof g.password === 'string' ? g.password : undefined;
+      if (g.password !== undefined && g.password !== null && typeof g.password !== 'string') throw new ConfigError(`${gp}.password`, 'expected a string');
+      if ((username === undefined) !== (password === undefined)) throw new ConfigError(`${gp}.${username === undefined ? 'username' : 'password'}`, 'username and password go together');
+      if (username !== undefined) gw.username = username;
+      if (password !== undefined) gw.password = password;
+      const realm = optStr(g, 'realm', gp);
+      if (realm !== undefined) gw.realm = realm;
+      return gw;
+    });
+    const carrier: CarrierConfig = {
+      id: str(c, 'id', path), priority: int(c, 'priority', path, 1, 0, 1000000), rules, flags: strings(c, 'flags', path),
+      format: oneOf(c, 'format', path, ['e164', 'npan', '1npan', 'international'] as const, 'e164'),
+      callerIdFormat: oneOf(c, 'callerIdFormat', path, ['e164', 'asis'] as const, 'asis'), gateways,
+    };
+    if (account !== undefined) carrier.account = account;
+    return carrier;
+  });
+  uniqueIds(carriers, 'carriers');
+
+  const users: UserConfig[] = list(input, 'users').map((u, i) => {
+    const path = `users[${i}]`;
+    checkKeys(u, path, ['id', 'name', 'extension']);
+    const user: UserConfig = { id: str(u, 'id', path) };
+    const name = optStr(u, 'name', path);
+    if (name !== undefined) user.name = name;
+    const ext = optStr(u, 'extension', path);
+    if (ext !== undefined) user.extension = ext;
+    return user;
+  });
+  const userIds = uniqueIds(users, 'users');
+
+  const devices: DeviceConfig[] = list(input, 'devices').map((d, i) => {
+    const path = `devices[${i}]`;
+    checkKeys(d, path, ['id', 'username', 'password', 'realm', 'owner', 'callerIdName', 'callerIdNumber', 'extension']);
+    const username = str(d, 'username', path);
+    if (!/^[A-Za-z0-9._!~*'()&=+$,;?/%-]+$/.test(username)) throw new ConfigError(`${path}.username`, `not a valid SIP user part: ${show(username)}`);
+    const dev: DeviceConfig = { id: str(d, 'id', path), username, password: str(d, 'password', path) };
+    for (const k of ['realm', 'callerIdName', 'callerIdNumber', 'extension'] as const) {
+      const v = optStr(d, k, path);
+      if (v !== undefined) dev[k] = v;
+    }
+    const owner = optStr(d, 'owner', path);
+    if (owner !== undefined) {
+      if (!userIds.has(owner)) throw new ConfigError(`${path}.owner`, `unknown user ${show(owner)} (define it under users)`);
+      dev.owner = owner;
+    }
+    return dev;
+  });
+  const deviceIds = uniqueIds(devices, 'devices');
+  const usernames = new Set<string>();
+  for (const [i, d] of devices.entries()) {
+    if (usernames.has(d.username)) throw new ConfigError(`devices[${i}].username`, `duplicate SIP username ${show(d.username)}`);
+    usernames.add(d.username);
+  }
+
+  const ringGroups: RingGroupConfig[] = list(input, 'ringGroups').map((g, i) => {
+    const path = `ringGroups[${i}]`;
+    checkKeys(g, path, ['id', 'endpoints', 'strategy', 'timeout']);
+    const eps = g.endpoints;
+    if (!Array.isArray(eps) || eps.length === 0) throw new ConfigError(`${path}.endpoints`, 'expected a non-empty list of {id, type}');
+    const endpoints = eps.map((e, j) => {
+      const ep = `${path}.endpoints[${j}]`;
+      if (!isObj(e)) throw new ConfigError(ep, `expected an object {id, type}, got ${show(e)}`);
+      checkKeys(e, ep, ['id', 'type', 'delay', 'timeout']);
+      const type = oneOf(e, 'type', ep, ['device', 'user'] as const, 'device');
+      const id = str(e, 'id', ep);
+      if (!(type === 'device' ? deviceIds : userIds).has(id)) throw new ConfigError(`${ep}.id`, `unknown ${type} ${show(id)}`);
+      return { id, type, delay: int(e, 'delay', ep, 0, 0, 600), timeout: int(e, 'timeout', ep, 20, 1, 600) };
+    });
+    return {
+      id: str(g, 'id', path), endpoints, strategy: oneOf(g, 'strategy', path, ['simultaneous', 'single'] as const, 'simultaneous'),
+      timeout: int(g, 'timeout', path, 20, 1, 600),
+    };
+  });
+  uniqueIds(ringGroups, 'ringGroups');
+
+  const r = section(input, 'registrar');
+  checkKeys(r, 'registrar', ['realm', 'minExpires', 'maxExpires', 'defaultExpires', 'maxContacts']);
+  const registrar: RegistrarConfig = {
+    realm: str(r, 'realm', 'registrar', 'hookline'),
+    minExpires: int(r, 'minExpires', 'registrar', 60, 1, 86400),
+    maxExpires: int(r, 'maxExpires', 'registrar', 3600, 1, 7 * 86400),
+    defaultExpires: int(r, 'defaultExpires', 'registrar', 3600, 1, 7 * 86400),
+    maxContacts: int(r, 'maxContacts', 'registrar', 5, 1, 100),
+  };
+  if (registrar.maxExpires < registrar.minExpires) throw new ConfigError('registrar.maxExpires', `must be at least registrar.minExpires (${registrar.minExpires})`);
+
+  const c = section(input, 'cdr');
+  checkKeys(c, 'cdr', ['url', 'file', 'maxRecords']);
+  const cdr: CdrConfig = { maxRecords: int(c, 'maxRecords', 'cdr', 1000, 0, 1000000) };
+  const url = optStr(c, 'url', 'cdr');
+  if (url !== undefined) {
+    if (!/^https?:\/\//.test(url)) throw new ConfigError('cdr.url', `expected an http(s) URL, got ${show(url)}`);
+    cdr.url = url;
+  }
+  const file = optStr(c, 'file', 'cdr');
+  if (file !== undefined) cdr.file = file;
+
+  return { carriers, devices, users, ringGroups, registrar, cdr };
+}
+
 /** Validate a parsed config object, filling defaults. Throws ConfigError naming the field. */
 export function validateConfig(input: unknown): HooklineConfig {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new ConfigError('(root)', 'expected an object');
-  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log']);
+  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr']);
 
   const s = section(input, 'sip');
   checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent']);
@@ -272,7 +513,9 @@ export function validateConfig(input: unknown): HooklineConfig {
   checkKeys(l, 'log', ['level']);
   const log = { level: oneOf(l, 'level', 'log', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info') };
 
-  return { sip, rtp, tts, pivot, calls, accounts, numbers, log };
+  const bridging = bridgingSections(input, ids);
+
+  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging };
 }
 
 /** Read and validate a config file (YAML or JSON by extension; YAML parses JSON too). */

@@ -39,6 +39,19 @@ const bad: Array<[string, unknown, string]> = [
   ['bad child', { numbers: { '1': { flow: { module: 'tts', data: { text: 'x' }, children: { _: 5 } } } } }, 'numbers.1.flow.children._'],
   ['duplicate account', { accounts: [{ id: 'a' }, { id: 'a' }] }, 'accounts[1].id'],
   ['bad listen address', { sip: { listen: 'my host' } }, 'sip.listen'],
+  ['carrier without gateways', { carriers: [{ id: 'c1' }] }, 'carriers[0].gateways'],
+  ['gateway without host', { carriers: [{ id: 'c1', gateways: [{ port: 5060 }] }] }, 'carriers[0].gateways[0].host'],
+  ['gateway bad transport', { carriers: [{ id: 'c1', gateways: [{ host: '127.0.0.1', transport: 'sctp' }] }] }, 'carriers[0].gateways[0].transport'],
+  ['gateway username without password', { carriers: [{ id: 'c1', gateways: [{ host: '127.0.0.1', username: 'u' }] }] }, 'carriers[0].gateways[0].password'],
+  ['carrier unknown account', { carriers: [{ id: 'c1', account: 'nope', gateways: [{ host: '127.0.0.1' }] }] }, 'carriers[0].account'],
+  ['carrier bad rule', { carriers: [{ id: 'c1', rules: ['('], gateways: [{ host: '127.0.0.1' }] }] }, 'carriers[0].rules[0]'],
+  ['duplicate carrier', { carriers: [{ id: 'c', gateways: [{ host: 'a' }] }, { id: 'c', gateways: [{ host: 'b' }] }] }, 'carriers[1].id'],
+  ['device without password', { devices: [{ id: 'd1', username: '1001' }] }, 'devices[0].password'],
+  ['device unknown owner', { devices: [{ id: 'd1', username: '1001', password: 'p', owner: 'u9' }] }, 'devices[0].owner'],
+  ['duplicate device username', { devices: [{ id: 'd1', username: '1001', password: 'p' }, { id: 'd2', username: '1001', password: 'p' }] }, 'devices[1].username'],
+  ['ring group unknown device', { ringGroups: [{ id: 'g', endpoints: [{ id: 'x', type: 'device' }] }] }, 'ringGroups[0].endpoints[0].id'],
+  ['registrar max below min', { registrar: { minExpires: 600, maxExpires: 60 } }, 'registrar.maxExpires'],
+  ['cdr url not http', { cdr: { url: 'ftp://x' } }, 'cdr.url'],
 ];
 for (const [name, input, field] of bad) {
   t.test(`rejects: ${name}`, async (t) => {
@@ -77,4 +90,29 @@ t.test('YAML and JSON files; unreadable and unparsable files name the file', asy
   t.equal(fieldOf(() => loadConfigFile(join(dir, 'missing.yaml'))), '(file)');
   writeFileSync(join(dir, 'd.yaml'), 'sip:\n  port: [1, 2]\n');
   t.equal(fieldOf(() => loadConfigFile(join(dir, 'd.yaml'))), 'sip.port');
+});
+
+t.test('bridging sections: carriers, devices, users, ring groups, registrar, cdr with defaults', async (t) => {
+  const c = validateConfig({
+    accounts: [{ id: 'a1' }],
+    carriers: [
+      { id: 'global', gateways: [{ host: '127.0.0.1', port: 5080, username: 'u', password: 'p' }, { host: 'gw2.example' }] },
+      { id: 'local', account: 'a1', priority: 2, rules: ['^\\+1'], format: 'npan', gateways: [{ host: '10.0.0.1', transport: 'tcp' }] },
+    ],
+    users: [{ id: 'u1', name: 'Alice' }],
+    devices: [{ id: 'd1', username: '1001', password: 's', owner: 'u1', extension: '201' }],
+    ringGroups: [{ id: 'g1', endpoints: [{ id: 'd1', type: 'device' }, { id: 'u1', type: 'user', delay: 5 }] }],
+    cdr: { url: 'http://127.0.0.1/cdr' },
+  });
+  t.equal(c.carriers.length, 2);
+  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', username: 'u', password: 'p' });
+  t.equal(c.carriers[0]!.account, undefined, 'global');
+  t.equal(c.carriers[1]!.account, 'a1');
+  t.equal(c.carriers[1]!.format, 'npan');
+  t.equal(c.devices[0]!.owner, 'u1');
+  t.same(c.ringGroups[0]!.endpoints[1], { id: 'u1', type: 'user', delay: 5, timeout: 20 });
+  t.same(c.registrar, { realm: 'hookline', minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxContacts: 5 });
+  t.same(c.cdr, { url: 'http://127.0.0.1/cdr', maxRecords: 1000 });
+  const d = validateConfig({});
+  t.same([d.carriers, d.devices, d.users, d.ringGroups], [[], [], [], []]);
 });

@@ -69,3 +69,67 @@ export interface CallControl {
   /** Subscribe to the end of the call (fires once; immediately-after-subscribe if already ended). */
   onEnded(listener: () => void): () => void;
 }
+
+// ---------------------------------------------------------------- bridging (optional: a call layer without
+// outbound legs leaves these out, and the bridge modules then take their failure path)
+
+/** Caller ID shown on an outbound leg (after `set_cid` / `prepend_cid`). */
+export interface BridgeCallerId {
+  readonly name?: string;
+  readonly number?: string;
+}
+
+/** `resources` / `offnet`: dial a number through carriers. */
+export interface ResourcesRequest {
+  readonly toDid: string;
+  /** true: the account's own carriers; false: the global ones. */
+  readonly useLocalResources: boolean;
+  /** Ring time, seconds (undefined: the call layer's default). */
+  readonly timeoutSeconds?: number;
+  readonly callerId: BridgeCallerId;
+  readonly ignoreEarlyMedia: boolean;
+  readonly customSipHeaders: Readonly<Record<string, string>>;
+  /** false for bypass_e164 / do_not_normalize: dial the number as given. */
+  readonly normalize: boolean;
+  /** Only carriers that have every one of these flags. */
+  readonly outboundFlags: readonly string[];
+}
+
+export interface EndpointRef {
+  readonly type: 'device' | 'user';
+  readonly id: string;
+  readonly delaySeconds: number;
+  readonly timeoutSeconds: number;
+}
+
+/** `device`, `user`, `ring_group`: ring registered phones. */
+export interface EndpointsRequest {
+  readonly endpoints: readonly EndpointRef[];
+  readonly strategy: 'simultaneous' | 'single';
+  /** Ring time of the whole attempt (simultaneous) or of each endpoint (single), seconds. */
+  readonly timeoutSeconds: number;
+  readonly repeats: number;
+  readonly callerId: BridgeCallerId;
+  readonly customSipHeaders: Readonly<Record<string, string>>;
+  readonly ignoreEarlyMedia: boolean;
+}
+
+export type BridgeOutcome =
+  /** The far end answered; resolved once the bridged conversation ended (either side hung up). */
+  | { readonly kind: 'bridged' }
+  /** No one answered: Kazoo hangup cause (`USER_BUSY`, `NO_ANSWER`, ...) and SIP code. */
+  | { readonly kind: 'failed'; readonly cause: string; readonly code: number }
+  /** Nothing to ring (unknown or unregistered endpoints, no carrier for the number). */
+  | { readonly kind: 'no_endpoints'; readonly why: string };
+
+/** Implemented by call layers that can place outbound legs (Hookline's `Call`). */
+export interface BridgingCallControl {
+  bridgeResources(req: ResourcesRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
+  bridgeEndpoints(req: EndpointsRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
+}
+
+/** True when `call` can bridge. */
+export function canBridge(call: CallControl): call is CallControl & BridgingCallControl {
+  const c = call as Partial<BridgingCallControl>;
+  return typeof c.bridgeResources === 'function' && typeof c.bridgeEndpoints === 'function';
+}

@@ -16,6 +16,10 @@ import { sleepModule } from './sleep.js';
 import { ttsModule } from './tts.js';
 import { unavailableModule } from './unavailable.js';
 import { waitForHangupModule } from './wait-for-hangup.js';
+import { resourcesModule } from './resources.js';
+import { deviceModule } from './device.js';
+import { userModule } from './user.js';
+import { ringGroupModule } from './ring-group.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -34,6 +38,11 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['prepend_cid', prependCidModule],
   ['send_dtmf', sendDtmfModule],
   ['wait_for_hangup', waitForHangupModule],
+  ['resources', resourcesModule],
+  ['offnet', resourcesModule],
+  ['device', deviceModule],
+  ['user', userModule],
+  ['ring_group', ringGroupModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

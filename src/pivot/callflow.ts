@@ -165,7 +165,19 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     method: { type: 'string', enum: ['put', 'post'], caseInsensitive: true, default: 'put' },
     time_limit: { type: 'integer', min: 5, max: 10800, default: 3600 },
   },
-  temporal_route: { rules: { type: 'string[]', default: [] }, rule_set: { type: 'string' }, timezone: { type: 'string' } },
+  temporal_route: {
+    rules: { type: 'string[]', default: [] },
+    rule_set: { type: 'string' },
+    timezone: { type: 'string', maxLength: 64 },
+    action: { type: 'string', enum: ['menu', 'enable', 'disable', 'reset'] },
+    interdigit_timeout: { type: 'integer', min: 1 },
+  },
+  webhook: {
+    uri: { type: 'string', required: true, pattern: URL_RE, maxLength: 4096 },
+    http_verb: { type: 'string', enum: ['get', 'post'], caseInsensitive: true, default: 'post' },
+    retries: { type: 'integer', min: 0, max: 4, default: 2 },
+    custom_data: { type: 'object' },
+  },
   voicemail: { id: { type: 'string' }, action: { type: 'string', enum: ['compose', 'check'], default: 'compose' } },
   manual_presence: { presence_id: { type: 'string', required: true }, status: { type: 'string', enum: ['idle', 'ringing', 'busy'], default: 'idle' } },
   branch_variable: { variable: { type: 'string', required: true } },
@@ -175,7 +187,7 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
 /** Known Kazoo callflow modules without a detailed spec here (generic checks only). */
 const OTHER_KNOWN = [
   'audio_macro', 'park', 'transfer', 'page_group', 'intercom', 'eavesdrop', 'receive_fax', 'faxbox',
-  'dynamic_cid', 'set_variable', 'set_variables', 'set', 'set_alert_info', 'webhook', 'check_cid',
+  'dynamic_cid', 'set_variable', 'set_variables', 'set', 'set_alert_info', 'check_cid',
   'cidlistmatch', 'route_to_cid', 'lookupcidname', 'privacy', 'fax_detect', 'call_forward',
   'do_not_disturb', 'branch_bnumber', 'nomorobo', 'directory', 'disa', 'hotdesk', 'intercept',
   'camper', 'call_waiting', 'ring_group_toggle', 'dialplan', 'missed_call_alert', 'group_pickup',

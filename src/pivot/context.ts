@@ -18,6 +18,7 @@ import type { Logger } from '../util/logger.js';
 import type { CallflowNode, Compat } from './callflow.js';
 import type { ParamState } from './params.js';
 import type { WebhookClient } from './webhook.js';
+import type { MediaSource, PivotStored } from './stored.js';
 
 /** What to do after a node. */
 export type Step =
@@ -98,4 +99,10 @@ export interface ModuleContext {
   setCdrUrl(url: string): void;
   /** Wait `ms` on the clock; resolves false at once if the session is aborted meanwhile. */
   wait(ms: number): Promise<boolean>;
+  /** Stored media, menus and temporal rules (from the configuration). */
+  readonly stored: PivotStored;
+  /** Fetches and decodes audio for `play`, menus and `response.media`. */
+  readonly media: MediaSource;
+  /** Wall-clock time, epoch ms (temporal routes). */
+  now(): number;
 }

@@ -20,6 +20,8 @@ import { runFlow, DEFAULT_MAX_NODES } from './interpreter.js';
 import { buildParams, DEFAULT_API_VERSION, type ParamState } from './params.js';
 import { WebhookClient } from './webhook.js';
 import { PivotError } from './errors.js';
+import { EMPTY_STORED, type MediaSource, type PivotStored } from './stored.js';
+import { MediaLoader } from '../media/fetch.js';
 
 /** Bounds on DTMF state kept for a call. */
 export const MAX_COLLECTIONS = 64;
@@ -52,6 +54,19 @@ export interface PivotSessionOptions {
   modules?: ReadonlyMap<string, PivotModule>;
   /** Sign every request with `X-Hookline-Signature` (see `WebhookClientOptions.signingSecret`). */
   signingSecret?: string;
+  /** Stored media, menus and temporal rules (config); none by default. */
+  stored?: Partial<PivotStored>;
+  /** Audio source for `play`/`menu` (the switch shares one `MediaLoader`); default a process-wide loader. */
+  media?: MediaSource;
+  /** Wall clock, epoch ms, for `temporal_route` (default `Date.now`). */
+  now?: () => number;
+}
+
+let sharedLoader: MediaLoader | undefined;
+/** The process-wide default media loader (real clock, default bounds). */
+export function defaultMediaLoader(): MediaLoader {
+  sharedLoader ??= new MediaLoader();
+  return sharedLoader;
 }
 
 export interface SessionResult {
@@ -81,6 +96,9 @@ export class PivotSession {
   private running: Promise<SessionResult> | undefined;
   private unsubscribeDigit: (() => void) | undefined;
   private unsubscribeEnded: (() => void) | undefined;
+  private readonly stored: PivotStored;
+  private readonly media: MediaSource;
+  private readonly wallNow: () => number;
 
   constructor(call: CallControl, opts: PivotSessionOptions) {
     if (!opts || !opts.clock) throw new PivotError('PIVOT_BAD_OPTIONS', 'PivotSession needs a clock');
@@ -94,6 +112,9 @@ export class PivotSession {
     this.maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
     this.registry = opts.modules ? new Map([...MODULES, ...opts.modules]) : MODULES;
     this.lang = opts.defaultLanguage;
+    this.stored = { ...EMPTY_STORED, ...opts.stored };
+    this.media = opts.media ?? defaultMediaLoader();
+    this.wallNow = opts.now ?? Date.now;
     this.startedAt = opts.clock.now();
     this.log = (opts.logger ?? getLogger('pivot')).child({ callId: call.info.callId });
     this.webhook = new WebhookClient({
@@ -247,6 +268,9 @@ export class PivotSession {
         const h = this.clock.setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
         signal.addEventListener('abort', onAbort, { once: true });
       }),
+      stored: this.stored,
+      media: this.media,
+      now: (): number => this.wallNow(),
     };
   }
 }

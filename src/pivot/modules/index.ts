@@ -16,6 +16,9 @@ import { sleepModule } from './sleep.js';
 import { ttsModule } from './tts.js';
 import { unavailableModule } from './unavailable.js';
 import { waitForHangupModule } from './wait-for-hangup.js';
+import { menuModule } from './menu.js';
+import { temporalRouteModule } from './temporal-route.js';
+import { webhookModule } from './webhook.js';
 import { resourcesModule } from './resources.js';
 import { deviceModule } from './device.js';
 import { userModule } from './user.js';
@@ -38,6 +41,9 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['prepend_cid', prependCidModule],
   ['send_dtmf', sendDtmfModule],
   ['wait_for_hangup', waitForHangupModule],
+  ['menu', menuModule],
+  ['temporal_route', temporalRouteModule],
+  ['webhook', webhookModule],
   ['resources', resourcesModule],
   ['offnet', resourcesModule],
   ['device', deviceModule],

@@ -1,36 +1,107 @@
 /**
- * `npm run bench [-- --quick] [-- sip|pacer|tts ...]`: runs the benchmarks and prints one table of results,
- * with the machine they ran on. Each bench reports ratios against a baseline measured in the same run.
- * Targets (reported, never asserted): SIP parse >= 100,000 INVITEs/s; 1,000 paced streams with p99 jitter <= 5 ms.
+ * `npm run bench -- <what> [options]`
+ *
+ *   sip | pacer | tts        micro-benches (no argument: all three); `--quick` shortens the pacer runs
+ *   ivr [--quick]            concurrent-call load: ramp in steps, quality per step (bench/load/ivr.ts)
+ *       [--steps 100,250,...] [--window S] [--ramp S] [--hold MS] [--probe N] [--target HOST:PORT]
+ *       [--out DIR] [--workers N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop]
+ *   --compare A.json B.json  ratios between two load reports (B / A)
+ *
+ * Micro-bench results go to bench/results/bench-<time>.json; load runs to bench/results/<scenario>-<time>/
+ * (report.json, report.md, *.svg). Targets are reported, never asserted.
  */
 import os from 'node:os';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { run as sipParse } from './sip-parse.js';
-import { run as pacer } from './pacer.js';
-import { run as tts } from './tts.js';
+import { parseArgs } from 'node:util';
 
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const wanted = args.filter((a) => !a.startsWith('--'));
-const all = wanted.length === 0;
+const argv = process.argv.slice(2);
 
-function print(name: string, r: Record<string, number>): void {
-  process.stdout.write(`\n## ${name}\n`);
-  for (const [k, v] of Object.entries(r)) {
-    process.stdout.write(`${k.padEnd(48)} ${Number.isInteger(v) ? v : v.toFixed(3)}\n`);
-  }
+async function micro(args: string[]): Promise<void> {
+  const { run: sipParse } = await import('./sip-parse.js');
+  const { run: pacer } = await import('./pacer.js');
+  const { run: tts } = await import('./tts.js');
+  const quick = args.includes('--quick');
+  const wanted = args.filter((a) => !a.startsWith('--'));
+  const all = wanted.length === 0;
+  const print = (name: string, r: Record<string, number>): void => {
+    process.stdout.write(`\n## ${name}\n`);
+    for (const [k, v] of Object.entries(r)) process.stdout.write(`${k.padEnd(48)} ${Number.isInteger(v) ? v : v.toFixed(3)}\n`);
+  };
+  const results: Record<string, Record<string, number>> = {};
+  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: os.loadavg() };
+  process.stdout.write(`Hookline bench on ${machine.cpus} x ${machine.model}, Node ${machine.node}, load ${machine.loadavg.map((l) => l.toFixed(1)).join(' ')}\n`);
+  if (all || wanted.includes('sip')) { results.sipParse = await sipParse(); print('SIP parse (INVITEs/s)', results.sipParse); }
+  if (all || wanted.includes('pacer')) { results.pacer = await pacer({ quick }); print('RTP pacer (send jitter at 200 and 1,000 streams)', results.pacer); }
+  if (all || wanted.includes('tts')) { results.tts = await tts(); print('TTS', results.tts); }
+  mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, JSON.stringify({ machine, command: `npm run bench -- ${args.join(' ')}`.trim(), results }, null, 2));
+  process.stdout.write(`\nresults written to ${file}\n`);
 }
 
-const results: Record<string, Record<string, number>> = {};
-const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, loadavg: os.loadavg() };
-process.stdout.write(`Hookline bench on ${machine.cpus} x ${machine.model}, Node ${machine.node}, load ${machine.loadavg.map((l) => l.toFixed(1)).join(' ')}\n`);
+function numList(s: string | undefined, name: string): number[] | undefined {
+  if (s === undefined) return undefined;
+  const xs = s.split(',').map((v) => Number(v.trim()));
+  if (!xs.length || xs.some((v) => !Number.isInteger(v) || v <= 0)) throw new Error(`--${name} wants positive integers separated by commas, got ${s}`);
+  return xs.sort((a, b) => a - b);
+}
 
-if (all || wanted.includes('sip')) { results.sipParse = await sipParse(); print('SIP parse (INVITEs/s)', results.sipParse); }
-if (all || wanted.includes('pacer')) { results.pacer = await pacer({ quick }); print('RTP pacer (send jitter at 200 and 1,000 streams)', results.pacer); }
-if (all || wanted.includes('tts')) { results.tts = await tts(); print('TTS', results.tts); }
+function num(s: string | undefined, name: string): number | undefined {
+  if (s === undefined) return undefined;
+  const v = Number(s);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} wants a number, got ${s}`);
+  return v;
+}
 
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ machine, command: `npm run bench -- ${args.join(' ')}`.trim(), results }, null, 2));
-process.stdout.write(`\nresults written to ${file}\n`);
-process.exit(0);
+async function ivr(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      quick: { type: 'boolean' }, steps: { type: 'string' }, window: { type: 'string' }, ramp: { type: 'string' },
+      hold: { type: 'string' }, probe: { type: 'string' }, target: { type: 'string' }, out: { type: 'string' },
+      workers: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' }, 'no-stop': { type: 'boolean' },
+    },
+  });
+  const quick = values.quick === true;
+  const { runIvr, installSignalHandlers } = await import('./load/ivr.js');
+  installSignalHandlers();
+  const workers = num(values.workers, 'workers');
+  const { report, dir } = await runIvr({
+    argv, quick,
+    steps: numList(values.steps, 'steps') ?? (quick ? [10, 25, 50] : [100, 250, 500, 1000, 1500, 2000, 2500, 3000]),
+    windowSeconds: num(values.window, 'window') ?? (quick ? 6 : 20),
+    rampSeconds: num(values.ramp, 'ramp') ?? (quick ? 8 : 40),
+    holdMs: num(values.hold, 'hold') ?? (quick ? 3000 : 20000),
+    probeCalls: num(values.probe, 'probe') ?? (quick ? 3 : 5),
+    ...(values.target ? { target: values.target } : {}),
+    ...(values.out ? { outDir: values.out } : {}),
+    ...(workers !== undefined ? { workers } : {}),
+    nodeFlags: values['node-flags'] ? values['node-flags'].split(/\s+/).filter(Boolean) : [],
+    ...(values.taskset ? { taskset: values.taskset } : {}),
+    noStop: values['no-stop'] === true,
+  });
+  process.stdout.write(`\n${report.summary.maxConcurrentHoldingBar?.value ?? 'no step'} concurrent calls held the quality bar\n`);
+  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);
+  process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
+}
+
+try {
+  const cmp = argv.indexOf('--compare');
+  if (cmp >= 0) {
+    const [a, b] = [argv[cmp + 1], argv[cmp + 2]];
+    if (!a || !b) throw new Error('--compare wants two report files: --compare A.json B.json');
+    const { compare } = await import('./load/report.js');
+    process.stdout.write(`${compare(a, b)}\n`);
+  } else if (argv[0] === 'ivr') {
+    await ivr(argv.slice(1));
+  } else if (argv[0] && ['cps', 'bridge', 'soak'].includes(argv[0])) {
+    throw new Error(`scenario ${argv[0]} is not implemented yet (see docs/decisions/006-bench-suite.md)`);
+  } else {
+    await micro(argv);
+  }
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  try { const { cleanupAll } = await import('./load/ivr.js'); await cleanupAll(); } catch { /* nothing started */ }
+  process.exit(1);
+}

@@ -1,0 +1,91 @@
+/**
+ * Bench agent, preloaded into the Hookline child process the bench starts (`node --import <this> main.js serve`).
+ * Once a second it appends one JSON line to the file named by HOOKLINE_BENCH_AGENT: main-thread event-loop delay
+ * (perf_hooks.monitorEventLoopDelay), main-thread GC pauses (PerformanceObserver 'gc'), heap, the switch's active
+ * calls, and the media workers' send-pacing histogram (MediaEngine.pacerStats, reset each second: send time minus
+ * deadline) and their GC counts. It finds the Switch and MediaEngine by wrapping their static `start` (same module
+ * instances as the CLI's, since ESM modules are singletons). Nothing runs in worker threads.
+ */
+import { isMainThread } from 'node:worker_threads';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { appendFileSync } from 'node:fs';
+
+export interface AgentSample {
+  /** Date.now() at the sample. */
+  t: number;
+  eld: { p50: number; p99: number; max: number };
+  gc: { count: number; ms: number; maxMs: number };
+  heapUsedMB: number;
+  rssMB: number;
+  calls: number | null;
+  pacer: {
+    sent: number; lateP50: number; lateP99: number; lateMax: number; resyncs: number; received: number;
+    workerGcCount: number; workerGcMs: number;
+    /** Sparse lateness histogram: [bin, count], bin i = [HIST_MIN + i*STEP, +STEP) ms. */
+    hist: Array<[number, number]>;
+  } | null;
+}
+
+async function main(out: string): Promise<void> {
+  const { Switch } = await import('../../src/pbx/switch.js');
+  const { MediaEngine } = await import('../../src/rtp/media-engine.js');
+  type SwitchT = Awaited<ReturnType<typeof Switch.start>>;
+  type EngineT = Awaited<ReturnType<typeof MediaEngine.start>>;
+  const switches: SwitchT[] = [];
+  const engines: EngineT[] = [];
+  const origSwitch = Switch.start.bind(Switch);
+  (Switch as { start: typeof Switch.start }).start = async (...a: Parameters<typeof Switch.start>) => {
+    const s = await origSwitch(...a);
+    switches.push(s);
+    return s;
+  };
+  const origEngine = MediaEngine.start.bind(MediaEngine);
+  (MediaEngine as { start: typeof MediaEngine.start }).start = async (...a: Parameters<typeof MediaEngine.start>) => {
+    const e = await origEngine(...a);
+    engines.push(e);
+    return e;
+  };
+
+  const eld = monitorEventLoopDelay({ resolution: 5 });
+  eld.enable();
+  let gcCount = 0; let gcMs = 0; let gcMax = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) { gcCount++; gcMs += e.duration; if (e.duration > gcMax) gcMax = e.duration; }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+
+  const timer = setInterval(() => {
+    void (async () => {
+      let pacer: AgentSample['pacer'] = null;
+      const engine = engines[0];
+      if (engine) {
+        try {
+          const p = await engine.pacerStats(true);
+          const hist: Array<[number, number]> = [];
+          for (let i = 0; i < p.hist.length; i++) if (p.hist[i]! > 0) hist.push([i, p.hist[i]!]);
+          pacer = {
+            sent: p.sent, lateP50: p.lateP50, lateP99: p.lateP99, lateMax: p.lateMax, resyncs: p.resyncs, received: p.received,
+            workerGcCount: p.gcCount, workerGcMs: p.gcMs, hist,
+          };
+        } catch { pacer = null; }
+      }
+      const mem = process.memoryUsage();
+      const s: AgentSample = {
+        t: Date.now(),
+        eld: { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 },
+        gc: { count: gcCount, ms: gcMs, maxMs: gcMax },
+        heapUsedMB: mem.heapUsed / 1048576,
+        rssMB: mem.rss / 1048576,
+        calls: switches[0] ? switches[0].stats().calls : null,
+        pacer,
+      };
+      eld.reset();
+      gcCount = 0; gcMs = 0; gcMax = 0;
+      try { appendFileSync(out, `${JSON.stringify(s)}\n`); } catch { /* the bench went away */ }
+    })();
+  }, 1000);
+  timer.unref();
+}
+
+const out = process.env.HOOKLINE_BENCH_AGENT;
+if (isMainThread && out) await main(out);

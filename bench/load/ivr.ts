@@ -1,0 +1,432 @@
+/**
+ * `ivr`: ramp concurrent calls in steps. Each call (SIPp, `bench/scenarios/ivr-uac.xml`) hears a TTS greeting
+ * (cached after the first call), sends caller audio (g711a.pcap) and RFC 2833 digits 1 2 3 #, and the web script
+ * checks the digits arrive in the second webhook request before saying goodbye and hanging up. A few probe calls per
+ * step (`probe.ts`) measure the RTP Hookline sends. Per step: setup delay p50/p99, answer-seizure ratio, DTMF
+ * delivery, RTP jitter/loss/duplicates/out-of-order, E-model MOS, send-pacing error (agent), CPU and RSS of every
+ * process, event-loop delay and GC of the target. Stops at the first step that breaks the quality bar.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { startHookline, externalTarget, type Target } from './target.js';
+import { startBenchScript, EXPECTED_DIGITS, type BenchScript } from './script.js';
+import { SippProcess, freePort, freeMediaPort, hasSipp, type SippStatRow } from './sipp.js';
+import { Probe, type ProbeCallResult } from './probe.js';
+import { ProcSampler, type ProcSample } from './proc.js';
+import type { AgentSample } from './agent.js';
+import { measured, missing, percentile, mean, max, sparsePercentile, mergeSparse, eModel, round, type Measure } from './stats.js';
+import { machine, commandLine, markdown, writeJson, type Report, type StepReport, type TargetCheck } from './report.js';
+import { lineChart } from './svg.js';
+import { HIST_MIN_MS, HIST_STEP_MS } from '../../src/rtp/protocol.js';
+
+export interface IvrOptions {
+  argv: string[];
+  quick: boolean;
+  steps: number[];
+  /** Measurement window per step, s. */
+  windowSeconds: number;
+  /** Longest wait for a step's calls to be up, s. */
+  rampSeconds: number;
+  /** SIPp pause before the digits (the caller listens), ms. */
+  holdMs: number;
+  probeCalls: number;
+  target?: string;
+  outDir?: string;
+  workers?: number;
+  nodeFlags: string[];
+  taskset?: string;
+  /** Keep going after a step breaks the bar. */
+  noStop: boolean;
+}
+
+const PACING_BAR_MS = 5;
+const scenarioFile = fileURLToPath(new URL('../../../bench/scenarios/ivr-uac.xml', import.meta.url));
+
+/** Everything started, for Ctrl-C and errors. */
+const cleanups: Array<() => Promise<void> | void> = [];
+let stopping = false;
+export async function cleanupAll(): Promise<void> {
+  while (cleanups.length) { const c = cleanups.pop()!; try { await c(); } catch { /* keep going */ } }
+}
+export function installSignalHandlers(): void {
+  const onSig = (sig: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${sig}: stopping everything the bench started...\n`);
+    void cleanupAll().then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+}
+
+function progress(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${line}`);
+  else process.stderr.write(`${line}\n`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function inWindow<T extends { t: number }>(xs: readonly T[], a: number, b: number): T[] { return xs.filter((x) => x.t >= a && x.t <= b); }
+
+export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: string }> {
+  if (!hasSipp()) throw new Error('sipp is not on the PATH (Debian: apt-get install sip-tester)');
+  const started = new Date();
+  const dir = o.outDir ?? join('bench/results', `ivr-${started.toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  const m = machine();
+  const notes: string[] = [];
+  const callSeconds = o.holdMs / 1000 + 4;
+
+  const script: BenchScript = await startBenchScript({ collectTimeoutMs: o.holdMs + 10000 });
+  cleanups.push(() => script.close());
+  let target: Target;
+  if (o.target) {
+    target = externalTarget(o.target);
+    notes.push('External target: its web script is not the bench\'s, so DTMF delivery to the webhook, send pacing, event-loop delay and GC are not measured; RTP quality is measured by the probe calls.');
+  } else {
+    target = await startHookline({
+      dir, numbers: { '4000': `${script.url}/ivr`, '4001': `${script.url}/probe` },
+      rtpPortMin: 10000, rtpPortMax: 19998, nodeFlags: o.nodeFlags,
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.taskset ? { prefix: ['taskset', '-c', o.taskset] } : {}),
+    });
+  }
+  cleanups.push(() => target.stop());
+  const sampler = new ProcSampler();
+  if (target.pid) sampler.watch(target.pid, 'target');
+  sampler.watch(process.pid, 'bench');
+  sampler.start(1000);
+  cleanups.push(() => sampler.stop());
+  const agent: AgentSample[] = [];
+  const pullAgent = (): void => { for (const s of target.readAgent()) agent.push(s); };
+
+  const probe = await Probe.start({ host: target.host, port: target.port, number: '4001', from: '5559000', localAddress: '127.0.0.1' });
+  cleanups.push(() => probe.close());
+
+  // Baseline: the idle process, then one warm-up probe call (TTS first synthesis, workers warm).
+  await sleep(2000);
+  sampler.sample();
+  const idleT = Date.now();
+  await sleep(1000);
+  sampler.sample();
+  const idleSamples = sampler.samples.filter((s) => s.role === 'target' && s.t >= idleT);
+  const warm = await probe.run(1, 1500);
+  await sleep(1000);
+  sampler.sample();
+  const warmT = Date.now();
+  await sleep(1000);
+  sampler.sample();
+  const warmSamples = sampler.samples.filter((s) => s.role === 'target' && s.t >= warmT);
+  const noTarget = 'external target: its process is not measured';
+  const baseline: Record<string, Measure> = {
+    idleRssMB: target.pid ? measureOf(idleSamples.map((s) => s.rssMB), 'MB', 'max', 'timeline.proc (role target, before any call)') : missing('MB', noTarget),
+    idleCpuPct: target.pid ? measureOf(idleSamples.map((s) => s.cpuPct).filter((v): v is number => v !== null), '% of one core', 'mean', 'timeline.proc (role target, before any call)') : missing('%', noTarget),
+    warmRssMB: target.pid ? measureOf(warmSamples.map((s) => s.rssMB), 'MB', 'max', 'timeline.proc (role target, after the warm-up call)') : missing('MB', noTarget),
+    warmupSetupMs: warm[0]?.setupMs != null ? measured(warm[0].setupMs, 'ms', 'raw warm-up probe call (first TTS synthesis)') : missing('ms', `warm-up call failed: ${warm[0]?.error ?? 'no result'}`),
+  };
+
+  const sipps: SippProcess[] = [];
+  cleanups.push(() => { for (const s of sipps) s.kill(); });
+  const steps: StepReport[] = [];
+  const sippTotals = (): { current: number; rows: number } => {
+    let current = 0; let rows = 0;
+    for (const s of sipps) { const st = s.stats(); const last = st[st.length - 1]; if (last) { current += last.current; rows++; } }
+    return { current, rows };
+  };
+  const status = (label: string): string => {
+    pullAgent();
+    const a = agent[agent.length - 1];
+    const tp = [...sampler.samples].reverse().find((s) => s.role === 'target');
+    return `ivr ${label} | sipp calls ${sippTotals().current}${a ? ` | hookline calls ${a.calls ?? '?'} eld p99 ${a.eld.p99.toFixed(1)} ms` : ''}${tp ? ` | cpu ${tp.cpuPct ?? '?'}% rss ${tp.rssMB} MB` : ''} | load ${os.loadavg()[0]!.toFixed(1)}`;
+  };
+
+  let prev = 0;
+  const sipPortBase = await freePort();
+  void sipPortBase;
+  for (let i = 0; i < o.steps.length && !stopping; i++) {
+    const c = o.steps[i]!;
+    const delta = c - prev;
+    prev = c;
+    if (delta > 0) {
+      // Steady state is rate × call length, capped by -l: the rate must fill the step within the ramp time
+      // and keep it full with calls that last about hold + 2.5 s (digits, goodbye).
+      const rate = Math.max(1, Math.ceil(Math.max(delta / (o.rampSeconds * 0.6), (1.5 * delta) / (o.holdMs / 1000 + 2.5))));
+      const sp = SippProcess.start(join(dir, `sipp-${i + 1}`), [
+        `${target.host}:${target.port}`, '-sf', scenarioFile, '-s', '4000', '-i', '127.0.0.1', '-p', String(await freePort()),
+        '-mp', String(await freeMediaPort()), '-r', String(rate), '-l', String(delta), '-d', String(o.holdMs),
+        '-recv_timeout', String(o.holdMs + 30000), '-max_recv_loops', '10000', '-max_sched_loops', '10000',
+      ]);
+      sipps.push(sp);
+      if (sp.pid) sampler.watch(sp.pid, `sipp-${i + 1}`);
+    }
+    // Ramp: wait until the calls are up (or the ramp time is over).
+    const rampEnd = Date.now() + o.rampSeconds * 1000;
+    while (Date.now() < rampEnd && !stopping) {
+      await sleep(1000);
+      progress(status(`step ${i + 1}/${o.steps.length} ramping to ${c}`));
+      if (sippTotals().current >= c * 0.95) break;
+    }
+    if (stopping) break;
+    const start = Date.now();
+    const probeRun = probe.run(o.probeCalls, o.windowSeconds * 1000);
+    const tick = setInterval(() => progress(status(`step ${i + 1}/${o.steps.length} measuring ${c} (${Math.round((Date.now() - start) / 1000)}/${o.windowSeconds} s)`)), 1000);
+    const probes = await probeRun;
+    clearInterval(tick);
+    const end = Date.now();
+    await sleep(1100); // the last agent line of the window
+    pullAgent();
+    const step = buildStep(c, start, end, sipps, probes, sampler.samples, agent, target, baseline.warmRssMB!);
+    steps.push(step);
+    progress(`ivr step ${i + 1}/${o.steps.length}: ${c} calls — setup p99 ${show(step.measures.setupP99Ms)}, pacing p99 ${show(step.measures.pacingP99Ms)}, jitter ${show(step.measures.jitterMs)}, loss ${show(step.measures.rtpLossPct)}, cpu ${show(step.measures.targetCpuPct)} → ${step.qualityBar.pass === false ? `FAILS (${step.qualityBar.failed.join(', ')})` : step.qualityBar.pass ? 'holds' : 'unknown'}`);
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    if (step.qualityBar.pass === false && !o.noStop) { notes.push(`Stopped after step ${c}: it broke the quality bar (${step.qualityBar.failed.join(', ')}).`); break; }
+  }
+
+  // Drain: SIPp stops placing calls; calls in progress finish (their digits reach the webhook), then DTMF per step.
+  progress('ivr: draining (SIPp places no new calls; calls in progress finish)');
+  await Promise.all(sipps.map((s) => s.stop((callSeconds + 15) * 1000)));
+  await sleep(1500);
+  pullAgent();
+  for (const s of steps) addDtmf(s, script, target.external);
+  const finished = new Date();
+  m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  const summary = summarize(steps, baseline);
+  const report: Report = {
+    schema: 'hookline-bench/1', scenario: 'ivr', quick: o.quick, command: commandLine(o.argv), argv: o.argv,
+    startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
+    machine: m,
+    target: { kind: target.external ? 'external' : 'hookline-child', host: target.host, port: target.port, command: target.command, config: target.config },
+    settings: { steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds, holdMs: o.holdMs, probeCalls: o.probeCalls, scenario: 'bench/scenarios/ivr-uac.xml', qualityBar: `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, ASR 100 %, every digit delivered` },
+    baseline, steps, summary, targets: targetChecks(steps, summary, baseline, o), notes,
+    timeline: { proc: sampler.samples, agent: agent.map(({ pacer, ...rest }) => ({ ...rest, pacer: pacer ? { ...pacer, hist: undefined } : null })), script: script.stats },
+  };
+  writeJson(join(dir, 'report.json'), report);
+  const charts = writeCharts(dir, report);
+  writeFileSync(join(dir, 'report.md'), markdown(report, COLUMNS, charts));
+  await cleanupAll();
+  return { report, dir };
+}
+
+const COLUMNS: Array<[string, string]> = [
+  ['concurrency', 'calls'], ['concurrentHookline', 'calls up (target)'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'], ['asr', 'ASR'],
+  ['dtmfOk', 'digits ok'], ['pacingP99Ms', 'send pacing p99'], ['jitterMs', 'RFC 3550 jitter'], ['gapErrP99Ms', 'gap error p99'],
+  ['rtpLossPct', 'loss'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['targetRssMB', 'RSS'],
+  ['rssPerCallKB', 'RSS/call'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
+];
+
+function show(m: Measure | undefined): string { return !m ? '–' : m.value === null ? 'n/a' : `${m.value} ${m.unit}`; }
+
+function measureOf(xs: number[], unit: string, how: 'mean' | 'max' | 'p50' | 'p99' | 'sum', from: string): Measure {
+  if (xs.length === 0) return missing(unit, `no samples (${from})`);
+  const v = how === 'mean' ? mean(xs) : how === 'max' ? max(xs) : how === 'sum' ? xs.reduce((a, b) => a + b, 0) : percentile(xs, how === 'p50' ? 0.5 : 0.99);
+  return measured(v!, unit, `${how} of ${from}`);
+}
+
+function buildStep(c: number, start: number, end: number, sipps: SippProcess[], probes: ProbeCallResult[], proc: ProcSample[], agentAll: AgentSample[], target: Target, warmRss: Measure): StepReport {
+  const ms: Record<string, Measure> = {};
+  // SIPp: setup delays of calls answered in the window, counters over the window.
+  const setupMs: number[] = [];
+  const sippRows: Array<{ sipp: number; rows: SippStatRow[] }> = [];
+  let answered = 0; let failed = 0; let current = 0;
+  sipps.forEach((s, k) => {
+    for (const r of s.rtt()) if (r.t >= start && r.t <= end) setupMs.push(r.ms);
+    const rows = s.stats();
+    const w = inWindow(rows, start - 1000, end + 1000);
+    sippRows.push({ sipp: k + 1, rows: w });
+    if (w.length >= 2) { failed += w[w.length - 1]!.failed - w[0]!.failed; }
+    const last = w[w.length - 1];
+    if (last) current += last.current;
+  });
+  answered = setupMs.length;
+  ms.concurrentSipp = sippRows.some((r) => r.rows.length) ? measured(current, 'calls', 'sum over SIPp processes of CurrentCall at the window end (raw.sipp)') : missing('calls', 'no SIPp stat rows');
+  ms.setupP50Ms = setupMs.length ? measured(percentile(setupMs, 0.5)!, 'ms', 'p50 of raw.setupMs') : missing('ms', 'no call answered in the window');
+  ms.setupP99Ms = setupMs.length ? measured(percentile(setupMs, 0.99)!, 'ms', 'p99 of raw.setupMs') : missing('ms', 'no call answered in the window');
+  ms.answered = measured(answered, 'calls', 'length of raw.setupMs');
+  ms.failed = sippRows.some((r) => r.rows.length >= 2) ? measured(failed, 'calls', 'Δ FailedCall(C) over raw.sipp') : missing('calls', 'fewer than two SIPp stat rows in the window');
+  ms.asr = answered + failed > 0 && ms.failed.value !== null ? measured(answered / (answered + failed), 'ratio', 'answered / (answered + failed)') : missing('ratio', 'no call answered or failed in the window');
+  // Probe: RTP quality.
+  const ok = probes.filter((p) => p.answered && p.packets >= 2);
+  const tot = (f: (p: ProbeCallResult) => number): number => ok.reduce((a, p) => a + f(p), 0);
+  const why = probes.length === 0 ? 'no probe call' : `no probe call received RTP (${probes.map((p) => p.error ?? `status ${p.status}`).join('; ')})`;
+  if (ok.length) {
+    const expected = tot((p) => p.expected);
+    const lost = tot((p) => p.lost);
+    ms.probeCalls = measured(ok.length, 'calls', 'raw.probe (answered, ≥ 2 packets)');
+    ms.rtpPackets = measured(tot((p) => p.packets), 'packets', 'sum of raw.probe[].packets');
+    ms.rtpLossPct = measured(expected ? (lost / expected) * 100 : 0, '%', 'sum lost / sum expected of raw.probe');
+    ms.rtpDuplicates = measured(tot((p) => p.duplicates), 'packets', 'sum of raw.probe[].duplicates');
+    ms.rtpOutOfOrder = measured(tot((p) => p.outOfOrder), 'packets', 'sum of raw.probe[].outOfOrder');
+    ms.jitterMs = measured(mean(ok.map((p) => p.jitterMs!))!, 'ms', 'mean of raw.probe[].jitterMs (RFC 3550 J at call end)');
+    ms.jitterMaxMs = measured(max(ok.map((p) => p.jitterMaxMs!))!, 'ms', 'max of raw.probe[].jitterMaxMs');
+    ms.gapErrP99Ms = measured(max(ok.map((p) => p.gapErrP99Ms ?? 0))!, 'ms', 'max of raw.probe[].gapErrP99Ms');
+    const dv = max(ok.map((p) => p.delayVarP99Ms ?? 0))!;
+    ms.delayVarP99Ms = measured(dv, 'ms', 'max of raw.probe[].delayVarP99Ms');
+    // E-model: 20 ms packetisation + a jitter buffer as deep as the measured p99 delay variation; loss as measured.
+    const e = eModel(20 + dv, expected ? (lost / expected) * 100 : 0);
+    ms.rFactor = measured(e.r, 'R', 'E-model(20 ms + delayVarP99Ms, rtpLossPct)');
+    ms.mos = measured(e.mos, 'MOS', 'E-model(20 ms + delayVarP99Ms, rtpLossPct)');
+  } else {
+    for (const k of ['probeCalls', 'rtpPackets', 'rtpLossPct', 'rtpDuplicates', 'rtpOutOfOrder', 'jitterMs', 'jitterMaxMs', 'gapErrP99Ms', 'delayVarP99Ms', 'rFactor', 'mos']) ms[k] = missing('', why);
+  }
+  // Agent: send pacing, event loop, GC, active calls.
+  const ag = inWindow(agentAll, start + 500, end + 1000);
+  const noAgent = target.external ? 'external target: no agent inside it' : 'no agent samples in the window';
+  const hists = ag.filter((a) => a.pacer).map((a) => a.pacer!.hist);
+  if (hists.length) {
+    const merged = mergeSparse(hists);
+    ms.pacingP50Ms = measured(sparsePercentile(merged, 0.5, HIST_MIN_MS, HIST_STEP_MS)!, 'ms', 'p50 of the merged agent pacer histograms (raw.agent[].pacer.hist)');
+    ms.pacingP99Ms = measured(sparsePercentile(merged, 0.99, HIST_MIN_MS, HIST_STEP_MS)!, 'ms', 'p99 of the merged agent pacer histograms (raw.agent[].pacer.hist)');
+    ms.pacingMaxMs = measured(max(ag.filter((a) => a.pacer && a.pacer.sent > 0).map((a) => a.pacer!.lateMax)) ?? 0, 'ms', 'max of raw.agent[].pacer.lateMax');
+    ms.packetsSent = measured(ag.reduce((t, a) => t + (a.pacer?.sent ?? 0), 0), 'packets', 'sum of raw.agent[].pacer.sent');
+    ms.resyncs = measured(ag.reduce((t, a) => t + (a.pacer?.resyncs ?? 0), 0), 'count', 'sum of raw.agent[].pacer.resyncs');
+    ms.workerGcMs = measured(ag.reduce((t, a) => t + (a.pacer?.workerGcMs ?? 0), 0), 'ms', 'sum of raw.agent[].pacer.workerGcMs');
+  } else for (const k of ['pacingP50Ms', 'pacingP99Ms', 'pacingMaxMs', 'packetsSent', 'resyncs', 'workerGcMs']) ms[k] = missing('ms', noAgent);
+  if (ag.length) {
+    const calls = ag.map((a) => a.calls).filter((v): v is number => v !== null);
+    ms.concurrentHookline = calls.length ? measured(mean(calls)!, 'calls', 'mean of raw.agent[].calls') : missing('calls', 'the agent did not find the switch');
+    ms.eldP99Ms = measured(max(ag.map((a) => a.eld.p99))!, 'ms', 'max of raw.agent[].eld.p99 (per-second main-thread event-loop delay p99)');
+    ms.gcCount = measured(ag.reduce((t, a) => t + a.gc.count, 0), 'count', 'sum of raw.agent[].gc.count (main thread)');
+    ms.gcMs = measured(ag.reduce((t, a) => t + a.gc.ms, 0), 'ms', 'sum of raw.agent[].gc.ms');
+    ms.gcMaxMs = measured(max(ag.map((a) => a.gc.maxMs))!, 'ms', 'max of raw.agent[].gc.maxMs');
+    ms.heapUsedMB = measured(max(ag.map((a) => a.heapUsedMB))!, 'MB', 'max of raw.agent[].heapUsedMB');
+  } else for (const k of ['concurrentHookline', 'eldP99Ms', 'gcCount', 'gcMs', 'gcMaxMs', 'heapUsedMB']) ms[k] = missing('', noAgent);
+  // Processes.
+  const pw = inWindow(proc, start + 1000, end);
+  const tp = pw.filter((p) => p.role === 'target');
+  const cpuOf = (xs: ProcSample[]): number[] => xs.map((p) => p.cpuPct).filter((v): v is number => v !== null);
+  if (target.pid && tp.length) {
+    ms.targetCpuPct = measureOf(cpuOf(tp), '% of one core', 'mean', 'raw.proc (role target)');
+    ms.targetCpuMaxPct = measureOf(cpuOf(tp), '% of one core', 'max', 'raw.proc (role target)');
+    ms.targetRssMB = measureOf(tp.map((p) => p.rssMB), 'MB', 'max', 'raw.proc (role target)');
+    const up = ms.concurrentHookline?.value;
+    ms.rssPerCallKB = warmRss.value !== null && up ? measured(((ms.targetRssMB.value! - warmRss.value) * 1024) / up, 'KB', '(targetRssMB − baseline.warmRssMB) × 1024 / concurrentHookline') : missing('KB', 'no warm baseline or no calls up');
+  } else for (const k of ['targetCpuPct', 'targetCpuMaxPct', 'targetRssMB', 'rssPerCallKB']) ms[k] = missing('', target.pid ? 'no target samples in the window' : 'external target: its process is not measured');
+  // SIPp: the sum over its processes of their mean CPU.
+  const sippRoles = [...new Set(pw.filter((p) => p.role.startsWith('sipp')).map((p) => p.role))];
+  ms.sippCpuPct = sippRoles.length ? measured(sippRoles.reduce((t, r) => t + (mean(cpuOf(pw.filter((p) => p.role === r))) ?? 0), 0), '% of one core', 'sum over SIPp processes of mean raw.proc cpuPct') : missing('%', 'no SIPp samples');
+  ms.benchCpuPct = measureOf(cpuOf(pw.filter((p) => p.role === 'bench')), '% of one core', 'mean', 'raw.proc (role bench: script server + probe)');
+  // Quality bar.
+  const failedBar: string[] = []; const unknown: string[] = [];
+  const check = (name: string, m: Measure | undefined, ok: (v: number) => boolean): void => {
+    if (!m || m.value === null) unknown.push(name); else if (!ok(m.value)) failedBar.push(name);
+  };
+  check(`send pacing p99 ≤ ${PACING_BAR_MS} ms`, ms.pacingP99Ms, (v) => v <= PACING_BAR_MS);
+  check('no RTP loss', ms.rtpLossPct, (v) => v === 0);
+  check('ASR 100 %', ms.asr, (v) => v === 1);
+  return {
+    concurrency: c, window: { start, end }, measures: ms,
+    qualityBar: { pass: failedBar.length ? false : unknown.length ? null : true, failed: failedBar, unknown },
+    raw: { setupMs, sipp: sippRows, probe: probes, proc: pw, agent: ag },
+  };
+}
+
+/** DTMF per step, once calls have finished: calls whose first webhook request came in the step's window. */
+function addDtmf(s: StepReport, script: BenchScript, external: boolean): void {
+  if (external) { s.measures.dtmfOk = missing('ratio', 'external target: its web script is not the bench\'s'); s.qualityBar.unknown.push('every digit delivered'); return; }
+  const calls = [...script.calls.values()].filter((c) => c.first >= s.window.start && c.first <= s.window.end);
+  const raw = calls.map((c) => ({ first: c.first, second: c.second, digits: c.digits }));
+  s.raw.dtmf = raw;
+  const good = raw.filter((c) => c.digits === EXPECTED_DIGITS).length;
+  s.measures.dtmfCalls = measured(raw.length, 'calls', 'length of raw.dtmf (first webhook request in the window)');
+  s.measures.dtmfOk = raw.length ? measured(good / raw.length, 'ratio', `share of raw.dtmf whose second request carried Digits=${EXPECTED_DIGITS}`) : missing('ratio', 'no call reached the web script in the window');
+  if (s.measures.dtmfOk.value === null) s.qualityBar.unknown.push('every digit delivered');
+  else if (s.measures.dtmfOk.value < 1) s.qualityBar.failed.push('every digit delivered');
+  s.qualityBar.pass = s.qualityBar.failed.length ? false : s.qualityBar.unknown.length ? null : true;
+}
+
+function summarize(steps: StepReport[], baseline: Record<string, Measure>): Record<string, Measure> {
+  const holding = steps.filter((s) => s.qualityBar.pass === true).map((s) => s.concurrency);
+  const out: Record<string, Measure> = {
+    maxConcurrentHoldingBar: holding.length ? measured(Math.max(...holding), 'calls', 'largest steps[].concurrency whose qualityBar.pass is true') : missing('calls', steps.length ? 'no step held the quality bar (or it could not be judged)' : 'no step ran'),
+    stepsRun: measured(steps.length, 'count', 'steps'),
+  };
+  const last = steps[steps.length - 1];
+  if (last) out.lastStepCpuPct = last.measures.targetCpuPct ?? missing('%', 'not measured');
+  // Memory per call: least-squares slope of RSS against calls up, over the steps (one step alone is GC noise).
+  const pts = steps.map((s) => [s.measures.concurrentHookline?.value, s.measures.targetRssMB?.value] as const)
+    .filter((p): p is readonly [number, number] => typeof p[0] === 'number' && typeof p[1] === 'number');
+  const slope = fitSlope(pts);
+  out.rssPerCallKB = slope === null ? missing('KB', 'needs RSS at two or more steps with different call counts')
+    : measured(slope * 1024, 'KB', 'least-squares slope of steps[].measures.targetRssMB against steps[].measures.concurrentHookline');
+  out.idleRssMB = baseline.idleRssMB!;
+  return out;
+}
+
+export function fitSlope(pts: ReadonlyArray<readonly [number, number]>): number | null {
+  if (pts.length < 2) return null;
+  const mx = pts.reduce((t, p) => t + p[0], 0) / pts.length;
+  const my = pts.reduce((t, p) => t + p[1], 0) / pts.length;
+  let sxx = 0; let sxy = 0;
+  for (const [x, y] of pts) { sxx += (x - mx) ** 2; sxy += (x - mx) * (y - my); }
+  return sxx > 0 ? sxy / sxx : null;
+}
+
+function targetChecks(steps: StepReport[], summary: Record<string, Measure>, baseline: Record<string, Measure>, o: IvrOptions): TargetCheck[] {
+  const maxHold = summary.maxConcurrentHoldingBar!.value;
+  const biggest = steps.length ? Math.max(...steps.map((s) => s.concurrency)) : 0;
+  const perCall = summary.rssPerCallKB?.value ?? null;
+  return [
+    {
+      target: 'ivr concurrent calls (send pacing p99 ≤ 5 ms, no loss)', goal: '≥ 2,000',
+      measured: maxHold === null ? 'no step held the bar' : `${maxHold} held${biggest > maxHold ? `, ${biggest} did not` : ` (largest step tried: ${biggest})`}`,
+      met: maxHold === null ? (steps.length ? false : null) : maxHold >= 2000 ? true : biggest > maxHold ? false : null,
+    },
+    {
+      target: 'memory per active call', goal: '≤ 64 KB RSS per call',
+      measured: perCall !== null ? `${round(perCall)} KB per call (RSS slope over ${steps.length} steps up to ${biggest} calls)` : 'not measured',
+      met: perCall !== null && biggest >= 200 ? perCall <= 64 : null,
+    },
+    {
+      target: 'idle process', goal: '≤ 80 MB RSS',
+      measured: baseline.idleRssMB!.value === null ? 'not measured' : `${baseline.idleRssMB!.value} MB`,
+      met: baseline.idleRssMB!.value === null ? null : baseline.idleRssMB!.value <= 80,
+    },
+    ...(o.taskset || o.nodeFlags.length ? [{
+      target: `constrained run (${[o.taskset ? `taskset -c ${o.taskset}` : '', ...o.nodeFlags].filter(Boolean).join(' ')})`, goal: '≥ 300 ivr calls',
+      measured: maxHold === null ? 'no step held the bar' : `${maxHold} held`, met: maxHold === null ? false : maxHold >= 300 ? true : null,
+    }] : []),
+  ];
+}
+
+function writeCharts(dir: string, r: Report): string[] {
+  const x = (s: StepReport): number => s.concurrency;
+  const v = (s: StepReport, k: string): number | null => s.measures[k]?.value ?? null;
+  const files: string[] = [];
+  writeFileSync(join(dir, 'jitter.svg'), lineChart({
+    title: `ivr: jitter and pacing against concurrent calls (${r.machine.cores} cores, ${r.startedAt.slice(0, 16)})`,
+    xLabel: 'concurrent calls', yLabel: 'ms', hLine: { y: PACING_BAR_MS, label: 'bar: 5 ms' },
+    series: [
+      { name: 'send pacing p99 (agent)', points: r.steps.map((s) => [x(s), v(s, 'pacingP99Ms')]) },
+      { name: 'RFC 3550 jitter (probe, mean)', points: r.steps.map((s) => [x(s), v(s, 'jitterMs')]) },
+      { name: 'inter-arrival error p99 (probe)', points: r.steps.map((s) => [x(s), v(s, 'gapErrP99Ms')]), dashed: true },
+    ],
+  }));
+  files.push('jitter.svg');
+  writeFileSync(join(dir, 'cpu.svg'), lineChart({
+    title: 'ivr: CPU against concurrent calls (100 % = one core)',
+    xLabel: 'concurrent calls', yLabel: '% of one core',
+    series: [
+      { name: 'Hookline (mean)', points: r.steps.map((s) => [x(s), v(s, 'targetCpuPct')]) },
+      { name: 'Hookline (max second)', points: r.steps.map((s) => [x(s), v(s, 'targetCpuMaxPct')]), dashed: true },
+      { name: 'SIPp (sum)', points: r.steps.map((s) => [x(s), v(s, 'sippCpuPct')]) },
+      { name: 'bench (script + probe)', points: r.steps.map((s) => [x(s), v(s, 'benchCpuPct')]) },
+    ],
+  }));
+  files.push('cpu.svg');
+  writeFileSync(join(dir, 'setup.svg'), lineChart({
+    title: 'ivr: setup delay (INVITE → 200, includes webhook + first TTS) against concurrent calls', xLabel: 'concurrent calls', yLabel: 'ms',
+    series: [
+      { name: 'p50 (SIPp)', points: r.steps.map((s) => [x(s), v(s, 'setupP50Ms')]) },
+      { name: 'p99 (SIPp)', points: r.steps.map((s) => [x(s), v(s, 'setupP99Ms')]) },
+    ],
+  }));
+  files.push('setup.svg');
+  writeFileSync(join(dir, 'rss.svg'), lineChart({
+    title: 'ivr: Hookline RSS against concurrent calls', xLabel: 'concurrent calls', yLabel: 'MB',
+    series: [{ name: 'RSS (max in window)', points: r.steps.map((s) => [x(s), v(s, 'targetRssMB')]) }],
+  }));
+  files.push('rss.svg');
+  return files;
+}

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { CallflowNode } from '../pivot/callflow.js';
+import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
+import { isValidTimeZone } from '../pivot/temporal.js';
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -170,6 +172,12 @@ export interface HooklineConfig {
   ringGroups: RingGroupConfig[];
   registrar: RegistrarConfig;
   cdr: CdrConfig;
+  /** Stored media by id (`play`, menu prompts, `response.media`): `{ url | file | tts }`. */
+  media: Record<string, StoredMedia>;
+  /** Stored menus by id (`menu` module). */
+  menus: Record<string, StoredMenu>;
+  /** Stored temporal rules (and rule sets) by id (`temporal_route`). */
+  temporalRules: Record<string, StoredTemporalRule>;
 }
 
 export class ConfigError extends Error {
@@ -432,7 +440,7 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
 export function validateConfig(input: unknown): HooklineConfig {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new ConfigError('(root)', 'expected an object');
-  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr']);
+  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules']);
 
   const s = section(input, 'sip');
   checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent']);
@@ -515,7 +523,7 @@ export function validateConfig(input: unknown): HooklineConfig {
 
   const bridging = bridgingSections(input, ids);
 
-  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging };
+  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input) };
 }
 
 /** Read and validate a config file (YAML or JSON by extension; YAML parses JSON too). */
@@ -538,4 +546,143 @@ export function loadConfigFile(file: string): HooklineConfig {
 /** The route for a dialled number: exact match first, then `*`. */
 export function routeFor(config: HooklineConfig, number: string): NumberRoute | undefined {
   return config.numbers[number] ?? config.numbers['*'];
+}
+
+// ---------------------------------------------------------------- media, menus, temporalRules
+
+const WDAY_NAMES: Readonly<Record<string, number>> = {
+  sunday: 0, sun: 0, monday: 1, mon: 1, tuesday: 2, tue: 2, wednesday: 3, wensday: 3, wed: 3,
+  thursday: 4, thu: 4, friday: 5, fri: 5, saturday: 6, sat: 6,
+};
+const MEDIA_ID_RE = /^[A-Za-z0-9_.:@+-]{1,128}$/;
+const DATE_RE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+const MONTH_DAY_RE = /^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+/** Seconds since midnight from an integer (0-86400) or "HH:MM[:SS]". */
+function timeOfDay(o: Obj, key: string, path: string): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 86400) return v;
+  if (typeof v === 'string') {
+    const m = /^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$/.exec(v);
+    if (m) {
+      const secs = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3] ?? 0);
+      if (secs <= 86400) return secs;
+    }
+  }
+  throw new ConfigError(`${path}.${key}`, `expected "HH:MM" or seconds since midnight 0-86400, got ${show(v)}`);
+}
+
+/** A prompt reference: an http(s) URL, tts://text, or a media id defined under `media`. */
+function promptRef(o: Obj, key: string, path: string, mediaIds: ReadonlySet<string>, allowFalse: boolean): string | false | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (v === false && allowFalse) return false;
+  if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(`${path}.${key}`, `expected a media id, an http(s) URL or tts://text${allowFalse ? ', or false' : ''}, got ${show(v)}`);
+  if (/^https?:\/\/./i.test(v) || /^tts:\/\/./i.test(v)) return v;
+  if (!mediaIds.has(v)) throw new ConfigError(`${path}.${key}`, `unknown media id ${show(v)} (define it under media, or use an http(s) URL or tts://text)`);
+  return v;
+}
+
+function storedSections(input: Obj): Pick<HooklineConfig, 'media' | 'menus' | 'temporalRules'> {
+  const media: Record<string, StoredMedia> = {};
+  for (const [id, m] of Object.entries(section(input, 'media'))) {
+    const path = `media.${id}`;
+    if (!MEDIA_ID_RE.test(id)) throw new ConfigError(path, 'a media id is 1-128 characters of A-Z a-z 0-9 _ . : @ + -');
+    if (!isObj(m)) throw new ConfigError(path, 'expected { url } or { file } or { tts }');
+    checkKeys(m, path, ['url', 'file', 'tts', 'name']);
+    const url = optStr(m, 'url', path);
+    const file = optStr(m, 'file', path);
+    const tts = optStr(m, 'tts', path);
+    if ([url, file, tts].filter((x) => x !== undefined).length !== 1) throw new ConfigError(path, 'expected exactly one of url, file, tts');
+    if (url !== undefined && !/^https?:\/\/./i.test(url)) throw new ConfigError(`${path}.url`, `expected an http(s) URL, got ${show(url)}`);
+    if (tts !== undefined && tts.length > 1000) throw new ConfigError(`${path}.tts`, 'longer than 1000 characters');
+    media[id] = url !== undefined ? { url } : file !== undefined ? { file } : { tts: tts ?? '' };
+  }
+  const mediaIds = new Set(Object.keys(media));
+
+  const menus: Record<string, StoredMenu> = {};
+  for (const [id, m] of Object.entries(section(input, 'menus'))) {
+    const path = `menus.${id}`;
+    if (!isObj(m)) throw new ConfigError(path, 'expected a menu object {retries, timeout, max_extension_length, media}');
+    checkKeys(m, path, ['name', 'retries', 'timeout', 'interdigit_timeout', 'max_extension_length', 'media']);
+    const mm = section(m, 'media');
+    if (m.media !== undefined && m.media !== null && !isObj(m.media)) throw new ConfigError(`${path}.media`, 'expected an object');
+    checkKeys(mm, `${path}.media`, ['greeting', 'invalid_media', 'exit_media']);
+    const name = optStr(m, 'name', path);
+    const greeting = promptRef(mm, 'greeting', `${path}.media`, mediaIds, false);
+    const invalid = promptRef(mm, 'invalid_media', `${path}.media`, mediaIds, true);
+    const exit = promptRef(mm, 'exit_media', `${path}.media`, mediaIds, true);
+    menus[id] = {
+      ...(name !== undefined ? { name } : {}),
+      retries: int(m, 'retries', path, 3, 1, 20),
+      timeout: int(m, 'timeout', path, 10000, 100, 3_600_000),
+      interdigitTimeout: int(m, 'interdigit_timeout', path, 2000, 100, 3_600_000),
+      maxExtensionLength: int(m, 'max_extension_length', path, 4, 1, 32),
+      ...(typeof greeting === 'string' ? { greeting } : {}),
+      ...(invalid !== undefined ? { invalidMedia: invalid } : {}),
+      ...(exit !== undefined ? { exitMedia: exit } : {}),
+    };
+  }
+
+  const temporalRules: Record<string, StoredTemporalRule> = {};
+  const rawRules = section(input, 'temporalRules');
+  for (const [id, r] of Object.entries(rawRules)) {
+    const path = `temporalRules.${id}`;
+    if (!isObj(r)) throw new ConfigError(path, 'expected a rule object {wdays, time_window_start, time_window_stop, dates, timezone}');
+    checkKeys(r, path, ['name', 'timezone', 'wdays', 'time_window_start', 'time_window_stop', 'dates', 'start_date', 'end_date', 'enabled', 'temporal_rules']);
+    const name = optStr(r, 'name', path);
+    const timezone = optStr(r, 'timezone', path);
+    if (timezone !== undefined && !isValidTimeZone(timezone)) throw new ConfigError(`${path}.timezone`, `unknown time zone ${show(timezone)} (an IANA name such as America/New_York)`);
+    let wdays: number[] | undefined;
+    if (r.wdays !== undefined && r.wdays !== null) {
+      if (!Array.isArray(r.wdays)) throw new ConfigError(`${path}.wdays`, 'expected a list of weekday names (monday … sunday)');
+      wdays = r.wdays.map((d: unknown, i) => {
+        const n = typeof d === 'string' ? WDAY_NAMES[d.toLowerCase()] : undefined;
+        if (n === undefined) throw new ConfigError(`${path}.wdays[${i}]`, `expected a weekday name (monday … sunday), got ${show(d)}`);
+        return n;
+      });
+    }
+    let dates: string[] | undefined;
+    if (r.dates !== undefined && r.dates !== null) {
+      if (!Array.isArray(r.dates)) throw new ConfigError(`${path}.dates`, 'expected a list of "YYYY-MM-DD" or "MM-DD"');
+      dates = r.dates.map((d: unknown, i) => {
+        if (typeof d !== 'string' || !(DATE_RE.test(d) || MONTH_DAY_RE.test(d))) throw new ConfigError(`${path}.dates[${i}]`, `expected "YYYY-MM-DD" or "MM-DD", got ${show(d)}`);
+        return d;
+      });
+    }
+    const dateField = (key: string): string | undefined => {
+      const d = optStr(r, key, path);
+      if (d !== undefined && !DATE_RE.test(d)) throw new ConfigError(`${path}.${key}`, `expected "YYYY-MM-DD", got ${show(d)}`);
+      return d;
+    };
+    const startDate = dateField('start_date');
+    const endDate = dateField('end_date');
+    if (r.enabled !== undefined && r.enabled !== null && typeof r.enabled !== 'boolean') throw new ConfigError(`${path}.enabled`, `expected true or false, got ${show(r.enabled)}`);
+    const start = timeOfDay(r, 'time_window_start', path);
+    const stop = timeOfDay(r, 'time_window_stop', path);
+    let set: string[] | undefined;
+    if (r.temporal_rules !== undefined && r.temporal_rules !== null) {
+      if (!Array.isArray(r.temporal_rules) || r.temporal_rules.length === 0) throw new ConfigError(`${path}.temporal_rules`, 'expected a non-empty list of rule ids');
+      set = r.temporal_rules.map((x: unknown, i) => {
+        if (typeof x !== 'string' || !Object.prototype.hasOwnProperty.call(rawRules, x) || x === id) {
+          throw new ConfigError(`${path}.temporal_rules[${i}]`, `expected the id of another rule under temporalRules, got ${show(x)}`);
+        }
+        return x;
+      });
+    }
+    temporalRules[id] = {
+      ...(name !== undefined ? { name } : {}),
+      ...(timezone !== undefined ? { timezone } : {}),
+      ...(wdays ? { wdays } : {}),
+      ...(start !== undefined ? { timeWindowStart: start } : {}),
+      ...(stop !== undefined ? { timeWindowStop: stop } : {}),
+      ...(dates ? { dates } : {}),
+      ...(startDate !== undefined ? { startDate } : {}),
+      ...(endDate !== undefined ? { endDate } : {}),
+      ...(typeof r.enabled === 'boolean' ? { enabled: r.enabled } : {}),
+      ...(set ? { temporalRules: set } : {}),
+    };
+  }
+  return { media, menus, temporalRules };
 }

@@ -217,6 +217,7 @@ export class Switch {
       apiVersion: this.config.pivot.apiVersion,
       maxReqTimeoutMs: this.config.pivot.maxReqTimeoutMs,
       debugStore: this.debugStore,
+      storedConfig: this.config,
     });
     this.pivots.set(call, session);
     try {

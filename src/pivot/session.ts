@@ -20,7 +20,7 @@ import { runFlow, DEFAULT_MAX_NODES } from './interpreter.js';
 import { buildParams, DEFAULT_API_VERSION, type ParamState } from './params.js';
 import { WebhookClient } from './webhook.js';
 import { PivotError } from './errors.js';
-import { EMPTY_STORED, type MediaSource, type PivotStored } from './stored.js';
+import { EMPTY_STORED, storedFromRecords, type MediaSource, type PivotStored, type StoredRecords } from './stored.js';
 import { MediaLoader } from '../media/fetch.js';
 
 /** Bounds on DTMF state kept for a call. */
@@ -54,8 +54,10 @@ export interface PivotSessionOptions {
   modules?: ReadonlyMap<string, PivotModule>;
   /** Sign every request with `X-Hookline-Signature` (see `WebhookClientOptions.signingSecret`). */
   signingSecret?: string;
-  /** Stored media, menus and temporal rules (config); none by default. */
+  /** Stored media, menus and temporal rules; none by default. */
   stored?: Partial<PivotStored>;
+  /** The same from the configuration's plain objects (e.g. the `HooklineConfig`); `stored` wins where both are set. */
+  storedConfig?: StoredRecords;
   /** Audio source for `play`/`menu` (the switch shares one `MediaLoader`); default a process-wide loader. */
   media?: MediaSource;
   /** Wall clock, epoch ms, for `temporal_route` (default `Date.now`). */
@@ -112,7 +114,7 @@ export class PivotSession {
     this.maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
     this.registry = opts.modules ? new Map([...MODULES, ...opts.modules]) : MODULES;
     this.lang = opts.defaultLanguage;
-    this.stored = { ...EMPTY_STORED, ...opts.stored };
+    this.stored = { ...EMPTY_STORED, ...(opts.storedConfig ? storedFromRecords(opts.storedConfig) : {}), ...opts.stored };
     this.media = opts.media ?? defaultMediaLoader();
     this.wallNow = opts.now ?? Date.now;
     this.startedAt = opts.clock.now();

@@ -71,3 +71,26 @@ export interface MediaSource {
   load(url: string, signal?: AbortSignal): Promise<Int16Array>;
   loadFile(path: string): Promise<Int16Array>;
 }
+
+/** The configuration's plain-object form of the stored sections (`HooklineConfig` has this shape). */
+export interface StoredRecords {
+  readonly media?: Readonly<Record<string, StoredMedia>>;
+  readonly menus?: Readonly<Record<string, StoredMenu>>;
+  readonly temporalRules?: Readonly<Record<string, StoredTemporalRule>>;
+}
+
+const converted = new WeakMap<object, PivotStored>();
+
+/** Maps over a config's stored sections, built once per config object. */
+export function storedFromRecords(r: StoredRecords): PivotStored {
+  let s = converted.get(r);
+  if (!s) {
+    s = {
+      media: new Map(Object.entries(r.media ?? {})),
+      menus: new Map(Object.entries(r.menus ?? {})),
+      temporalRules: new Map(Object.entries(r.temporalRules ?? {})),
+    };
+    converted.set(r, s);
+  }
+  return s;
+}

@@ -52,6 +52,18 @@ const bad: Array<[string, unknown, string]> = [
   ['ring group unknown device', { ringGroups: [{ id: 'g', endpoints: [{ id: 'x', type: 'device' }] }] }, 'ringGroups[0].endpoints[0].id'],
   ['registrar max below min', { registrar: { minExpires: 600, maxExpires: 60 } }, 'registrar.maxExpires'],
   ['cdr url not http', { cdr: { url: 'ftp://x' } }, 'cdr.url'],
+  ['media with two sources', { media: { g: { url: 'http://x/a.wav', file: '/a.wav' } } }, 'media.g'],
+  ['media url not http', { media: { g: { url: 'ftp://x/a.wav' } } }, 'media.g.url'],
+  ['media bad id', { media: { 'a b': { tts: 'x' } } }, 'media.a b'],
+  ['menu retries not a number', { menus: { main: { retries: 'many' } } }, 'menus.main.retries'],
+  ['menu unknown field', { menus: { main: { greeting: 'x' } } }, 'menus.main.greeting'],
+  ['menu unknown media id', { menus: { main: { media: { greeting: 'nope' } } } }, 'menus.main.media.greeting'],
+  ['menu greeting false', { menus: { main: { media: { greeting: false } } } }, 'menus.main.media.greeting'],
+  ['rule bad weekday', { temporalRules: { bh: { wdays: ['monday', 'funday'] } } }, 'temporalRules.bh.wdays[1]'],
+  ['rule bad time', { temporalRules: { bh: { time_window_start: '25:00' } } }, 'temporalRules.bh.time_window_start'],
+  ['rule bad time zone', { temporalRules: { bh: { timezone: 'Mars/Olympus' } } }, 'temporalRules.bh.timezone'],
+  ['rule bad date', { temporalRules: { bh: { dates: ['2026-13-01'] } } }, 'temporalRules.bh.dates[0]'],
+  ['rule set unknown member', { temporalRules: { set: { temporal_rules: ['nope'] } } }, 'temporalRules.set.temporal_rules[0]'],
 ];
 for (const [name, input, field] of bad) {
   t.test(`rejects: ${name}`, async (t) => {
@@ -115,4 +127,25 @@ t.test('bridging sections: carriers, devices, users, ring groups, registrar, cdr
   t.same(c.cdr, { url: 'http://127.0.0.1/cdr', maxRecords: 1000 });
   const d = validateConfig({});
   t.same([d.carriers, d.devices, d.users, d.ringGroups], [[], [], [], []]);
+});
+
+t.test('media, menus and temporalRules sections with defaults', async (t) => {
+  const c = validateConfig({
+    media: { greet: { url: 'http://127.0.0.1/greet.wav' }, bye: { tts: 'Goodbye' }, disk: { file: '/var/media/x.mp3' } },
+    menus: { main: { retries: 2, media: { greeting: 'greet', invalid_media: 'tts://Try again', exit_media: false } }, bare: {} },
+    temporalRules: {
+      bh: { timezone: 'America/New_York', wdays: ['monday', 'tue', 'wensday', 'Thursday', 'friday'], time_window_start: '09:00', time_window_stop: 61200 },
+      xmas: { dates: ['12-25', '2026-12-24'], enabled: false },
+      closed: { temporal_rules: ['xmas'] },
+    },
+  });
+  t.same(c.media.greet, { url: 'http://127.0.0.1/greet.wav' });
+  t.same(c.media.bye, { tts: 'Goodbye' });
+  t.same(c.menus.main, { retries: 2, timeout: 10000, interdigitTimeout: 2000, maxExtensionLength: 4, greeting: 'greet', invalidMedia: 'tts://Try again', exitMedia: false });
+  t.same(c.menus.bare, { retries: 3, timeout: 10000, interdigitTimeout: 2000, maxExtensionLength: 4 });
+  t.same(c.temporalRules.bh, { timezone: 'America/New_York', wdays: [1, 2, 3, 4, 5], timeWindowStart: 32400, timeWindowStop: 61200 });
+  t.same(c.temporalRules.xmas, { dates: ['12-25', '2026-12-24'], enabled: false });
+  t.same(c.temporalRules.closed, { temporalRules: ['xmas'] });
+  const d = validateConfig({});
+  t.same([d.media, d.menus, d.temporalRules], [{}, {}, {}]);
 });

@@ -134,8 +134,8 @@ t.test('lenient say alias; strict rejects say', async (tt) => {
   clean(tt, s);
 });
 
-t.test('9. play without id is skipped; play with an id is unavailable for now → _', async (tt) => {
-  const env = await setup(tt, (_r, res) => reply(res, { module: 'play', data: {}, children: { _: { module: 'play', data: { id: 'http://media.test/x.wav' }, children: { _: { module: 'tts', data: { text: 'after' } } } } } }));
+t.test('9. play without id is skipped; play of an unreachable URL → _', async (tt) => {
+  const env = await setup(tt, (_r, res) => reply(res, { module: 'play', data: {}, children: { _: { module: 'play', data: { id: 'http://127.0.0.1:1/x.wav' }, children: { _: { module: 'tts', data: { text: 'after' } } } } } }));
   await env.run(rootFlow(env.server.base));
   tt.same(env.call.spoken, ['after']);
   clean(tt, env);

@@ -87,7 +87,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     notes.push('External target: its web script is not the bench\'s, so DTMF delivery to the webhook, send pacing, event-loop delay and GC are not measured; RTP quality is measured by the probe calls.');
   } else {
     target = await startHookline({
-      dir, numbers: { '4000': `${script.url}/ivr`, '4001': `${script.url}/probe` },
+      dir, numbers: { '4000': `${script.url}/ivr`, '4001': `${script.url}/probe`, '4002': `${script.url}/warmup` },
       rtpPortMin: 10000, rtpPortMax: 19998, nodeFlags: o.nodeFlags,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.taskset ? { prefix: ['taskset', '-c', o.taskset] } : {}),
@@ -113,6 +113,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   sampler.sample();
   const idleSamples = sampler.samples.filter((s) => s.role === 'target' && s.t >= idleT);
   const warm = await probe.run(1, 1500);
+  if (!target.external) await probe.run(1, 15000, '4002'); // synthesises the ivr prompts once; the script hangs up
   await sleep(1000);
   sampler.sample();
   const warmT = Date.now();
@@ -177,7 +178,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     const end = Date.now();
     await sleep(1100); // the last agent line of the window
     pullAgent();
-    const step = buildStep(c, start, end, sipps, probes, sampler.samples, agent, target, baseline.warmRssMB!);
+    const step = buildStep(c, start, end, sipps, probes, sampler.samples, agent, target);
     steps.push(step);
     progress(`ivr step ${i + 1}/${o.steps.length}: ${c} calls — setup p99 ${show(step.measures.setupP99Ms)}, pacing p99 ${show(step.measures.pacingP99Ms)}, jitter ${show(step.measures.jitterMs)}, loss ${show(step.measures.rtpLossPct)}, cpu ${show(step.measures.targetCpuPct)} → ${step.qualityBar.pass === false ? `FAILS (${step.qualityBar.failed.join(', ')})` : step.qualityBar.pass ? 'holds' : 'unknown'}`);
     if (process.stderr.isTTY) process.stderr.write('\n');
@@ -213,7 +214,7 @@ const COLUMNS: Array<[string, string]> = [
   ['concurrency', 'calls'], ['concurrentHookline', 'calls up (target)'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'], ['asr', 'ASR'],
   ['dtmfOk', 'digits ok'], ['pacingP99Ms', 'send pacing p99'], ['jitterMs', 'RFC 3550 jitter'], ['gapErrP99Ms', 'gap error p99'],
   ['rtpLossPct', 'loss'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['targetRssMB', 'RSS'],
-  ['rssPerCallKB', 'RSS/call'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
+  ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
 ];
 
 function show(m: Measure | undefined): string { return !m ? '–' : m.value === null ? 'n/a' : `${m.value} ${m.unit}`; }
@@ -224,7 +225,7 @@ function measureOf(xs: number[], unit: string, how: 'mean' | 'max' | 'p50' | 'p9
   return measured(v!, unit, `${how} of ${from}`);
 }
 
-function buildStep(c: number, start: number, end: number, sipps: SippProcess[], probes: ProbeCallResult[], proc: ProcSample[], agentAll: AgentSample[], target: Target, warmRss: Measure): StepReport {
+function buildStep(c: number, start: number, end: number, sipps: SippProcess[], probes: ProbeCallResult[], proc: ProcSample[], agentAll: AgentSample[], target: Target): StepReport {
   const ms: Record<string, Measure> = {};
   // SIPp: setup delays of calls answered in the window, counters over the window.
   const setupMs: number[] = [];
@@ -300,9 +301,7 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     ms.targetCpuPct = measureOf(cpuOf(tp), '% of one core', 'mean', 'raw.proc (role target)');
     ms.targetCpuMaxPct = measureOf(cpuOf(tp), '% of one core', 'max', 'raw.proc (role target)');
     ms.targetRssMB = measureOf(tp.map((p) => p.rssMB), 'MB', 'max', 'raw.proc (role target)');
-    const up = ms.concurrentHookline?.value;
-    ms.rssPerCallKB = warmRss.value !== null && up ? measured(((ms.targetRssMB.value! - warmRss.value) * 1024) / up, 'KB', '(targetRssMB − baseline.warmRssMB) × 1024 / concurrentHookline') : missing('KB', 'no warm baseline or no calls up');
-  } else for (const k of ['targetCpuPct', 'targetCpuMaxPct', 'targetRssMB', 'rssPerCallKB']) ms[k] = missing('', target.pid ? 'no target samples in the window' : 'external target: its process is not measured');
+  } else for (const k of ['targetCpuPct', 'targetCpuMaxPct', 'targetRssMB']) ms[k] = missing('', target.pid ? 'no target samples in the window' : 'external target: its process is not measured');
   // SIPp: the sum over its processes of their mean CPU.
   const sippRoles = [...new Set(pw.filter((p) => p.role.startsWith('sipp')).map((p) => p.role))];
   ms.sippCpuPct = sippRoles.length ? measured(sippRoles.reduce((t, r) => t + (mean(cpuOf(pw.filter((p) => p.role === r))) ?? 0), 0), '% of one core', 'sum over SIPp processes of mean raw.proc cpuPct') : missing('%', 'no SIPp samples');

@@ -44,7 +44,7 @@ export interface ProbeCallResult {
   error?: string;
 }
 
-interface RunMsg { t: 'run'; id: number; n: number; durationMs: number }
+interface RunMsg { t: 'run'; id: number; n: number; durationMs: number; number?: string }
 type FromProbe = { t: 'ready' } | { t: 'done'; id: number; results: ProbeCallResult[] };
 
 export interface ProbeOptions {
@@ -75,12 +75,12 @@ export class Probe {
     return new Probe(w);
   }
 
-  /** Place `n` concurrent calls, hold each `durationMs` (or until the far end hangs up), measure, hang up. */
-  run(n: number, durationMs: number): Promise<ProbeCallResult[]> {
+  /** Place `n` concurrent calls (to `number`, default the probe number), hold each `durationMs` (or until the far end hangs up), measure, hang up. */
+  run(n: number, durationMs: number, number?: string): Promise<ProbeCallResult[]> {
     const id = ++this.seq;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.worker.postMessage({ t: 'run', id, n, durationMs } satisfies RunMsg);
+      this.worker.postMessage({ t: 'run', id, n, durationMs, ...(number !== undefined ? { number } : {}) } satisfies RunMsg);
     });
   }
 
@@ -284,7 +284,7 @@ async function workerMain(o: ProbeOptions): Promise<void> {
   };
   parentPort!.on('message', (m: RunMsg) => {
     if (m.t !== 'run') return;
-    void Promise.all(Array.from({ length: m.n }, () => probeCall(stack, o, m.durationMs)))
+    void Promise.all(Array.from({ length: m.n }, () => probeCall(stack, m.number ? { ...o, number: m.number } : o, m.durationMs)))
       .then((results) => parentPort!.postMessage({ t: 'done', id: m.id, results } satisfies FromProbe));
   });
   parentPort!.postMessage({ t: 'ready' } satisfies FromProbe);

@@ -3,6 +3,7 @@
  * - `/ivr`: tts greeting → collect_dtmf (3 digits, `#` ends) → pivot `/ivr-digits`;
  *   `/ivr-digits`: tts "thank you" → hangup. Records, per Call-ID, when each request came and the digits received.
  * - `/probe`: tts greeting → sleep (the quality probe hangs up itself).
+ * - `/warmup`: the ivr prompts once (so every bench call hears them from the TTS cache) → hangup.
  * - `/cps`: a short tts → hangup.
  * Memory is bounded: at most `maxCalls` call records are kept (the oldest are dropped and counted).
  */
@@ -51,6 +52,7 @@ export async function startBenchScript(opts: { collectTimeoutMs: number; maxCall
     }),
     '/ivr-digits': () => ({ module: 'tts', data: { text: 'Thank you. Goodbye.' }, children: { _: { module: 'hangup', data: {} } } }),
     '/probe': () => ({ module: 'tts', data: { text: 'This is the quality probe. Please hold.' }, children: { _: { module: 'sleep', data: { duration: 600 } } } }),
+    '/warmup': () => ({ module: 'tts', data: { text: GREETING }, children: { _: { module: 'tts', data: { text: 'Thank you. Goodbye.' }, children: { _: { module: 'hangup', data: {} } } } } }),
     '/cps': () => ({ module: 'tts', data: { text: 'Hello.' }, children: { _: { module: 'hangup', data: {} } } }),
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {

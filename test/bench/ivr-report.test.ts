@@ -1,0 +1,140 @@
+/**
+ * The ivr bench, for real and small: `node dist/bench/run.js ivr` with two steps of a few calls against a Hookline
+ * child process, then checks of its report: the structure (JSON, Markdown, SVG charts; machine and command), and
+ * that every number came from the run — each measure is a number traceable to raw samples kept in the JSON
+ * (recomputed here independently) or null with a reason, the raw samples themselves fall inside the run's time and
+ * agree with physics (50 packets/s per stream), and `--compare` of the report with itself gives ratios of 1.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Report, StepReport } from '../../bench/load/report.js';
+import type { ProbeCallResult } from '../../bench/load/probe.js';
+import type { ProcSample } from '../../bench/load/proc.js';
+import type { AgentSample } from '../../bench/load/agent.js';
+import { hasSipp } from '../helpers/peers.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const runJs = join(root, 'dist/bench/run.js');
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [runJs, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = ''; let err = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8000); });
+    const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out, err }); });
+  });
+}
+
+function nearest(xs: number[], p: number): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length, Math.max(1, Math.ceil(p * s.length))) - 1]!;
+}
+const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const close = (a: number | null | undefined, b: number, eps = 0.002): boolean => typeof a === 'number' && Math.abs(a - b) <= eps * Math.max(1, Math.abs(b));
+
+t.test('ivr bench: a small real run writes a report whose every number came from the run', { skip: hasSipp ? false : 'sipp (sip-tester) not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-bench-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const t0 = Date.now();
+  const res = await run(['ivr', '--quick', '--steps', '3,6', '--window', '3', '--ramp', '5', '--hold', '1500', '--probe', '2', '--no-stop', '--out', dir], 90000);
+  t.equal(res.code, 0, `bench exit code (stderr: ${res.err.slice(-1500)})`);
+  t.ok(Date.now() - t0 < 90000, 'finished in time');
+  for (const f of ['report.json', 'report.md', 'jitter.svg', 'cpu.svg', 'setup.svg', 'rss.svg']) t.ok(existsSync(join(dir, f)), `${f} written`);
+  if (!existsSync(join(dir, 'report.json'))) return;
+  t.match(res.err, /ivr step 1\/2/, 'progress lines while running');
+
+  const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
+  const started = Date.parse(r.startedAt); const finished = Date.parse(r.finishedAt);
+  // Structure.
+  t.equal(r.schema, 'hookline-bench/1');
+  t.equal(r.scenario, 'ivr');
+  t.match(r.command, /^npm run bench -- ivr --quick --steps 3,6/);
+  t.ok(r.machine.cores >= 1 && typeof r.machine.model === 'string' && r.machine.node === process.version, 'machine: cores, model, Node');
+  t.equal(r.target.kind, 'hookline-child');
+  t.match(r.target.command ?? '', /main\.js serve --config/);
+  t.ok(started >= t0 - 1000 && finished > started && finished <= Date.now(), 'run times');
+  t.equal(r.steps.length, 2, 'two steps');
+  t.same(r.steps.map((s) => s.concurrency), [3, 6]);
+
+  // Every measure is a finite number or null with a reason.
+  const all: Array<[string, { value: number | null; reason?: string }]> = [
+    ...Object.entries(r.baseline).map(([k, m]) => [`baseline.${k}`, m] as [string, typeof m]),
+    ...Object.entries(r.summary).map(([k, m]) => [`summary.${k}`, m] as [string, typeof m]),
+    ...r.steps.flatMap((s) => Object.entries(s.measures).map(([k, m]) => [`${s.concurrency}.${k}`, m] as [string, typeof m])),
+  ];
+  const bad = all.filter(([, m]) => (m.value === null ? !(typeof m.reason === 'string' && m.reason.length > 0) : !Number.isFinite(m.value)));
+  t.same(bad.map(([k]) => k), [], 'each measure: a finite number, or null with a reason');
+
+  const md = readFileSync(join(dir, 'report.md'), 'utf8');
+  t.match(md, /## Steps/); t.match(md, new RegExp(r.command.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'markdown has the exact command');
+  t.match(md, /AMD|Intel|model|×/, 'markdown names the machine');
+  for (const f of ['jitter.svg', 'cpu.svg']) {
+    const svg = readFileSync(join(dir, f), 'utf8');
+    t.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/, `${f} is an SVG`);
+    t.match(svg, /<polyline /, `${f} has a line`);
+  }
+
+  // Traceability, step by step (recomputed here from the raw samples in the JSON).
+  for (const s of r.steps as StepReport[]) {
+    const m = s.measures; const raw = s.raw as {
+      setupMs: number[]; probe: ProbeCallResult[]; proc: ProcSample[]; agent: AgentSample[]; dtmf: Array<{ first: number; second: number | null; digits: string | null }>;
+    };
+    const tag = `step ${s.concurrency}`;
+    t.ok(s.window.start >= started && s.window.end <= finished && s.window.end > s.window.start, `${tag}: window inside the run`);
+    t.ok(raw.setupMs.length > 0, `${tag}: calls answered in the window`);
+    t.equal(m.answered!.value, raw.setupMs.length, `${tag}: answered = raw setup samples`);
+    t.equal(m.setupP50Ms!.value, nearest(raw.setupMs, 0.5), `${tag}: setup p50 from raw`);
+    t.equal(m.setupP99Ms!.value, nearest(raw.setupMs, 0.99), `${tag}: setup p99 from raw`);
+    // Probe RTP: counts add up and match 50 packets/s per stream.
+    const ok = raw.probe.filter((p) => p.answered && p.packets >= 2);
+    t.equal(ok.length, 2, `${tag}: both probe calls measured RTP`);
+    const pk = ok.reduce((a, p) => a + p.packets, 0);
+    t.equal(m.rtpPackets!.value, pk, `${tag}: packets = sum of raw probe packets`);
+    for (const p of ok) t.ok(Math.abs(p.packets - p.seconds * 50) <= 0.1 * p.seconds * 50 + 3, `${tag}: ${p.packets} packets in ${p.seconds} s ≈ 50/s`);
+    t.ok(close(m.jitterMs!.value, avg(ok.map((p) => p.jitterMs!))), `${tag}: jitter = mean of raw J`);
+    const exp = ok.reduce((a, p) => a + p.expected, 0); const lost = ok.reduce((a, p) => a + p.lost, 0);
+    t.ok(close(m.rtpLossPct!.value, (lost / exp) * 100), `${tag}: loss from raw`);
+    t.ok(typeof m.mos!.value === 'number' && m.mos!.value >= 1 && m.mos!.value <= 4.5, `${tag}: MOS in range`);
+    // Agent: pacing histogram and calls.
+    t.ok(raw.agent.length >= 2, `${tag}: agent samples in the window`);
+    for (const a of raw.agent) t.ok(a.t >= s.window.start && a.t <= s.window.end + 1500, `${tag}: agent sample inside the window`);
+    const hist = new Map<number, number>();
+    for (const a of raw.agent) for (const [b, c] of a.pacer?.hist ?? []) hist.set(b, (hist.get(b) ?? 0) + c);
+    const bins = [...hist.entries()].sort((x, y) => x[0] - y[0]);
+    const total = bins.reduce((x, [, c]) => x + c, 0);
+    let acc = 0; let p99 = NaN;
+    for (const [b, c] of bins) { acc += c; if (acc >= Math.ceil(total * 0.99)) { p99 = -2 + (b + 1) * 0.1; break; } }
+    t.ok(close(m.pacingP99Ms!.value, p99), `${tag}: pacing p99 ${m.pacingP99Ms!.value} from the raw histogram (${p99})`);
+    const sent = raw.agent.reduce((x, a) => x + (a.pacer?.sent ?? 0), 0);
+    t.equal(m.packetsSent!.value, sent, `${tag}: packets sent from raw`);
+    const secs = raw.agent.length;
+    t.ok(sent > s.concurrency * 50 * secs * 0.5 && sent < (s.concurrency + 4) * 50 * secs * 1.5, `${tag}: ${sent} packets sent in ${secs} agent seconds fits ${s.concurrency}+ calls at 50/s`);
+    t.ok(close(m.concurrentHookline!.value, avg(raw.agent.map((a) => a.calls!))), `${tag}: calls up from raw`);
+    // Processes.
+    const tcpu = raw.proc.filter((p) => p.role === 'target' && p.cpuPct !== null).map((p) => p.cpuPct!);
+    t.ok(tcpu.length >= 1, `${tag}: target CPU samples`);
+    t.ok(close(m.targetCpuPct!.value, avg(tcpu)), `${tag}: target CPU = mean of raw samples`);
+    t.ok(tcpu.some((v) => v > 0), `${tag}: the target used CPU`);
+    // DTMF: every call's digits reached the webhook.
+    t.ok(raw.dtmf.length > 0, `${tag}: calls reached the web script`);
+    t.ok(close(m.dtmfOk!.value, raw.dtmf.filter((d) => d.digits === '123').length / raw.dtmf.length), `${tag}: digits ok from raw`);
+  }
+  // The two steps are different measurements, not a copied constant.
+  const [a, b] = r.steps as [StepReport, StepReport];
+  t.ok(b.measures.packetsSent!.value! > a.measures.packetsSent!.value!, 'more calls, more packets sent');
+  t.not(JSON.stringify(a.raw.setupMs) + a.window.start, JSON.stringify(b.raw.setupMs) + b.window.start, 'raw samples differ between steps');
+
+  // --compare with itself: every ratio 1.
+  const cmp = await run(['--compare', join(dir, 'report.json'), join(dir, 'report.json')], 20000);
+  t.equal(cmp.code, 0, `compare exit code ${cmp.err}`);
+  const ratios = [...cmp.out.matchAll(/×(\S+)/g)].map((x) => x[1]);
+  t.ok(ratios.length > 20, 'compare prints ratios');
+  const notOne = ratios.filter((x) => x !== '1.00' && x !== 'n/a');
+  t.same(notOne, [], 'a report compared with itself: every ratio 1.00 (n/a where a measure is null)');
+});

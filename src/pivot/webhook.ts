@@ -16,6 +16,7 @@ import { validateCallflow, type CallflowNode, type Compat, type ValidationIssue 
 import type { JsonErrorInfo, PivotDebugRecord, PivotDebugStore } from './debug-store.js';
 import type { WebhookFailureReason } from './errors.js';
 import { appendQuery, encodeForm, encodeJson, type PivotParams, type ReqFormat } from './params.js';
+import { translateTwiml } from './twiml/translate.js';
 
 export const DEFAULT_REQ_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -325,7 +326,7 @@ export class WebhookClient {
       if (rec) {
         rec.respBody = this.debugStore?.clip(text);
       }
-      const result = this.classify(res.headers.get('content-type'), text, rec);
+      const result = this.classify(res.headers.get('content-type'), text, rec, req.voiceUrl);
       if (result.kind === 'failure') return this.fail(log, rec, result.reason, result.detail, result.hangup);
       if (rec) rec.totalMs = this.clock.now() - started;
       log.debug({ module: result.flow.module }, 'pivot flow accepted');
@@ -399,17 +400,24 @@ export class WebhookClient {
     return text;
   }
 
-  /** Response classification for a 200 (PIVOT.md 2.2, 2.3). */
-  classify(contentType: string | null, text: string, rec?: PivotDebugRecord): WebhookResult {
+  /**
+   * Response classification for a 200 (PIVOT.md 2.2, 2.3). TwiML is translated into a callflow
+   * (`twiml/translate.ts`); its relative URLs resolve against `baseUrl` (the URL that was requested).
+   */
+  classify(contentType: string | null, text: string, rec?: PivotDebugRecord, baseUrl = ''): WebhookResult {
     const strict = this.compat === 'strict';
     const ct = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     const trimmed = text.trim();
     if (trimmed === '') return { kind: 'failure', reason: 'empty_body', detail: 'empty body', hangup: strict };
 
     const looksXml = trimmed.startsWith('<');
-    const twiml = (): WebhookResult => XML_ROOT_RE.test(trimmed)
-      ? { kind: 'failure', reason: 'twiml_unsupported', detail: 'TwiML not yet supported', hangup: false }
-      : { kind: 'failure', reason: 'unrecognised', detail: 'XML reply is not a <Response> document', hangup: false };
+    const twiml = (): WebhookResult => {
+      if (!XML_ROOT_RE.test(trimmed)) return { kind: 'failure', reason: 'unrecognised', detail: 'XML reply is not a <Response> document', hangup: false };
+      const t = translateTwiml(trimmed, baseUrl);
+      if (!t.ok) return { kind: 'failure', reason: 'unrecognised', detail: `TwiML not usable: ${t.error}`, hangup: false };
+      if (t.skipped.length > 0) this.log.warn({ skipped: t.skipped.slice(0, 20) }, 'TwiML verbs not supported: skipped');
+      return { kind: 'flow', flow: t.flow };
+    };
 
     const isJsonType = ct === 'application/json' || (!strict && ct.endsWith('+json'));
     if (ct === 'text/xml' || ct === 'application/xml') return twiml();

@@ -54,8 +54,11 @@ const matrix: Array<{ name: string; body: string; type: string | null; lenient: 
   { name: 'text/plain JSON', body: JSON.stringify(FLOW), type: 'text/plain', lenient: null, strict: null },
   { name: 'no content type, JSON', body: JSON.stringify(FLOW), type: null, lenient: null, strict: 'unrecognised', strictHangup: false },
   { name: 'no content type, text', body: 'hello', type: null, lenient: 'unrecognised', strict: 'unrecognised', strictHangup: false },
-  { name: 'TwiML', body: '<?xml version="1.0"?><Response><Say>hi</Say></Response>', type: 'text/xml', lenient: 'twiml_unsupported', strict: 'twiml_unsupported', strictHangup: false },
-  { name: 'TwiML as text/html', body: '<Response><Say>hi</Say></Response>', type: 'text/html', lenient: 'twiml_unsupported', strict: 'twiml_unsupported', strictHangup: false },
+  { name: 'TwiML', body: '<?xml version="1.0"?><Response><Say>hi</Say></Response>', type: 'text/xml', lenient: null, strict: null },
+  { name: 'TwiML as text/html', body: '<Response><Say>hi</Say></Response>', type: 'text/html', lenient: null, strict: null },
+  { name: 'TwiML without a Content-Type', body: '<Response><Hangup/></Response>', type: null, lenient: null, strict: null },
+  { name: 'broken TwiML', body: '<Response><Say>hi</Response>', type: 'text/xml', lenient: 'unrecognised', strict: 'unrecognised', strictHangup: false },
+  { name: 'TwiML with a DTD', body: '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "boom">]><Response><Say>&x;</Say></Response>', type: 'text/xml', lenient: 'unrecognised', strict: 'unrecognised', strictHangup: false },
   { name: 'XML not Response', body: '<foo/>', type: 'application/xml', lenient: 'unrecognised', strict: 'unrecognised', strictHangup: false },
   { name: 'JSON as text/xml', body: JSON.stringify(FLOW), type: 'text/xml', lenient: 'unrecognised', strict: 'unrecognised', strictHangup: false },
 ];

@@ -19,6 +19,7 @@ import { waitForHangupModule } from './wait-for-hangup.js';
 import { menuModule } from './menu.js';
 import { temporalRouteModule } from './temporal-route.js';
 import { webhookModule } from './webhook.js';
+import { twimlGatherModule } from './twiml-gather.js';
 import { resourcesModule } from './resources.js';
 import { deviceModule } from './device.js';
 import { userModule } from './user.js';
@@ -44,6 +45,8 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['menu', menuModule],
   ['temporal_route', temporalRouteModule],
   ['webhook', webhookModule],
+  // Internal: what TwiML <Gather> translates to (the validator never accepts it from a script).
+  ['twiml_gather', twimlGatherModule],
   ['resources', resourcesModule],
   ['offnet', resourcesModule],
   ['device', deviceModule],

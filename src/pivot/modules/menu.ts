@@ -32,19 +32,26 @@ export interface CollectOptions {
   readonly max: number;
   readonly timeoutMs: number;
   readonly interdigitMs: number;
+  /** Keys that end an entry (not part of it); default `#`. */
+  readonly terminators?: ReadonlySet<string>;
 }
 
+const HASH: ReadonlySet<string> = new Set(['#']);
+
 /**
- * Play `prompt` (cut by the first key) and collect an entry. Pending (typed-ahead) keys come first and skip
- * the prompt. `#` ends the entry and is not part of it. Resolves "" on timeout or when the call ends.
+ * Play `prompt` (or several, in turn; the first key cuts them all) and collect an entry. Pending
+ * (typed-ahead) keys come first and skip the prompts. A terminator (default `#`) ends the entry and is not
+ * part of it. Resolves "" on timeout or when the call ends.
  */
-export async function promptAndCollect(ctx: ModuleContext, prompt: Prompt | undefined, o: CollectOptions): Promise<string> {
+export async function promptAndCollect(ctx: ModuleContext, prompt: Prompt | readonly Prompt[] | undefined, o: CollectOptions): Promise<string> {
+  const terms = o.terminators ?? HASH;
+  const prompts: readonly Prompt[] = prompt === undefined ? [] : Array.isArray(prompt) ? prompt : [prompt as Prompt];
   let entry = '';
   let done = false;
   while (!done && ctx.digits.size > 0) {
     const d = ctx.digits.shift();
     if (d === undefined) break;
-    if (d === '#') { done = true; break; }
+    if (terms.has(d)) { done = true; break; }
     entry += d;
     if (entry.length >= o.max) done = true;
   }
@@ -67,15 +74,16 @@ export async function promptAndCollect(ctx: ModuleContext, prompt: Prompt | unde
   const stop = ctx.digits.listen((d) => {
     if (done) return;
     local.abort(); // a key cuts the greeting
-    if (d === '#') { finish(); return; }
+    if (terms.has(d)) { finish(); return; }
     entry += d;
     if (entry.length >= o.max) finish();
     else arm(o.interdigitMs);
   });
   ctx.signal.addEventListener('abort', finish, { once: true });
   try {
-    if (entry === '' && prompt) {
-      await ctx.call.play(prompt, { signal: local.signal }).catch(() => 'finished');
+    for (const p of prompts) {
+      if (entry !== '' || done || local.signal.aborted) break;
+      await ctx.call.play(p, { signal: local.signal }).catch(() => 'finished');
     }
     if (!done) {
       if (timer === undefined) arm(entry === '' ? o.timeoutMs : o.interdigitMs);

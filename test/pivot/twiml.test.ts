@@ -80,7 +80,8 @@ t.test('translation: verbs to nodes, URLs resolved against the document, chain e
 t.test('40. TwiML Gather: 123 typed during the prompt cuts it; POST /g2 carries Digits=123 as a plain string', async (tt) => {
   const server = await startServer((r, res) => {
     if (r.path === '/ivr') reply(res, '<Response><Gather action="/g2" method="POST" numDigits="3"><Say>Enter code</Say></Gather></Response>', { type: 'text/xml' });
-    else reply(res, '<?xml version="1.0"?><Response><Say>Thanks</Say><Hangup/></Response>', { type: 'text/xml; charset=utf-8' });
+    else if (r.path === '/g2') reply(res, '<?xml version="1.0"?><Response><Say>Thanks</Say><Redirect method="GET">/end</Redirect></Response>', { type: 'text/xml; charset=utf-8' });
+    else reply(res, '<Response><Hangup/></Response>', { type: 'text/xml' });
   });
   tt.teardown(() => server.close());
   const clock = new FakeClock();
@@ -91,7 +92,8 @@ t.test('40. TwiML Gather: 123 typed during the prompt cuts it; POST /g2 carries 
   call.at(1100, () => call.press('3'));
   const out = await drive(clock, () => session.requestsInFlight, session.run({ module: 'pivot', data: { voice_url: `${server.base}/ivr`, req_format: 'twiml' } }));
   tt.equal(out.reason, 'hangup');
-  tt.same(server.requests.map((q) => `${q.method} ${q.path}`), ['GET /ivr', 'POST /g2']);
+  tt.same(server.requests.map((q) => `${q.method} ${q.path}`), ['GET /ivr', 'POST /g2', 'GET /end']);
+  tt.equal(server.requests[2]!.query.get('Digits'), null, 'the digits went with one request only');
   const body = new URLSearchParams(server.requests[1]!.body);
   tt.equal(body.get('Digits'), '123');
   tt.ok(body.get('CallSid'), 'Twilio parameter names');

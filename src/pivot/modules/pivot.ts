@@ -37,7 +37,10 @@ export const pivotModule: PivotModule = {
     const cdrUrl = str(d, 'cdr_url');
     if (cdrUrl) ctx.setCdrUrl(cdrUrl);
     const state = ctx.paramState();
-    const result = await ctx.webhook.request(req, buildParams(state, req.reqFormat), {
+    const params = buildParams(state, req.reqFormat);
+    // TwiML: a <Gather>'s digits go with the next request only (PIVOT.md 1.4: the buffer is cleared after it).
+    if (req.reqFormat === 'twiml') ctx.collections.delete('gather');
+    const result = await ctx.webhook.request(req, params, {
       callId: state.info.callId,
       accountId: state.info.accountId,
       iteration: ctx.nextIteration(),

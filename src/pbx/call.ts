@@ -15,8 +15,12 @@ import type { MediaEngine, MediaSession } from '../rtp/media-engine.js';
 import { createAnswer, parseSdp, type NegotiatedAudio, type SessionDescription, type AudioCodec } from '../rtp/sdp.js';
 import type { TtsService } from '../media/tts/index.js';
 import { tone as makeTone } from '../media/tone.js';
-import type { CallControl, CallInfo, DtmfDigit, PlayOutcome, Prompt } from '../pivot/call-control.js';
+import type {
+  BridgeOutcome, BridgingCallControl, CallControl, CallInfo, DtmfDigit, EndpointsRequest, PlayOutcome, Prompt, ResourcesRequest,
+} from '../pivot/call-control.js';
 import type { PromptRegistry } from './prompts.js';
+import { Bridger, type BridgeHost, type BridgerDeps } from './bridge.js';
+import type { OutboundLeg } from './leg.js';
 
 export type EndReason =
   | 'local-hangup' | 'remote-bye' | 'cancel' | 'ack-timeout' | 'rtp-timeout' | 'max-duration' | 'shutdown'
@@ -38,7 +42,12 @@ export interface CallDeps {
   onEnded: (call: Call) => void;
   /** Called when the dialog is established, so the switch can route in-dialog requests. */
   onDialog: (call: Call, dialog: Dialog) => void;
+  /** Outbound legs (resources, device, user, ring_group); without it the bridge modules fail. */
+  bridging?: BridgerDeps;
 }
+
+/** Most outbound legs one call may place (failover, ring groups, repeats). */
+const MAX_LEGS_PER_CALL = 64;
 
 const DTMF_RE = /^[0-9A-D*#]$/;
 
@@ -60,7 +69,7 @@ export function dtmfFromInfo(contentType: string | undefined, body: string): Dtm
   return DTMF_RE.test(d) ? d : undefined;
 }
 
-export class Call implements CallControl {
+export class Call implements CallControl, BridgingCallControl, BridgeHost {
   readonly info: CallInfo;
   private state: 'ringing' | 'early' | 'answered' | 'ended' = 'ringing';
   private dialog: Dialog | undefined;
@@ -78,6 +87,8 @@ export class Call implements CallControl {
   endReason: EndReason | undefined;
   readonly startedAt: number;
   answeredAt: number | undefined;
+  /** Outbound legs placed for this call, oldest first (CDR). */
+  readonly legs: OutboundLeg[] = [];
   private readonly log: Logger;
 
   constructor(
@@ -123,6 +134,26 @@ export class Call implements CallControl {
   get answered(): boolean { return this.state === 'answered' || (this.state === 'ended' && this.answeredAt !== undefined); }
   get codec(): AudioCodec | undefined { return this.negotiated?.codec; }
   get dialogKey(): string | undefined { return this.dialog?.key; }
+  /** The caller's media session (bridging puts outbound legs on its worker). */
+  get mediaSession(): MediaSession | undefined { return this.media; }
+
+  noteLeg(leg: OutboundLeg): void {
+    if (this.legs.length < MAX_LEGS_PER_CALL) this.legs.push(leg);
+  }
+
+  bridgeResources(req: ResourcesRequest, options: { signal?: AbortSignal } = {}): Promise<BridgeOutcome> {
+    const b = this.deps.bridging;
+    if (!b || this.state === 'ended') return Promise.resolve({ kind: 'no_endpoints', why: b ? 'call ended' : 'bridging not configured' });
+    if (this.legs.length >= MAX_LEGS_PER_CALL) return Promise.resolve({ kind: 'failed', cause: 'NORMAL_TEMPORARY_FAILURE', code: 503 });
+    return new Bridger(b, this).resources(req, options.signal);
+  }
+
+  bridgeEndpoints(req: EndpointsRequest, options: { signal?: AbortSignal } = {}): Promise<BridgeOutcome> {
+    const b = this.deps.bridging;
+    if (!b || this.state === 'ended') return Promise.resolve({ kind: 'no_endpoints', why: b ? 'call ended' : 'bridging not configured' });
+    if (this.legs.length >= MAX_LEGS_PER_CALL) return Promise.resolve({ kind: 'failed', cause: 'NORMAL_TEMPORARY_FAILURE', code: 503 });
+    return new Bridger(b, this).endpoints(req, options.signal);
+  }
 
   /** Allocate the media session (called by the switch before the flow starts). */
   async prepareMedia(): Promise<void> {

@@ -8,6 +8,7 @@ import { SipStack, Dialog, createRequest, parseUri, type SipResponse, type Invit
 import { MediaEngine, type MediaSession } from '../rtp/media-engine.js';
 import { createOffer, acceptAnswer, serializeSdp, type AudioCodec } from '../rtp/sdp.js';
 import { RealClock } from '../util/clock.js';
+import { tone as makeTone } from '../media/tone.js';
 import { getLogger } from '../util/logger.js';
 
 export interface PlaceCallOptions {
@@ -24,6 +25,10 @@ export interface PlaceCallOptions {
   transport?: TransportName;
   record?: boolean;
   codecs?: AudioCodec[];
+  /** Play this tone towards the far end once answered (tests: an echo comes back). */
+  tone?: { frequencies: number[]; ms: number };
+  /** CANCEL the INVITE if it is not answered within this many ms. */
+  cancelAfterMs?: number;
   /** RTP port range for the caller (kept away from a switch's default range). */
   portMin?: number;
   portMax?: number;
@@ -118,6 +123,7 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
       if (dialog && m.callId === dialog.callId) { req.respond(200, 'OK'); return; }
       req.respond(481, 'Call/Transaction Does Not Exist');
     };
+    let cancelTimer: NodeJS.Timeout | undefined;
     const final = await new Promise<SipResponse>((resolve) => {
       const tx = stack.sendRequest(invite, dest, (res) => {
         if (res.status < 200) return;
@@ -127,7 +133,9 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
         }
         resolve(res);
       });
+      if (o.cancelAfterMs !== undefined) cancelTimer = setTimeout(() => (tx as InviteClientTransaction).cancel(), o.cancelAfterMs);
     });
+    clearTimeout(cancelTimer);
     result.status = final.status;
     result.reason = final.reason;
     result.setupMs = Math.round(clock.now() - t0);
@@ -149,6 +157,11 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
     }
     const maxMs = (o.maxSeconds ?? 60) * 1000;
     if (o.record) session.startRecording(maxMs / 1000 + 1);
+    let toneRef: ReturnType<MediaEngine['registerPrompt']> | undefined;
+    if (o.tone && neg.ok) {
+      toneRef = engine.registerPrompt(makeTone(o.tone.frequencies, { durationMs: o.tone.ms }));
+      session.play(toneRef);
+    }
     const answeredAt = clock.now();
     const sendDigits = async (): Promise<void> => {
       if (!o.digits || !neg.ok || neg.media.telephoneEventPt === undefined) return;

@@ -17,6 +17,13 @@ import type { HooklineConfig } from '../cli/config.js';
 import { routeFor } from '../cli/config.js';
 import { Call, ALLOW } from './call.js';
 import { PromptRegistry } from './prompts.js';
+import { OutboundLeg, type LegDeps } from './leg.js';
+import { Registrar } from './registrar.js';
+import type { BridgerDeps } from './bridge.js';
+import type { CallflowNode } from '../pivot/callflow.js';
+
+/** Anything the switch routes in-dialog requests to: an inbound call or an outbound leg. */
+interface DialogOwner { handleInDialog(req: IncomingRequest): void }
 
 export interface SwitchOptions {
   clock?: Clock;
@@ -35,13 +42,24 @@ export interface SwitchStats {
   prompts: number;
   timers: number;
   callsTotal: number;
+  /** Outbound legs alive (ringing or bridged). */
+  legs: number;
+  legsTotal: number;
+  /** Live registrations (contacts) of devices. */
+  registrations: number;
 }
 
 const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'PUBLISH', 'REFER', 'UPDATE', 'PRACK']);
 
 export class Switch {
   readonly calls = new Map<string, Call>();
-  private readonly byDialog = new Map<string, Call>();
+  private readonly byDialog = new Map<string, DialogOwner>();
+  /** Outbound legs alive. */
+  readonly legs = new Set<OutboundLeg>();
+  private legsTotal = 0;
+  /** Registrar for `devices` (undefined when none are configured: REGISTER then gets 405). */
+  readonly registrar: Registrar | undefined;
+  private readonly bridging: BridgerDeps;
   private readonly pivots = new Map<Call, PivotSession>();
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
@@ -58,6 +76,15 @@ export class Switch {
     private readonly log: Logger,
     private readonly mediaAddress: string,
   ) {
+    this.registrar = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;
+    const legDeps: LegDeps = {
+      stack, engine, clock, log: log.child({ part: 'leg' }), codecs: config.rtp.codecs, mediaAddress,
+      rtpTimeoutMs: config.rtp.timeoutSeconds * 1000,
+      onDialog: (leg, d) => { this.stack.dialogs.add(d); this.byDialog.set(d.key, leg); },
+      onStarted: (leg) => { this.legs.add(leg); this.legsTotal++; },
+      onReleased: (leg) => this.legReleased(leg),
+    };
+    this.bridging = { config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps };
     stack.onRequest = (req) => {
       try { this.onRequest(req); } catch (err) {
         this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'request handling failed');
@@ -125,6 +152,9 @@ export class Switch {
       prompts: this.prompts.inUse,
       timers: this.clock.pendingTimers,
       callsTotal: this.callsTotal,
+      legs: this.legs.size,
+      legsTotal: this.legsTotal,
+      registrations: this.registrar?.bindingCount() ?? 0,
     };
   }
 
@@ -143,6 +173,10 @@ export class Switch {
     }
     switch (m.method) {
       case 'INVITE': this.newCall(req); return;
+      case 'REGISTER':
+        if (this.registrar) { this.registrar.handleRegister(req); return; }
+        req.respond(405, 'Method Not Allowed', { headers: { Allow: ALLOW } });
+        return;
       case 'ACK': return;
       case 'OPTIONS':
         req.respond(200, 'OK', { headers: { Allow: ALLOW, Accept: 'application/sdp', 'Accept-Language': 'en' } });
@@ -165,8 +199,11 @@ export class Switch {
       return;
     }
     const number = m.uri.user ?? '';
-    const route = routeFor(this.config, number);
+    const route = this.routeFor(number);
     if (!route) { req.respond(404, 'Not Found'); return; }
+    // A call from a configured device must prove it (407 challenge); other callers are not asked.
+    const fromUser = m.from.uri.user;
+    if (this.registrar && fromUser !== undefined && this.registrar.device(fromUser) && !this.registrar.authenticate(req, true)) return;
     const ct = (m.contentType ?? '').split(';')[0]!.trim().toLowerCase();
     if (m.body.length === 0) {
       // A delayed offer (offer in our 200, answer in the ACK) is not supported yet.
@@ -196,6 +233,7 @@ export class Switch {
       maxDurationMs: this.config.calls.maxDurationSeconds * 1000,
       onEnded: (c) => this.callEnded(c),
       onDialog: (c, d: Dialog) => { this.stack.dialogs.add(d); this.byDialog.set(d.key, c); },
+      bridging: this.bridging,
     }, req, parsed.sdp, route.account);
     this.calls.set(m.callId, call);
     this.callsTotal++;
@@ -228,6 +266,29 @@ export class Switch {
     } finally {
       this.pivots.delete(call);
       if (!call.ended) await call.hangup();
+    }
+  }
+
+  /** Exact number, then a device's or user's extension, then `*`. */
+  private routeFor(number: string): { account: string; flow: CallflowNode } | undefined {
+    const exact = this.config.numbers[number];
+    if (exact) return exact;
+    if (number.length > 0) {
+      const account = this.config.accounts[0]?.id ?? 'default';
+      const dev = this.config.devices.find((d) => d.extension === number);
+      if (dev) return { account, flow: { module: 'device', data: { id: dev.id } } };
+      const user = this.config.users.find((u) => u.extension === number);
+      if (user) return { account, flow: { module: 'user', data: { id: user.id } } };
+    }
+    return routeFor(this.config, number);
+  }
+
+  private legReleased(leg: OutboundLeg): void {
+    this.legs.delete(leg);
+    const key = leg.dialogKey;
+    if (key !== undefined && this.byDialog.get(key) === leg) {
+      this.byDialog.delete(key);
+      for (const d of this.stack.dialogs.values()) if (d.key === key) { this.stack.dialogs.remove(d); break; }
     }
   }
 

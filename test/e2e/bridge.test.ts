@@ -1,0 +1,128 @@
+/**
+ * Bridging to outbound trunks against real peers on 127.0.0.1: SIPp plays the carrier (digest auth, RTP echo,
+ * busy, ringing until cancelled, 503 then failover), Hookline's own test caller dials in, a real HTTP server
+ * is the web script that replies with `resources`.
+ */
+import t, { type Test } from 'tap';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { startScriptServer, runSipp, freePort, freeEvenPort, hasSipp, type ScriptServer, type SippResult, type ScriptReply } from '../helpers/peers.js';
+import { startTestSwitch, eventually } from '../helpers/switch.js';
+import { placeCall } from '../../src/pbx/caller.js';
+import type { Switch } from '../../src/pbx/switch.js';
+
+const sippDir = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp');
+const NUMBER = '+14158867900';
+
+interface Carrier { port: number; done: Promise<SippResult> }
+
+/** Start a SIPp carrier (UAS, one call) and give it time to bind. */
+async function startCarrier(scenario: string, keys: Record<string, string>, echo = false): Promise<Carrier> {
+  const port = await freePort();
+  const args = [
+    '-sf', join(sippDir, scenario), '-i', '127.0.0.1', '-p', String(port), '-mp', String(await freeEvenPort()),
+    '-m', '1', '-timeout', '30s', '-timeout_error',
+  ];
+  for (const [k, v] of Object.entries(keys)) args.push('-key', k, v);
+  if (echo) args.push('-rtp_echo');
+  const done = runSipp(args, 40000);
+  await new Promise((r) => setTimeout(r, 400));
+  return { port, done };
+}
+
+async function setup(t: Test, reply: (path: string) => ScriptReply, carriers: unknown[]): Promise<{ sw: Switch; script: ScriptServer; uri: string }> {
+  const script = await startScriptServer((req) => reply(req.path));
+  const { sw, uri } = await startTestSwitch({
+    accounts: [{ id: 'acct-seed-1' }],
+    numbers: { '4999': { account: 'acct-seed-1', flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr`, method: 'post' } } } },
+    carriers,
+  }, { sipTimers: { t1: 100, t2: 400, t4: 500, timerD: 1000 } });
+  t.teardown(async () => { await sw.close(); await script.close(); });
+  return { sw, script, uri: uri('4999') };
+}
+
+async function noLeaks(t: Test, sw: Switch): Promise<void> {
+  const clean = await eventually(() => {
+    const s = sw.stats();
+    return s.calls === 0 && s.legs === 0 && s.dialogs === 0 && s.media.sessions === 0 && s.media.portsInUse === 0
+      && s.sip.serverTransactions === 0 && s.sip.clientTransactions === 0;
+  }, 8000, 100);
+  t.ok(clean, `nothing left: ${JSON.stringify(sw.stats())}`);
+}
+
+const gateway = (port: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ host: '127.0.0.1', port, ...extra });
+const resources = (data: Record<string, unknown>, children?: Record<string, unknown>): ScriptReply => ({
+  body: { module: 'resources', data: { to_did: NUMBER, use_local_resources: false, ...data }, ...(children ? { children } : {}) },
+});
+const CALLER = { from: '99992', portMin: 50000, portMax: 50998 };
+
+t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) not installed' }, async (t) => {
+  t.test('the seed reply: digest auth at the carrier, the caller hears its own audio back, caller BYE ends both legs', async (t) => {
+    const carrier = await startCarrier('carrier-auth-echo.xml', { number: NUMBER, numre: '\\+14158867900', user: 'trunkuser', pass: 'trunkpass' }, true);
+    const { sw, uri } = await setup(t, () => resources({}), [{ id: 'trunk', gateways: [gateway(carrier.port, { username: 'trunkuser', password: 'trunkpass' })] }]);
+    const r = await placeCall({ uri, ...CALLER, record: true, tone: { frequencies: [1000], ms: 2500 }, maxSeconds: 3 });
+    t.equal(r.outcome, 'answered', `answered (${r.status} ${r.reason})`);
+    t.equal(r.endedBy, 'local', 'the caller hung up');
+    t.ok(r.heardSeconds > 1.5, `the caller heard its tone echoed back for ${r.heardSeconds.toFixed(2)} s (rms ${r.rms.toFixed(0)})`);
+    const c = await carrier.done;
+    t.equal(c.successful, 1, `carrier saw the number, valid credentials, and the BYE (${c.errors.slice(-600)})`);
+    t.equal(c.failed, 0);
+    await noLeaks(t, sw);
+  });
+
+  t.test('busy (486) takes the USER_BUSY child', async (t) => {
+    const carrier = await startCarrier('carrier-busy.xml', {});
+    const { sw, script, uri } = await setup(t, (path) => (path === '/ivr'
+      ? resources({}, { USER_BUSY: { module: 'pivot', data: { voice_url: `${scriptUrl()}/busy` } }, 'sip:486': { module: 'pivot', data: { voice_url: `${scriptUrl()}/code` } } })
+      : { body: { module: 'hangup', data: {} } }), [{ id: 'trunk', gateways: [gateway(carrier.port)] }]);
+    const scriptUrl = (): string => script.url;
+    const r = await placeCall({ uri, ...CALLER, maxSeconds: 3 });
+    t.not(r.outcome, 'answered');
+    const reqs = await script.waitFor(2, 5000);
+    t.equal(reqs[1]!.path, '/busy', 'the cause child wins over sip:486');
+    t.equal((await carrier.done).successful, 1);
+    await noLeaks(t, sw);
+  });
+
+  t.test('no answer within the timeout: CANCEL to the carrier (487), NO_ANSWER child', async (t) => {
+    const carrier = await startCarrier('carrier-ring-cancel.xml', {});
+    let base = '';
+    const { sw, script, uri } = await setup(t, (path) => (path === '/ivr'
+      ? resources({ timeout: 2 }, { NO_ANSWER: { module: 'pivot', data: { voice_url: `${base}/noanswer` } } })
+      : { body: { module: 'hangup', data: {} } }), [{ id: 'trunk', gateways: [gateway(carrier.port)] }]);
+    base = script.url;
+    const r = await placeCall({ uri, ...CALLER, maxSeconds: 3 });
+    t.not(r.outcome, 'answered');
+    const reqs = await script.waitFor(2, 8000);
+    t.equal(reqs[1]!.path, '/noanswer');
+    const c = await carrier.done;
+    t.equal(c.successful, 1, `carrier got the CANCEL and the ACK of its 487 (${c.errors.slice(-400)})`);
+    await noLeaks(t, sw);
+  });
+
+  t.test('first gateway 503 → the second answers; the carrier BYE ends the caller leg', async (t) => {
+    const bad = await startCarrier('carrier-unavailable.xml', {});
+    const good = await startCarrier('carrier-answer-bye.xml', {}, true);
+    const { sw, script, uri } = await setup(t, () => resources({}, { _: { module: 'hangup', data: {} } }),
+      [{ id: 'trunk', gateways: [gateway(bad.port), gateway(good.port)] }]);
+    const r = await placeCall({ uri, ...CALLER, record: true, tone: { frequencies: [800], ms: 3000 }, maxSeconds: 8 });
+    t.equal(r.outcome, 'answered');
+    t.equal(r.endedBy, 'remote', 'the carrier BYE reached the caller');
+    t.ok(r.durationMs < 5000, `ended with the carrier (${r.durationMs} ms)`);
+    t.ok(r.heardSeconds > 0.5, `echo through the second gateway (${r.heardSeconds.toFixed(2)} s)`);
+    t.equal((await bad.done).successful, 1);
+    t.equal((await good.done).successful, 1);
+    t.equal(script.requests.length, 1, 'no failure branch taken');
+    await noLeaks(t, sw);
+  });
+
+  t.test('the caller hangs up while the carrier rings: CANCEL and 487 at the carrier', async (t) => {
+    const carrier = await startCarrier('carrier-ring-cancel.xml', {});
+    const { sw, uri } = await setup(t, () => resources({ timeout: 30 }), [{ id: 'trunk', gateways: [gateway(carrier.port)] }]);
+    const r = await placeCall({ uri, ...CALLER, cancelAfterMs: 1500, maxSeconds: 3 });
+    t.equal(r.status, 487, 'the caller got 487 for its CANCEL');
+    const c = await carrier.done;
+    t.equal(c.successful, 1, `carrier got CANCEL and the ACK of its 487 (${c.errors.slice(-400)})`);
+    await noLeaks(t, sw);
+  });
+});

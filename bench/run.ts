@@ -5,6 +5,8 @@
  *   ivr [--quick]            concurrent-call load: ramp in steps, quality per step (bench/load/ivr.ts)
  *       [--steps 100,250,...] [--window S] [--ramp S] [--hold MS] [--probe N] [--target HOST:PORT]
  *       [--out DIR] [--workers N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop]
+ *   cps [--quick]            highest call rate with zero failures, RFC 7502 step-up then bisect (bench/load/cps.ts)
+ *       [--start-rate N] [--max-rate N] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--node-flags ...] [--taskset 0]
  *   --compare A.json B.json  ratios between two load reports (B / A)
  *
  * Micro-bench results go to bench/results/bench-<time>.json; load runs to bench/results/<scenario>-<time>/
@@ -85,6 +87,35 @@ async function ivr(args: string[]): Promise<void> {
   process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
 }
 
+async function cps(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      quick: { type: 'boolean' }, 'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, sustain: { type: 'string' },
+      target: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' },
+    },
+  });
+  const quick = values.quick === true;
+  const { runCps } = await import('./load/cps.js');
+  const { installSignalHandlers } = await import('./load/ivr.js');
+  installSignalHandlers();
+  const workers = num(values.workers, 'workers');
+  const { report, dir } = await runCps({
+    argv, quick,
+    startRate: num(values['start-rate'], 'start-rate') ?? (quick ? 25 : 50),
+    maxRate: num(values['max-rate'], 'max-rate') ?? (quick ? 400 : 2000),
+    sustainSeconds: num(values.sustain, 'sustain') ?? (quick ? 5 : 30),
+    ...(values.target ? { target: values.target } : {}),
+    ...(values.out ? { outDir: values.out } : {}),
+    ...(workers !== undefined ? { workers } : {}),
+    nodeFlags: values['node-flags'] ? values['node-flags'].split(/\s+/).filter(Boolean) : [],
+    ...(values.taskset ? { taskset: values.taskset } : {}),
+  });
+  process.stdout.write(`\nhighest rate with zero failures: ${report.summary.maxRateZeroFailures?.value ?? 'none'} calls/s\n`);
+  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);
+  process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
+}
+
 try {
   const cmp = argv.indexOf('--compare');
   if (cmp >= 0) {
@@ -94,7 +125,9 @@ try {
     process.stdout.write(`${compare(a, b)}\n`);
   } else if (argv[0] === 'ivr') {
     await ivr(argv.slice(1));
-  } else if (argv[0] && ['cps', 'bridge', 'soak'].includes(argv[0])) {
+  } else if (argv[0] === 'cps') {
+    await cps(argv.slice(1));
+  } else if (argv[0] && ['bridge', 'soak'].includes(argv[0])) {
     throw new Error(`scenario ${argv[0]} is not implemented yet (see docs/decisions/006-bench-suite.md)`);
   } else {
     await micro(argv);

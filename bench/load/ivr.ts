@@ -50,6 +50,8 @@ let stopping = false;
 export async function cleanupAll(): Promise<void> {
   while (cleanups.length) { const c = cleanups.pop()!; try { await c(); } catch { /* keep going */ } }
 }
+export function registerCleanup(fn: () => Promise<void> | void): void { cleanups.push(fn); }
+export function isStopping(): boolean { return stopping; }
 export function installSignalHandlers(): void {
   const onSig = (sig: NodeJS.Signals): void => {
     if (stopping) return;
@@ -191,6 +193,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   await sleep(1500);
   pullAgent();
   for (const s of steps) addDtmf(s, script, target.external);
+  if (stopping) notes.push('Interrupted (SIGINT/SIGTERM): the report holds the steps finished before the signal.');
   const finished = new Date();
   m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const summary = summarize(steps, baseline);

@@ -22,7 +22,9 @@ export function commandLine(argv: readonly string[]): string {
 }
 
 export interface StepReport {
+  /** ivr: concurrent calls of the step; cps: the trial's rate (also in `rate`). */
   concurrency: number;
+  rate?: number;
   window: { start: number; end: number };
   measures: Record<string, Measure>;
   qualityBar: { pass: boolean | null; failed: string[]; unknown: string[] };
@@ -81,7 +83,7 @@ export function markdown(r: Report, columns: Array<[string, string]>, charts: st
     L.push(`|${columns.map(() => '---').join('|')}|---|`);
     for (const s of r.steps) {
       const bar = s.qualityBar.pass === null ? `unknown (${s.qualityBar.unknown.join(', ')})` : s.qualityBar.pass ? 'holds' : `fails: ${s.qualityBar.failed.join(', ')}`;
-      L.push(`| ${columns.map(([k]) => (k === 'concurrency' ? String(s.concurrency) : show(s.measures[k]).replace(/\|/g, '/'))).join(' | ')} | ${bar} |`);
+      L.push(`| ${columns.map(([k]) => (k === 'concurrency' ? String(s.concurrency) : k === 'rate' ? String(s.rate ?? '') : show(s.measures[k]).replace(/\|/g, '/'))).join(' | ')} | ${bar} |`);
     }
     L.push('');
   }
@@ -123,11 +125,12 @@ export function compare(fileA: string, fileB: string): string {
   out.push(`${'measure'.padEnd(40)} ${'A'.padStart(12)} ${'B'.padStart(12)}  ratio`);
   for (const k of Object.keys(a.baseline ?? {})) row(`baseline ${k}`, a.baseline[k], b.baseline?.[k]);
   for (const k of Object.keys(a.summary ?? {})) row(`summary ${k}`, a.summary[k], b.summary?.[k]);
+  const label = (s: StepReport): string => (s.rate !== undefined ? `${s.rate}/s` : `${s.concurrency} calls`);
   for (const sa of a.steps ?? []) {
-    const sb = (b.steps ?? []).find((s) => s.concurrency === sa.concurrency);
-    if (!sb) { out.push(`step ${sa.concurrency}: only in A`); continue; }
-    for (const k of Object.keys(sa.measures)) row(`${sa.concurrency} ${k}`, sa.measures[k], sb.measures[k]);
+    const sb = (b.steps ?? []).find((s) => label(s) === label(sa));
+    if (!sb) { out.push(`step ${label(sa)}: only in A`); continue; }
+    for (const k of Object.keys(sa.measures)) row(`${label(sa)} ${k}`, sa.measures[k], sb.measures[k]);
   }
-  for (const sb of b.steps ?? []) if (!(a.steps ?? []).some((s) => s.concurrency === sb.concurrency)) out.push(`step ${sb.concurrency}: only in B`);
+  for (const sb of b.steps ?? []) if (!(a.steps ?? []).some((s) => label(s) === label(sb))) out.push(`step ${label(sb)}: only in B`);
   return out.join('\n');
 }

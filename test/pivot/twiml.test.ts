@@ -130,3 +130,27 @@ t.test('Redirect, Pause, Play, Reject before answer', async (tt) => {
   tt.same(server.requests.map((q) => `${q.method} ${q.path}`), ['GET /a', 'POST /b'], 'Redirect defaults to POST');
   tt.same(call.hangups, [{ code: 486 }]);
 });
+
+t.test('fuzz: random TwiML-like documents never throw; every result is a flow or an error', async (tt) => {
+  const verbs = ['Say', 'Play', 'Pause', 'Gather', 'Redirect', 'Hangup', 'Reject', 'Record', 'Dial', 'Sms', 'x'];
+  const attrs = ['loop="0"', 'loop="99999999999"', 'numDigits="-1"', 'timeout="abc"', 'finishOnKey="##"', 'action="javascript:alert(1)"', 'action="//evil/x"', 'method="DELETE"', 'voice="man"', 'language="zz-ZZZ"', 'length="1e9"', 'digits="12w#"', 'reason="busy"'];
+  const texts = ['', 'hi', 'http://x/y.wav', '/rel', 'ftp://a/b', '&amp;', '<![CDATA[a<b]]>', 'tts://hey'];
+  const pick = <T,>(a: readonly T[]): T => a[Math.floor(Math.random() * a.length)]!;
+  let flows = 0;
+  let bad = 0;
+  for (let i = 0; i < 1000; i++) {
+    let doc = '<Response>';
+    const n = Math.floor(Math.random() * 6);
+    for (let j = 0; j < n; j++) {
+      const v = pick(verbs);
+      const inner = Math.random() < 0.3 ? `<${pick(verbs)} ${pick(attrs)}>${pick(texts)}</${v === 'x' ? 'y' : pick(verbs)}>` : pick(texts);
+      doc += `<${v} ${pick(attrs)}>${inner}</${v}>`;
+    }
+    doc += '</Response>';
+    const r = translateTwiml(doc, 'http://base.test/a/b');
+    if (r.ok && typeof r.flow.module === 'string') flows++;
+    else if (r.ok) bad++;
+  }
+  tt.equal(bad, 0, 'every translated document is a callflow node');
+  tt.ok(flows > 0, `${flows} of 1000 translated`);
+});

@@ -182,7 +182,7 @@ export class Baresip {
   private constructor(dir: string) { this.dir = dir; this.recDir = join(dir, 'rec'); }
 
   /** Start baresip with its own config folder: G.711 only, audio from a WAV (or silence), sndfile dumps, ctrl_tcp. */
-  static async start(opts: { sourceWav?: string } = {}): Promise<Baresip> {
+  static async start(opts: { sourceWav?: string; account?: string } = {}): Promise<Baresip> {
     const dir = mkdtempSync(join(tmpdir(), 'hookline-baresip-'));
     const b = new Baresip(dir);
     mkdirSync(b.recDir);
@@ -209,7 +209,8 @@ export class Baresip {
       `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
       '',
     ].join('\n'));
-    writeFileSync(join(dir, 'accounts'), '<sip:bob@127.0.0.1>;regint=0\n');
+    // `account`: the accounts line, e.g. `<sip:1001@127.0.0.1:5060>;auth_pass=secret;regint=600;answermode=auto`.
+    writeFileSync(join(dir, 'accounts'), (opts.account ?? '<sip:bob@127.0.0.1>;regint=0') + '\n');
     writeFileSync(join(dir, 'contacts'), '');
     b.child = spawn('baresip', ['-f', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     b.child.stdout!.on('data', (d: Buffer) => { b.log = (b.log + d.toString()).slice(-20000); });

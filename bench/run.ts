@@ -4,7 +4,7 @@
  *   sip | pacer | tts        micro-benches (no argument: all three); `--quick` shortens the pacer runs
  *   ivr [--quick]            concurrent-call load: ramp in steps, quality per step (bench/load/ivr.ts)
  *       [--steps 100,250,...] [--window S] [--ramp S] [--hold MS] [--probe N] [--target HOST:PORT]
- *       [--out DIR] [--workers N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop]
+ *       [--out DIR] [--workers N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop] [--no-caller-audio]
  *   cps [--quick]            highest call rate with zero failures, RFC 7502 step-up then bisect (bench/load/cps.ts)
  *       [--start-rate N] [--max-rate N] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--node-flags ...] [--taskset 0]
  *   --compare A.json B.json  ratios between two load reports (B / A)
@@ -62,6 +62,7 @@ async function ivr(args: string[]): Promise<void> {
       quick: { type: 'boolean' }, steps: { type: 'string' }, window: { type: 'string' }, ramp: { type: 'string' },
       hold: { type: 'string' }, probe: { type: 'string' }, target: { type: 'string' }, out: { type: 'string' },
       workers: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' }, 'no-stop': { type: 'boolean' },
+      'no-caller-audio': { type: 'boolean' },
     },
   });
   const quick = values.quick === true;
@@ -81,6 +82,7 @@ async function ivr(args: string[]): Promise<void> {
     nodeFlags: values['node-flags'] ? values['node-flags'].split(/\s+/).filter(Boolean) : [],
     ...(values.taskset ? { taskset: values.taskset } : {}),
     noStop: values['no-stop'] === true,
+    callerAudio: values['no-caller-audio'] !== true,
   });
   process.stdout.write(`\n${report.summary.maxConcurrentHoldingBar?.value ?? 'no step'} concurrent calls held the quality bar\n`);
   for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);

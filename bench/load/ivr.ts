@@ -39,10 +39,13 @@ export interface IvrOptions {
   taskset?: string;
   /** Keep going after a step breaks the bar. */
   noStop: boolean;
+  /** SIPp callers send speech (g711a.pcap) as well as digits. */
+  callerAudio: boolean;
 }
 
 const PACING_BAR_MS = 5;
 const scenarioFile = fileURLToPath(new URL('../../../bench/scenarios/ivr-uac.xml', import.meta.url));
+const silentScenarioFile = fileURLToPath(new URL('../../../bench/scenarios/ivr-uac-silent.xml', import.meta.url));
 
 /** Everything started, for Ctrl-C and errors. */
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -157,7 +160,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
       // and keep it full with calls that last about hold + 2.5 s (digits, goodbye).
       const rate = Math.max(1, Math.ceil(Math.max(delta / (o.rampSeconds * 0.6), (1.5 * delta) / (o.holdMs / 1000 + 2.5))));
       const sp = SippProcess.start(join(dir, `sipp-${i + 1}`), [
-        `${target.host}:${target.port}`, '-sf', scenarioFile, '-s', '4000', '-i', '127.0.0.1', '-p', String(await freePort()),
+        `${target.host}:${target.port}`, '-sf', o.callerAudio ? scenarioFile : silentScenarioFile, '-s', '4000', '-i', '127.0.0.1', '-p', String(await freePort()),
         '-mp', String(await freeMediaPort()), '-r', String(rate), '-l', String(delta), '-d', String(o.holdMs),
         '-recv_timeout', String(o.holdMs + 30000), '-max_recv_loops', '10000', '-max_sched_loops', '10000',
       ]);
@@ -202,7 +205,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
     machine: m,
     target: { kind: target.external ? 'external' : 'hookline-child', host: target.host, port: target.port, command: target.command, config: target.config },
-    settings: { steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds, holdMs: o.holdMs, probeCalls: o.probeCalls, scenario: 'bench/scenarios/ivr-uac.xml', qualityBar: `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, ASR 100 %, every digit delivered` },
+    settings: { steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds, holdMs: o.holdMs, probeCalls: o.probeCalls, scenario: o.callerAudio ? 'bench/scenarios/ivr-uac.xml' : 'bench/scenarios/ivr-uac-silent.xml', callerAudio: o.callerAudio, qualityBar: `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, ASR 100 %, every digit delivered` },
     baseline, steps, summary, targets: targetChecks(steps, summary, baseline, o), notes,
     timeline: { proc: sampler.samples, agent: agent.map(({ pacer, ...rest }) => ({ ...rest, pacer: pacer ? { ...pacer, hist: undefined } : null })), script: script.stats },
   };

@@ -70,17 +70,18 @@ t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) no
     await noLeaks(t, sw);
   });
 
-  t.test('busy (486) takes the USER_BUSY child', async (t) => {
+  t.test('busy (486, after a SHA-256 proxy challenge) takes the USER_BUSY child', async (t) => {
     const carrier = await startCarrier('carrier-busy.xml', {});
     const { sw, script, uri } = await setup(t, (path) => (path === '/ivr'
       ? resources({}, { USER_BUSY: { module: 'pivot', data: { voice_url: `${scriptUrl()}/busy` } }, 'sip:486': { module: 'pivot', data: { voice_url: `${scriptUrl()}/code` } } })
-      : { body: { module: 'hangup', data: {} } }), [{ id: 'trunk', gateways: [gateway(carrier.port)] }]);
+      : { body: { module: 'hangup', data: {} } }), [{ id: 'trunk', gateways: [gateway(carrier.port, { username: 'trunkuser', password: 'trunkpass' })] }]);
     const scriptUrl = (): string => script.url;
     const r = await placeCall({ uri, ...CALLER, maxSeconds: 3 });
     t.not(r.outcome, 'answered');
     const reqs = await script.waitFor(2, 5000);
     t.equal(reqs[1]!.path, '/busy', 'the cause child wins over sip:486');
-    t.equal((await carrier.done).successful, 1);
+    const c = await carrier.done;
+    t.equal(c.successful, 1, `carrier saw SHA-256 Proxy-Authorization (${c.errors.slice(-400)})`);
     await noLeaks(t, sw);
   });
 

@@ -11,7 +11,8 @@
  * | `<Redirect method>url` | `pivot` (method default POST, Twilio names); verbs after it never run |
  * | `<Hangup/>` | `hangup` |
  * | `<Reject reason>` | `response` 486 (`busy`) or 603 (`rejected`, the default) |
- * | other verbs (`Record`, `Dial`, `Sms`…) | skipped (logged through `skipped`) |
+ * | `<Dial timeout callerId action method>number</Dial>` (or `<Number>`) | `set_cid` + `resources`; a failed dial → `action` (no `DialCallStatus` yet) or the next verb (lenient; strict mode hangs up as `resources` does) |
+ * | other verbs (`Record`, `Sms`…) and nouns (`Sip`, `Client`…) | skipped (logged through `skipped`) |
  *
  * URLs resolve against the document's URL; only http(s) results are used. When the verbs run out the flow
  * ends and the call is hung up.
@@ -138,6 +139,31 @@ function verbNodes(e: XmlElement, base: string, skipped: string[]): Link[] {
         },
         next: '_',
       }];
+    }
+    case 'Dial': {
+      // A bare number or <Number> children: an outbound bridge through the carriers (`resources`). Other
+      // nouns (<Sip>, <Client>, <Conference>, <Queue>) are not supported. The first number is dialled.
+      let number = textOf(e);
+      for (const c of e.children) {
+        if (typeof c === 'string') continue;
+        if (c.name === 'Number' && !number) number = textOf(c);
+        else if (c.name !== 'Number') skipped.push(`Dial/${c.name}`);
+      }
+      if (!/^\+?[0-9*#]{1,32}$/.test(number)) { if (number) skipped.push('Dial (not a number)'); return []; }
+      const out: Link[] = [];
+      const callerId = attr(e, 'callerId');
+      if (callerId && /^\+?[0-9]{1,32}$/.test(callerId)) out.push({ node: { module: 'set_cid', data: { caller_id_number: callerId, caller_id_name: '' } }, next: '_' });
+      const node: CallflowNode = { module: 'resources', data: { to_did: number, timeout: intAttr(e, 'timeout', 30, 5, 600), use_local_resources: true } };
+      const action = attr(e, 'action');
+      // Answered: the flow ends with the bridged call. Failed: `action` if given, else the next verb.
+      if (action !== undefined) {
+        const url = resolveUrl(action, base);
+        if (url) node.children = { _: pivotTo(url, attr(e, 'method')) };
+        out.push({ node });
+      } else {
+        out.push({ node, next: '_' });
+      }
+      return out;
     }
     default:
       skipped.push(e.name);

@@ -104,18 +104,16 @@ export class Registrar {
     const now = this.clock.now();
     const expiresHdr = m.get('expires');
     const headerExpires = expiresHdr !== undefined && /^\d+$/.test(expiresHdr.trim()) ? Number(expiresHdr.trim()) : undefined;
-    const rawContacts = m.getAll('contact');
     let list = this.contacts(aorUser).slice();
 
-    if (rawContacts.length === 1 && rawContacts[0]!.trim() === '*') {
+    if (m.contactStar) {
       if (headerExpires !== 0) { req.respond(400, 'Bad Request (Contact * needs Expires: 0)'); return; }
       this.bindings.delete(aorUser);
       this.log.info({ device: d.id }, 'unregistered (all contacts)');
       req.respond(200, 'OK', { headers: { Date: new Date().toUTCString() } });
       return;
     }
-    const contacts = m.contact;
-    if (contacts.length === 0 && rawContacts.length > 0) { req.respond(400, 'Bad Request (unreadable Contact)'); return; }
+    const contacts = m.contact; // unreadable Contacts were already answered 400 by the stack
     for (const c of contacts) {
       const pv = paramValue(c.params, 'expires');
       let exp = pv !== undefined && pv !== null && /^\d+$/.test(pv) ? Number(pv) : headerExpires ?? this.cfg.defaultExpires;

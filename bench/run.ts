@@ -7,6 +7,7 @@
  *       [--out DIR] [--workers N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop] [--no-caller-audio]
  *   cps [--quick]            highest call rate with zero failures, RFC 7502 step-up then bisect (bench/load/cps.ts)
  *       [--start-rate N] [--max-rate N] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--node-flags ...] [--taskset 0]
+ *   soak [--quick] [--calls N] [--duration S]   ivr calls held at N for S seconds: memory and latency drift
  *   --compare A.json B.json  ratios between two load reports (B / A)
  *
  * Micro-bench results go to bench/results/bench-<time>.json; load runs to bench/results/<scenario>-<time>/
@@ -55,24 +56,25 @@ function num(s: string | undefined, name: string): number | undefined {
   return v;
 }
 
-async function ivr(args: string[]): Promise<void> {
+async function ivr(args: string[], scenario: 'ivr' | 'soak' = 'ivr'): Promise<void> {
   const { values } = parseArgs({
     args, allowPositionals: true,
     options: {
       quick: { type: 'boolean' }, steps: { type: 'string' }, window: { type: 'string' }, ramp: { type: 'string' },
       hold: { type: 'string' }, probe: { type: 'string' }, target: { type: 'string' }, out: { type: 'string' },
       workers: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' }, 'no-stop': { type: 'boolean' },
-      'no-caller-audio': { type: 'boolean' },
+      'no-caller-audio': { type: 'boolean' }, calls: { type: 'string' }, duration: { type: 'string' },
     },
   });
   const quick = values.quick === true;
   const { runIvr, installSignalHandlers } = await import('./load/ivr.js');
   installSignalHandlers();
   const workers = num(values.workers, 'workers');
+  const soak = scenario === 'soak';
   const { report, dir } = await runIvr({
-    argv, quick,
-    steps: numList(values.steps, 'steps') ?? (quick ? [10, 25, 50] : [100, 250, 500, 1000, 1500, 2000, 2500, 3000]),
-    windowSeconds: num(values.window, 'window') ?? (quick ? 6 : 20),
+    argv, quick, scenario,
+    steps: soak ? [num(values.calls, 'calls') ?? (quick ? 20 : 200)] : numList(values.steps, 'steps') ?? (quick ? [10, 25, 50] : [100, 250, 500, 1000, 1500, 2000, 2500, 3000]),
+    windowSeconds: soak ? num(values.duration, 'duration') ?? (quick ? 30 : 600) : num(values.window, 'window') ?? (quick ? 6 : 20),
     rampSeconds: num(values.ramp, 'ramp') ?? (quick ? 8 : 40),
     holdMs: num(values.hold, 'hold') ?? (quick ? 3000 : 20000),
     probeCalls: num(values.probe, 'probe') ?? (quick ? 3 : 5),
@@ -84,7 +86,12 @@ async function ivr(args: string[]): Promise<void> {
     noStop: values['no-stop'] === true,
     callerAudio: values['no-caller-audio'] !== true,
   });
-  process.stdout.write(`\n${report.summary.maxConcurrentHoldingBar?.value ?? 'no step'} concurrent calls held the quality bar\n`);
+  if (soak) {
+    for (const k of ['rssDriftMBPerMin', 'setupP99FirstThirdMs', 'setupP99LastThirdMs', 'eldP99FirstThirdMs', 'eldP99LastThirdMs', 'heapFirstThirdMB', 'heapLastThirdMB']) {
+      const m = report.summary[k];
+      process.stdout.write(`${k.padEnd(24)} ${m?.value ?? `n/a (${m?.reason ?? ''})`} ${m?.unit ?? ''}\n`);
+    }
+  } else process.stdout.write(`\n${report.summary.maxConcurrentHoldingBar?.value ?? 'no step'} concurrent calls held the quality bar\n`);
   for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);
   process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
 }
@@ -127,9 +134,11 @@ try {
     process.stdout.write(`${compare(a, b)}\n`);
   } else if (argv[0] === 'ivr') {
     await ivr(argv.slice(1));
+  } else if (argv[0] === 'soak') {
+    await ivr(argv.slice(1), 'soak');
   } else if (argv[0] === 'cps') {
     await cps(argv.slice(1));
-  } else if (argv[0] && ['bridge', 'soak'].includes(argv[0])) {
+  } else if (argv[0] === 'bridge') {
     throw new Error(`scenario ${argv[0]} is not implemented yet (see docs/decisions/006-bench-suite.md)`);
   } else {
     await micro(argv);

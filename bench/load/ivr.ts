@@ -23,6 +23,8 @@ import { HIST_MIN_MS, HIST_STEP_MS } from '../../src/rtp/protocol.js';
 
 export interface IvrOptions {
   argv: string[];
+  /** 'soak': one step held for the window, with drift measures (memory, latency) over it. */
+  scenario?: 'ivr' | 'soak';
   quick: boolean;
   steps: number[];
   /** Measurement window per step, s. */
@@ -78,7 +80,8 @@ function inWindow<T extends { t: number }>(xs: readonly T[], a: number, b: numbe
 export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: string }> {
   if (!hasSipp()) throw new Error('sipp is not on the PATH (Debian: apt-get install sip-tester)');
   const started = new Date();
-  const dir = o.outDir ?? join('bench/results', `ivr-${started.toISOString().replace(/[:.]/g, '-')}`);
+  const scen = o.scenario ?? 'ivr';
+  const dir = o.outDir ?? join('bench/results', `${scen}-${started.toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
   const m = machine();
   const notes: string[] = [];
@@ -200,8 +203,9 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   const finished = new Date();
   m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const summary = summarize(steps, baseline);
+  if (scen === 'soak' && steps[0]) Object.assign(summary, drift(steps[0]));
   const report: Report = {
-    schema: 'hookline-bench/1', scenario: 'ivr', quick: o.quick, command: commandLine(o.argv), argv: o.argv,
+    schema: 'hookline-bench/1', scenario: scen, quick: o.quick, command: commandLine(o.argv), argv: o.argv,
     startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
     machine: m,
     target: { kind: target.external ? 'external' : 'hookline-child', host: target.host, port: target.port, command: target.command, config: target.config },
@@ -235,10 +239,11 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
   const ms: Record<string, Measure> = {};
   // SIPp: setup delays of calls answered in the window, counters over the window.
   const setupMs: number[] = [];
+  const setupAt: number[] = [];
   const sippRows: Array<{ sipp: number; rows: SippStatRow[] }> = [];
   let answered = 0; let failed = 0; let current = 0;
   sipps.forEach((s, k) => {
-    for (const r of s.rtt()) if (r.t >= start && r.t <= end) setupMs.push(r.ms);
+    for (const r of s.rtt()) if (r.t >= start && r.t <= end) { setupMs.push(r.ms); setupAt.push(r.t); }
     const rows = s.stats();
     const w = inWindow(rows, start - 1000, end + 1000);
     sippRows.push({ sipp: k + 1, rows: w });
@@ -323,7 +328,7 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
   return {
     concurrency: c, window: { start, end }, measures: ms,
     qualityBar: { pass: failedBar.length ? false : unknown.length ? null : true, failed: failedBar, unknown },
-    raw: { setupMs, sipp: sippRows, probe: probes, proc: pw, agent: ag },
+    raw: { setupMs, setupAt, sipp: sippRows, probe: probes, proc: pw, agent: ag },
   };
 }
 
@@ -356,6 +361,28 @@ function summarize(steps: StepReport[], baseline: Record<string, Measure>): Reco
   out.rssPerCallKB = slope === null ? missing('KB', 'needs RSS at two or more steps with different call counts')
     : measured(slope * 1024, 'KB', 'least-squares slope of steps[].measures.targetRssMB against steps[].measures.concurrentHookline');
   out.idleRssMB = baseline.idleRssMB!;
+  return out;
+}
+
+/** Soak: memory and latency drift over the held step (first third against last third, RSS slope per minute). */
+function drift(s: StepReport): Record<string, Measure> {
+  const raw = s.raw as { setupMs: number[]; setupAt: number[]; proc: ProcSample[]; agent: AgentSample[] };
+  const span = s.window.end - s.window.start;
+  const a = s.window.start + span / 3; const b = s.window.end - span / 3;
+  const out: Record<string, Measure> = {};
+  const rss = raw.proc.filter((p) => p.role === 'target').map((p) => [(p.t - s.window.start) / 60000, p.rssMB] as const);
+  const slope = fitSlope(rss);
+  out.rssDriftMBPerMin = slope === null ? missing('MB/min', 'fewer than two target samples') : measured(slope, 'MB/min', 'least-squares slope of raw.proc (role target) rssMB over time');
+  const third = (xs: number[], ts: number[], first: boolean): number[] => xs.filter((_, i) => (first ? ts[i]! <= a : ts[i]! >= b));
+  const f = third(raw.setupMs, raw.setupAt, true); const l = third(raw.setupMs, raw.setupAt, false);
+  out.setupP99FirstThirdMs = f.length ? measured(percentile(f, 0.99)!, 'ms', 'p99 of raw.setupMs in the first third of the window') : missing('ms', 'no calls answered in the first third');
+  out.setupP99LastThirdMs = l.length ? measured(percentile(l, 0.99)!, 'ms', 'p99 of raw.setupMs in the last third of the window') : missing('ms', 'no calls answered in the last third');
+  const ef = raw.agent.filter((x) => x.t <= a).map((x) => x.eld.p99); const el = raw.agent.filter((x) => x.t >= b).map((x) => x.eld.p99);
+  out.eldP99FirstThirdMs = ef.length ? measured(percentile(ef, 0.5)!, 'ms', 'median per-second event-loop p99 (raw.agent) in the first third') : missing('ms', 'no agent samples');
+  out.eldP99LastThirdMs = el.length ? measured(percentile(el, 0.5)!, 'ms', 'median per-second event-loop p99 (raw.agent) in the last third') : missing('ms', 'no agent samples');
+  const hf = raw.agent.filter((x) => x.t <= a).map((x) => x.heapUsedMB); const hl = raw.agent.filter((x) => x.t >= b).map((x) => x.heapUsedMB);
+  out.heapFirstThirdMB = hf.length ? measured(mean(hf)!, 'MB', 'mean raw.agent heapUsedMB in the first third') : missing('MB', 'no agent samples');
+  out.heapLastThirdMB = hl.length ? measured(mean(hl)!, 'MB', 'mean raw.agent heapUsedMB in the last third') : missing('MB', 'no agent samples');
   return out;
 }
 
@@ -433,5 +460,18 @@ function writeCharts(dir: string, r: Report): string[] {
     series: [{ name: 'RSS (max in window)', points: r.steps.map((s) => [x(s), v(s, 'targetRssMB')]) }],
   }));
   files.push('rss.svg');
+  if (r.scenario === 'soak' && r.steps[0]) {
+    const s0 = r.steps[0];
+    const raw = s0.raw as { proc: ProcSample[]; agent: AgentSample[] };
+    writeFileSync(join(dir, 'drift.svg'), lineChart({
+      title: `soak: ${s0.concurrency} calls held — memory and event-loop delay over time`, xLabel: 'seconds into the window', yLabel: 'MB / ms',
+      series: [
+        { name: 'RSS MB', points: raw.proc.filter((p) => p.role === 'target').map((p) => [Math.round((p.t - s0.window.start) / 1000), p.rssMB]) },
+        { name: 'heap used MB', points: raw.agent.map((a) => [Math.round((a.t - s0.window.start) / 1000), round(a.heapUsedMB)]) },
+        { name: 'event-loop p99 ms', points: raw.agent.map((a) => [Math.round((a.t - s0.window.start) / 1000), round(a.eld.p99)]), dashed: true },
+      ],
+    }));
+    files.push('drift.svg');
+  }
   return files;
 }

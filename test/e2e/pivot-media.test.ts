@@ -6,7 +6,8 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startScriptServer, type ScriptReply, type ScriptRequest } from '../helpers/peers.js';
+import { fileURLToPath } from 'node:url';
+import { startScriptServer, runSipp, freePort, freeEvenPort, hasSipp, type ScriptReply, type ScriptRequest } from '../helpers/peers.js';
 import { startTestSwitch } from '../helpers/switch.js';
 import { placeCall, type CallResult } from '../../src/pbx/caller.js';
 import { writeWav } from '../../src/media/wav.js';
@@ -14,6 +15,7 @@ import { concatPcm, silence } from '../../src/media/tone.js';
 import { startMediaServer, sine, mp3Bytes, toneShare, rmsOf, type MediaServer } from '../media/media-server.js';
 
 const FRAME = 160; // 20 ms at 8 kHz
+const earlyScenario = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp/pivot-early-media-uac.xml');
 
 /** Per 20 ms frame: is it loud, and is it mostly `freq`? */
 function frames(pcm: Int16Array, freq: number): Array<{ loud: boolean; tone: boolean }> {
@@ -161,4 +163,20 @@ t.test('pivot media end to end', async (t) => {
     t.equal(r.outcome, 'rejected', 'nothing answered the call: the flow ended with a final response');
     t.same(script.requests.map((q) => q.path), ['/ivr', '/open']);
   });
+});
+
+t.test('answer: false with SIPp: 183 Session Progress with SDP, then 486, never a 200', { skip: hasSipp ? false : 'sipp (sip-tester) not installed' }, async (t) => {
+  const media = await startMediaServer({ '/short.wav': { body: Buffer.from(writeWav(sine(1000, 800, 16000), 16000)), contentType: 'audio/wav' } });
+  const script = await startScriptServer(() => ({
+    body: { module: 'play', data: { id: `${media.url}/short.wav`, answer: false }, children: { _: { module: 'response', data: { code: 486, message: 'Busy Here' } } } },
+  }));
+  const { sw, port } = await startTestSwitch({ numbers: { '5001': { flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr` } } } } });
+  t.teardown(async () => { await sw.close(); await script.close(); await media.close(); });
+  const res = await runSipp([
+    `127.0.0.1:${port}`, '-sf', earlyScenario, '-s', '5001', '-m', '1', '-i', '127.0.0.1', '-p', String(await freePort()),
+    '-mp', String(await freeEvenPort()), '-timeout', '20s', '-timeout_error',
+  ], 30000);
+  t.equal(res.code, 0, `sipp exit code (stderr: ${res.stderr.slice(-400)})`);
+  t.equal(res.successful, 1, '183 with SDP, then 486');
+  t.equal(script.requests.length, 1);
 });

@@ -87,6 +87,8 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   endReason: EndReason | undefined;
   readonly startedAt: number;
   answeredAt: number | undefined;
+  /** The final SIP status of the caller's INVITE (200 when answered), for the CDR. */
+  finalStatus: number | undefined;
   /** Outbound legs placed for this call, oldest first (CDR). */
   readonly legs: OutboundLeg[] = [];
   private readonly log: Logger;
@@ -119,6 +121,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
       tx.onCancel = () => {
         if (this.state === 'ringing' || this.state === 'early') {
           invite.respond(487, 'Request Terminated');
+          this.finalStatus = 487;
           this.end('cancel');
         }
       };
@@ -208,6 +211,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
       throw new Error('could not send 200 OK (transaction gone)');
     }
     this.state = 'answered';
+    this.finalStatus = 200;
     this.answeredAt = this.deps.clock.now();
     const d = Dialog.fromUas(this.invite.message, this.invite.toTag, contact, this.invite.source);
     this.dialog = d;
@@ -349,13 +353,14 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
     if (this.state === 'answered') return this.sendBye('local-hangup');
     const code = options.code !== undefined && options.code >= 300 && options.code <= 699 ? options.code : 480;
     this.invite.respond(code, options.reason);
+    this.finalStatus = code;
     this.end('rejected');
     return Promise.resolve();
   }
 
   private hangupWith(reason: EndReason): Promise<void> {
     if (this.state === 'answered') return this.sendBye(reason);
-    if (this.state !== 'ended') { this.invite.respond(500, 'Media Failure'); this.end(reason); }
+    if (this.state !== 'ended') { this.invite.respond(500, 'Media Failure'); this.finalStatus = 500; this.end(reason); }
     return Promise.resolve();
   }
 
@@ -461,7 +466,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   /** Switch shutdown: BYE or 503, then release. */
   shutdown(): Promise<void> {
     if (this.state === 'answered') return this.sendBye('shutdown');
-    if (this.state !== 'ended') { this.invite.respond(503, 'Service Unavailable'); this.end('shutdown'); }
+    if (this.state !== 'ended') { this.invite.respond(503, 'Service Unavailable'); this.finalStatus = 503; this.end('shutdown'); }
     return Promise.resolve();
   }
 

@@ -21,6 +21,8 @@ import { OutboundLeg, type LegDeps } from './leg.js';
 import { Registrar } from './registrar.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
+import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
+import { causeForStatus } from './numbers.js';
 
 /** Anything the switch routes in-dialog requests to: an inbound call or an outbound leg. */
 interface DialogOwner { handleInDialog(req: IncomingRequest): void }
@@ -60,6 +62,8 @@ export class Switch {
   /** Registrar for `devices` (undefined when none are configured: REGISTER then gets 405). */
   readonly registrar: Registrar | undefined;
   private readonly bridging: BridgerDeps;
+  /** Call detail records (one per call, every leg): query with `cdrs.query()`. */
+  readonly cdrs: CdrStore;
   private readonly pivots = new Map<Call, PivotSession>();
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
@@ -85,6 +89,7 @@ export class Switch {
       onReleased: (leg) => this.legReleased(leg),
     };
     this.bridging = { config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps };
+    this.cdrs = new CdrStore(config.cdr, log.child({ part: 'cdr' }));
     stack.onRequest = (req) => {
       try { this.onRequest(req); } catch (err) {
         this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'request handling failed');
@@ -292,7 +297,47 @@ export class Switch {
     }
   }
 
+  private cdrOf(call: Call): CdrRecord {
+    const offset = Date.now() - this.clock.now();
+    const iso = (t: number): string => new Date(offset + t).toISOString();
+    const secs = (a: number, b: number): number => Math.max(0, Math.round((b - a) / 1000));
+    const now = this.clock.now();
+    const aEnd = now;
+    const aStatus = call.finalStatus ?? (call.endReason === 'cancel' ? 487 : 500);
+    const aCause = call.answeredAt !== undefined
+      ? ({ 'rtp-timeout': 'MEDIA_TIMEOUT', 'ack-timeout': 'RECOVERY_ON_TIMER_EXPIRE', shutdown: 'SYSTEM_SHUTDOWN', 'media-error': 'NORMAL_TEMPORARY_FAILURE' } as Record<string, string>)[call.endReason ?? ''] ?? 'NORMAL_CLEARING'
+      : call.endReason === 'cancel' ? 'ORIGINATOR_CANCEL' : causeForStatus(aStatus);
+    const i = call.info;
+    const legs: CdrLeg[] = [{
+      callId: i.callId, direction: 'inbound', from: i.from, to: i.request, start: iso(call.startedAt),
+      ...(call.answeredAt !== undefined ? { answer: iso(call.answeredAt) } : {}),
+      end: iso(aEnd), durationSeconds: secs(call.startedAt, aEnd),
+      billableSeconds: call.answeredAt !== undefined ? secs(call.answeredAt, aEnd) : 0,
+      hangupCause: aCause, sipCode: aStatus,
+      ...(call.codec ? { codec: call.codec } : {}),
+      ...(call.endReason === 'remote-bye' || call.endReason === 'cancel' ? { endedBy: 'remote' as const } : { endedBy: 'local' as const }),
+    }];
+    for (const l of call.legs) {
+      const end = l.endedAt ?? now;
+      legs.push({
+        callId: l.callId, direction: 'outbound', from: l.target.from.uri.user ?? '', to: l.target.uri.user ?? '', target: l.target.label,
+        start: iso(l.startedAt), ...(l.answeredAt !== undefined ? { answer: iso(l.answeredAt) } : {}),
+        end: iso(end), durationSeconds: secs(l.startedAt, end), billableSeconds: l.answeredAt !== undefined ? secs(l.answeredAt, end) : 0,
+        hangupCause: l.answeredAt !== undefined ? 'NORMAL_CLEARING' : l.state === 'cancelled' ? 'ORIGINATOR_CANCEL' : causeForStatus(l.finalStatus ?? 500),
+        sipCode: l.finalStatus ?? 500,
+        ...(l.codec ? { codec: l.codec } : {}),
+        ...(l.endedBy ? { endedBy: l.endedBy } : {}),
+      });
+    }
+    return {
+      callId: i.callId, accountId: i.accountId, start: legs[0]!.start, ...(legs[0]!.answer ? { answer: legs[0]!.answer } : {}),
+      end: legs[0]!.end, durationSeconds: legs[0]!.durationSeconds, billableSeconds: legs[0]!.billableSeconds,
+      hangupCause: aCause, sipCode: aStatus, legs,
+    };
+  }
+
   private callEnded(call: Call): void {
+    try { this.cdrs.add(this.cdrOf(call)); } catch (err) { this.log.error({ err: String(err) }, 'CDR failed'); }
     if (this.calls.get(call.info.callId) === call) this.calls.delete(call.info.callId);
     const key = call.dialogKey;
     if (key !== undefined && this.byDialog.get(key) === call) {

@@ -30,12 +30,13 @@ async function startCarrier(scenario: string, keys: Record<string, string>, echo
   return { port, done };
 }
 
-async function setup(t: Test, reply: (path: string) => ScriptReply, carriers: unknown[]): Promise<{ sw: Switch; script: ScriptServer; uri: string }> {
+async function setup(t: Test, reply: (path: string) => ScriptReply, carriers: unknown[], extra: Record<string, unknown> = {}): Promise<{ sw: Switch; script: ScriptServer; uri: string }> {
   const script = await startScriptServer((req) => reply(req.path));
   const { sw, uri } = await startTestSwitch({
     accounts: [{ id: 'acct-seed-1' }],
     numbers: { '4999': { account: 'acct-seed-1', flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr`, method: 'post' } } } },
     carriers,
+    ...extra,
   }, { sipTimers: { t1: 100, t2: 400, t4: 500, timerD: 1000 } });
   t.teardown(async () => { await sw.close(); await script.close(); });
   return { sw, script, uri: uri('4999') };
@@ -59,7 +60,10 @@ const CALLER = { from: '99992', portMin: 50000, portMax: 50998 };
 t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) not installed' }, async (t) => {
   t.test('the seed reply: digest auth at the carrier, the caller hears its own audio back, caller BYE ends both legs', async (t) => {
     const carrier = await startCarrier('carrier-auth-echo.xml', { number: NUMBER, numre: '\\+14158867900', user: 'trunkuser', pass: 'trunkpass' }, true);
-    const { sw, uri } = await setup(t, () => resources({}), [{ id: 'trunk', gateways: [gateway(carrier.port, { username: 'trunkuser', password: 'trunkpass' })] }]);
+    const cdrSink = await startScriptServer(() => ({ body: 'ok', contentType: 'text/plain' }));
+    t.teardown(() => cdrSink.close());
+    const { sw, uri } = await setup(t, () => resources({}), [{ id: 'trunk', gateways: [gateway(carrier.port, { username: 'trunkuser', password: 'trunkpass' })] }],
+      { cdr: { url: `${cdrSink.url}/cdr` } });
     const r = await placeCall({ uri, ...CALLER, record: true, tone: { frequencies: [1000], ms: 2500 }, maxSeconds: 3 });
     t.equal(r.outcome, 'answered', `answered (${r.status} ${r.reason})`);
     t.equal(r.endedBy, 'local', 'the caller hung up');
@@ -68,6 +72,22 @@ t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) no
     t.equal(c.successful, 1, `carrier saw the number, valid credentials, and the BYE (${c.errors.slice(-600)})`);
     t.equal(c.failed, 0);
     await noLeaks(t, sw);
+    // One CDR for the call with both legs, in the local store and POSTed form-encoded.
+    const cdrs = sw.cdrs.query();
+    t.equal(cdrs.length, 1, 'one record per call');
+    const rec = cdrs[0]!;
+    t.equal(rec.legs.length, 2, 'both legs');
+    t.equal(rec.legs[0]!.direction, 'inbound');
+    t.equal(rec.legs[1]!.direction, 'outbound');
+    t.equal(rec.legs[1]!.to, NUMBER);
+    t.equal(rec.legs[1]!.sipCode, 200);
+    t.equal(rec.legs[1]!.codec, 'PCMU');
+    t.equal(rec.hangupCause, 'NORMAL_CLEARING');
+    t.ok(rec.billableSeconds >= 2, `billable ${rec.billableSeconds} s`);
+    const posted = await cdrSink.waitFor(1, 5000);
+    t.equal(posted[0]!.params['Call-ID'], rec.callId);
+    t.equal(posted[0]!.params['Legs[1][Hangup-Code]'], 'sip:200', 'legs nested as Legs[i][field]');
+    t.equal(posted[0]!.params['Hangup-Cause'], 'NORMAL_CLEARING');
   });
 
   t.test('busy (486, after a SHA-256 proxy challenge) takes the USER_BUSY child', async (t) => {

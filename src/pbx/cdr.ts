@@ -1,0 +1,174 @@
+/**
+ * Call detail records: one record per inbound call with all its legs (the caller's and every outbound leg),
+ * kept in a bounded in-memory store the operator queries (`Switch.cdrs.query()`), optionally appended to a
+ * JSON-lines file and POSTed form-encoded to `cdr.url`.
+ *
+ * Bounded: `maxRecords` in memory (oldest dropped); at most 32 POSTs in flight and 1,000 file lines waiting
+ * (beyond: dropped and counted); POSTs time out after 5 s. Nothing here can fail a call.
+ */
+import { appendFile } from 'node:fs/promises';
+import type { Logger } from '../util/logger.js';
+import type { CdrConfig } from '../cli/config.js';
+
+export interface CdrLeg {
+  callId: string;
+  direction: 'inbound' | 'outbound';
+  from: string;
+  to: string;
+  /** Outbound: the carrier gateway or device it went to. */
+  target?: string;
+  start: string;
+  answer?: string;
+  end: string;
+  durationSeconds: number;
+  billableSeconds: number;
+  hangupCause: string;
+  sipCode: number;
+  codec?: string;
+  /** Who hung up: the far end (`remote`) or Hookline (`local`). */
+  endedBy?: 'local' | 'remote';
+}
+
+export interface CdrRecord {
+  callId: string;
+  accountId: string;
+  start: string;
+  answer?: string;
+  end: string;
+  durationSeconds: number;
+  billableSeconds: number;
+  hangupCause: string;
+  sipCode: number;
+  legs: CdrLeg[];
+}
+
+export interface CdrQuery {
+  callId?: string;
+  accountId?: string;
+  /** ISO time or ms since epoch: records that started at or after it. */
+  since?: string | number;
+  until?: string | number;
+  hangupCause?: string;
+  /** Newest first, at most this many (default 100). */
+  limit?: number;
+}
+
+const MAX_POSTS_IN_FLIGHT = 32;
+const MAX_FILE_QUEUE = 1000;
+const POST_TIMEOUT_MS = 5000;
+
+/** Form fields for a record (`Legs[0][Call-ID]` nesting, like the pivot requests' `Digits[default]`). */
+export function cdrForm(r: CdrRecord): URLSearchParams {
+  const f = new URLSearchParams();
+  const put = (k: string, v: string | number | undefined): void => { if (v !== undefined && v !== '') f.append(k, String(v)); };
+  put('Call-ID', r.callId);
+  put('Account-ID', r.accountId);
+  put('Start', r.start);
+  put('Answer', r.answer);
+  put('End', r.end);
+  put('Duration-Seconds', r.durationSeconds);
+  put('Billing-Seconds', r.billableSeconds);
+  put('Hangup-Cause', r.hangupCause);
+  put('Hangup-Code', `sip:${r.sipCode}`);
+  r.legs.forEach((l, i) => {
+    const p = `Legs[${i}]`;
+    put(`${p}[Call-ID]`, l.callId);
+    put(`${p}[Direction]`, l.direction);
+    put(`${p}[From]`, l.from);
+    put(`${p}[To]`, l.to);
+    put(`${p}[Target]`, l.target);
+    put(`${p}[Start]`, l.start);
+    put(`${p}[Answer]`, l.answer);
+    put(`${p}[End]`, l.end);
+    put(`${p}[Duration-Seconds]`, l.durationSeconds);
+    put(`${p}[Billing-Seconds]`, l.billableSeconds);
+    put(`${p}[Hangup-Cause]`, l.hangupCause);
+    put(`${p}[Hangup-Code]`, `sip:${l.sipCode}`);
+    put(`${p}[Codec]`, l.codec);
+    put(`${p}[Ended-By]`, l.endedBy);
+  });
+  return f;
+}
+
+export class CdrStore {
+  private readonly records: CdrRecord[] = [];
+  private postsInFlight = 0;
+  private fileQueue: string[] = [];
+  private writing = false;
+  dropped = 0;
+  posted = 0;
+
+  constructor(private readonly cfg: CdrConfig, private readonly log: Logger, private readonly fetchImpl: typeof fetch = fetch) {}
+
+  get size(): number { return this.records.length; }
+
+  add(r: CdrRecord): void {
+    if (this.cfg.maxRecords > 0) {
+      this.records.push(r);
+      if (this.records.length > this.cfg.maxRecords) this.records.splice(0, this.records.length - this.cfg.maxRecords);
+    }
+    if (this.cfg.file) this.queueLine(JSON.stringify(r));
+    if (this.cfg.url) this.post(this.cfg.url, r);
+  }
+
+  query(q: CdrQuery = {}): CdrRecord[] {
+    const t = (v: string | number | undefined): number | undefined => (v === undefined ? undefined : typeof v === 'number' ? v : Date.parse(v));
+    const since = t(q.since);
+    const until = t(q.until);
+    const limit = Math.max(1, Math.min(q.limit ?? 100, 100000));
+    const out: CdrRecord[] = [];
+    for (let i = this.records.length - 1; i >= 0 && out.length < limit; i--) {
+      const r = this.records[i]!;
+      if (q.callId !== undefined && r.callId !== q.callId && !r.legs.some((l) => l.callId === q.callId)) continue;
+      if (q.accountId !== undefined && r.accountId !== q.accountId) continue;
+      if (q.hangupCause !== undefined && r.hangupCause !== q.hangupCause) continue;
+      const st = Date.parse(r.start);
+      if (since !== undefined && st < since) continue;
+      if (until !== undefined && st > until) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** POST a record form-encoded to `url` (also used for a pivot node's cdr_url by callers that want it). */
+  post(url: string, r: CdrRecord): void {
+    if (this.postsInFlight >= MAX_POSTS_IN_FLIGHT) { this.dropped++; return; }
+    this.postsInFlight++;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), POST_TIMEOUT_MS);
+    timer.unref();
+    this.fetchImpl(url, {
+      method: 'POST', body: cdrForm(r).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' }, signal: ac.signal,
+    }).then(async (res) => {
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status >= 300) this.log.warn({ url, status: res.status }, 'CDR POST not accepted');
+      else this.posted++;
+    }, (err: unknown) => {
+      this.log.warn({ url, err: String(err) }, 'CDR POST failed');
+    }).finally(() => {
+      clearTimeout(timer);
+      this.postsInFlight--;
+    });
+  }
+
+  private queueLine(line: string): void {
+    if (this.fileQueue.length >= MAX_FILE_QUEUE) { this.dropped++; return; }
+    this.fileQueue.push(line);
+    if (!this.writing) void this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    while (this.fileQueue.length > 0) {
+      const lines = this.fileQueue;
+      this.fileQueue = [];
+      try {
+        await appendFile(this.cfg.file!, lines.join('\n') + '\n');
+      } catch (err) {
+        this.dropped += lines.length;
+        this.log.error({ file: this.cfg.file, err: String(err) }, 'CDR file write failed');
+      }
+    }
+    this.writing = false;
+  }
+}

@@ -133,3 +133,27 @@ t.test('local files: read, cached by size+mtime, missing file', async (t) => {
   writeFileSync(join(dir, 'bad.mp3'), Buffer.from([0xff, 0xfb, 0x90, 0x00, 1, 2, 3]));
   t.equal(await code(loader.loadFile(join(dir, 'bad.mp3'))), 'MEDIA_INVALID');
 });
+
+t.test('Cache-Control: max-age sets freshness, no-cache revalidates every time', async (t) => {
+  const clock = new FakeClock();
+  const srv = await startMediaServer({
+    '/ma.wav': { body: wavBytes(1000, 100, 8000), etag: '"m"', cacheControl: 'public, max-age=5' },
+    '/nc.wav': { body: wavBytes(1000, 100, 8000), etag: '"n"', cacheControl: 'no-cache' },
+  });
+  t.teardown(() => srv.close());
+  const loader = new MediaLoader({ clock, maxAgeMs: 3_600_000 });
+  const count = (p: string): number => srv.log.filter((l) => l.path === p).length;
+  await loader.load(`${srv.url}/ma.wav`);
+  clock.tick(4000);
+  await loader.load(`${srv.url}/ma.wav`);
+  t.equal(count('/ma.wav'), 1, 'fresh within max-age');
+  clock.tick(2000);
+  await loader.load(`${srv.url}/ma.wav`);
+  t.equal(count('/ma.wav'), 2, 'revalidated after max-age');
+  t.equal(srv.log.at(-1)!.status, 304);
+  await loader.load(`${srv.url}/nc.wav`);
+  await loader.load(`${srv.url}/nc.wav`);
+  t.equal(count('/nc.wav'), 2, 'no-cache: a conditional request each time');
+  t.equal(srv.log.at(-1)!.status, 304);
+  t.equal(loader.stats().inFlight, 0);
+});

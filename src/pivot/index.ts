@@ -9,3 +9,8 @@ export { PivotError, type PivotErrorCode, type WebhookFailureReason } from './er
 export { runFlow, nextChild, DEFAULT_MAX_NODES, type FlowOutcome, type InterpreterOptions } from './interpreter.js';
 export { DigitBuffer, type ModuleContext, type PivotModule, type Step, type CallerIdState } from './context.js';
 export { MODULES } from './modules/index.js';
+export { defaultMediaLoader } from './session.js';
+export { storedFromRecords, EMPTY_STORED, type PivotStored, type StoredMedia, type StoredMenu, type StoredTemporalRule, type StoredRecords, type MediaSource } from './stored.js';
+export { ruleMatches, localParts, isValidTimeZone } from './temporal.js';
+export { translateTwiml, type TwimlResult } from './twiml/translate.js';
+export { parseXml, type XmlElement, type XmlResult } from './twiml/xml.js';

@@ -161,7 +161,14 @@ export class Bridger {
     const cfg = this.deps.config;
     // Each endpoint → its devices → their live contacts.
     const groups: Array<{ ringing: Ringing[]; timeoutMs: number }> = [];
+    // A stored ring group expands to its members (its own delays and timeouts).
+    const eps: Array<{ type: 'device' | 'user'; id: string; delaySeconds: number; timeoutSeconds: number }> = [];
     for (const ep of req.endpoints) {
+      if (ep.type !== 'group') { eps.push({ ...ep, type: ep.type }); continue; }
+      const g = cfg.ringGroups.find((x) => x.id === ep.id);
+      for (const m of g?.endpoints ?? []) eps.push({ type: m.type, id: m.id, delaySeconds: m.delay, timeoutSeconds: m.timeout });
+    }
+    for (const ep of eps.slice(0, 64)) {
       const devices: DeviceConfig[] = ep.type === 'device'
         ? cfg.devices.filter((d) => d.id === ep.id)
         : cfg.devices.filter((d) => d.owner === ep.id);

@@ -96,7 +96,8 @@ export interface ResourcesRequest {
 }
 
 export interface EndpointRef {
-  readonly type: 'device' | 'user';
+  /** `group`: a stored ring group (config `ringGroups`), expanded to its members. */
+  readonly type: 'device' | 'user' | 'group';
   readonly id: string;
   readonly delaySeconds: number;
   readonly timeoutSeconds: number;

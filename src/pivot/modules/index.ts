@@ -23,7 +23,7 @@ import { twimlGatherModule } from './twiml-gather.js';
 import { resourcesModule } from './resources.js';
 import { deviceModule } from './device.js';
 import { userModule } from './user.js';
-import { ringGroupModule } from './ring-group.js';
+import { groupModule, ringGroupModule } from './ring-group.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -52,6 +52,7 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['device', deviceModule],
   ['user', userModule],
   ['ring_group', ringGroupModule],
+  ['group', groupModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

@@ -1,7 +1,8 @@
 /**
  * `ring_group`: ring devices and users, simultaneously or one after another, `repeats` times (PIVOT.md 3.3).
  * Answered → ends with the bridged call. Unanswered → the cause/code child if present, else `_`.
- * `weighted_random` rings in a weight-random order, one at a time; `group` endpoints are skipped.
+ * `weighted_random` rings in a weight-random order, one at a time; `group` endpoints are stored ring groups.
+ * Also `group`: a stored ring group by `id` (config `ringGroups`), with the node's timeout/repeats/strategy.
  */
 import type { EndpointRef } from '../call-control.js';
 import type { ModuleContext, PivotModule, Step } from '../context.js';
@@ -20,7 +21,7 @@ export const ringGroupModule: PivotModule = {
       if (typeof e !== 'object' || e === null) continue;
       const o = e as Record<string, unknown>;
       const type = o.endpoint_type;
-      if (typeof o.id !== 'string' || (type !== 'device' && type !== 'user')) continue;
+      if (typeof o.id !== 'string' || (type !== 'device' && type !== 'user' && type !== 'group')) continue;
       eps.push({
         type, id: o.id, delaySeconds: seconds(o, 'delay', 0), timeoutSeconds: seconds(o, 'timeout', groupTimeout) || groupTimeout,
         weight: Math.min(100, Math.max(1, seconds(o, 'weight', 1))),
@@ -34,6 +35,21 @@ export const ringGroupModule: PivotModule = {
     const repeats = Math.min(10, Math.max(1, seconds(d, 'repeats', 1)));
     return bridgeEndpoints(node, ctx, ordered.map(({ weight: _w, ...e }) => e), {
       strategy: strategy === 'single' || strategy === 'weighted_random' ? 'single' : 'simultaneous', timeoutSeconds: groupTimeout, repeats,
+    });
+  },
+};
+
+export const groupModule: PivotModule = {
+  name: 'group',
+  run(node, ctx: ModuleContext): Promise<Step> {
+    const d = node.data;
+    const id = str(d, 'id');
+    if (!id) return Promise.resolve({ kind: 'next' });
+    const timeout = seconds(d, 'timeout', 20) || 20;
+    const strategy = str(d, 'strategy');
+    return bridgeEndpoints(node, ctx, [{ type: 'group', id, delaySeconds: 0, timeoutSeconds: timeout }], {
+      timeoutSeconds: timeout, repeats: Math.min(10, Math.max(1, seconds(d, 'repeats', 1))),
+      ...(strategy === 'single' || strategy === 'simultaneous' ? { strategy } : {}),
     });
   },
 };

@@ -22,11 +22,11 @@ function toneWav(file: string, hz: number, seconds: number): void {
   writeFileSync(file, b);
 }
 
-t.test('baresip registers as a device with digest auth; a device reply rings it; audio both ways; BYE either way', { skip: hasBaresip ? false : 'baresip not installed' }, async (t) => {
+t.test('baresip registers as a device with digest auth; a device reply rings it; audio both ways; BYE either way; device to device by extension', { skip: hasBaresip ? false : 'baresip not installed' }, async (t) => {
   const script = await startScriptServer(() => ({ body: { module: 'device', data: { id: 'desk', timeout: 10 }, children: { _: { module: 'hangup', data: {} } } } }));
   const { sw, port, uri } = await startTestSwitch({
     numbers: { '4999': { flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr` } } } },
-    devices: [{ id: 'desk', username: '1001', password: 's3cret-desk' }],
+    devices: [{ id: 'desk', username: '1001', password: 's3cret-desk', extension: '201' }, { id: 'lobby', username: '1002', password: 's3cret-lobby' }],
   });
   const dir = mkdtempSync(join(tmpdir(), 'hookline-bridge-dev-'));
   const wav = join(dir, 'tone600.wav');
@@ -63,4 +63,21 @@ t.test('baresip registers as a device with digest auth; a device reply rings it;
   t.equal(r2.endedBy, 'remote', 'the phone BYE reached the caller');
   t.ok(r2.durationMs < 4000, `ended with the phone (${r2.durationMs} ms)`);
   t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().legs === 0 && sw.stats().dialogs === 0, 5000), `both legs ended: ${JSON.stringify(sw.stats())}`);
+
+  // 3: a second registered phone dials the first one's extension (its INVITE is challenged with 407 first).
+  const lobby = await Baresip.start({ account: `<sip:1002@127.0.0.1:${port}>;auth_pass=s3cret-lobby;regint=300;answermode=auto` });
+  t.teardown(() => lobby.stop());
+  t.ok(await eventually(() => sw.stats().registrations === 2, 10000), 'the second phone registered');
+  phone.events.length = 0;
+  lobby.dial(uri('201'));
+  await lobby.waitEvent('CALL_ESTABLISHED', 10000);
+  await phone.waitEvent('CALL_ESTABLISHED', 5000);
+  t.pass('extension 201 from device lobby reached device desk');
+  lobby.hangup();
+  await phone.waitEvent('CALL_CLOSED', 5000);
+  t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().legs === 0 && sw.stats().dialogs === 0, 5000), `both legs ended: ${JSON.stringify(sw.stats())}`);
+  const cdr = sw.cdrs.query({ limit: 1 })[0];
+  t.equal(cdr?.legs[0]?.from, '1002', 'the call came from the lobby device');
+  t.equal(cdr?.legs[1]?.target, 'device desk', 'and went to the desk device');
+  t.equal(sw.cdrs.size, 3, 'one record per call');
 });

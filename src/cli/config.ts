@@ -4,6 +4,7 @@
  * This is the only module (with the CLI) that reads files.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { CallflowNode } from '../pivot/callflow.js';
 import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
@@ -540,7 +541,12 @@ export function loadConfigFile(file: string): HooklineConfig {
   } catch (e) {
     throw new ConfigError('(file)', `${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
   }
-  return validateConfig(parsed);
+  const config = validateConfig(parsed);
+  // A relative `media.<id>.file` is relative to the config file's folder.
+  for (const [id, m] of Object.entries(config.media)) {
+    if (m.file !== undefined && !isAbsolute(m.file)) config.media[id] = { file: resolvePath(dirname(file), m.file) };
+  }
+  return config;
 }
 
 /** The route for a dialled number: exact match first, then `*`. */

@@ -149,3 +149,13 @@ t.test('media, menus and temporalRules sections with defaults', async (t) => {
   const d = validateConfig({});
   t.same([d.media, d.menus, d.temporalRules], [{}, {}, {}]);
 });
+
+t.test('a relative media file path is relative to the config file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-cfg-media-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const f = join(dir, 'hookline.yaml');
+  writeFileSync(f, 'media:\n  hold: { file: sounds/hold.wav }\n  abs: { file: /srv/a.wav }\n');
+  const c = loadConfigFile(f);
+  t.same(c.media.hold, { file: join(dir, 'sounds/hold.wav') });
+  t.same(c.media.abs, { file: '/srv/a.wav' });
+});

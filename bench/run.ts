@@ -143,7 +143,8 @@ try {
   } else {
     await micro(argv);
   }
-  process.exit(0);
+  const { isStopping } = await import('./load/ivr.js');
+  process.exit(isStopping() ? 130 : 0);
 } catch (err) {
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
   try { const { cleanupAll } = await import('./load/ivr.js'); await cleanupAll(); } catch { /* nothing started */ }

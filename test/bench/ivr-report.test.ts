@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,3 +138,4 @@ t.test('ivr bench: a small real run writes a report whose every number came from
   const notOne = ratios.filter((x) => x !== '1.00' && x !== 'n/a');
   t.same(notOne, [], 'a report compared with itself: every ratio 1.00 (n/a where a measure is null)');
 });
+

@@ -47,6 +47,8 @@ export interface CallResult {
   heardSeconds: number;
   rms: number;
   digitsSent: string;
+  /** Provisional responses seen (180, 183, ...), in order. */
+  progress: number[];
 }
 
 /** The local address the OS would use to reach `host` (no packet is sent). */
@@ -94,7 +96,7 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
   });
   const engine = await MediaEngine.start({ workers: 1, address: local, portMin: o.portMin ?? 40000, portMax: o.portMax ?? 49998, rtpTimeoutMs: 0 });
   const t0 = clock.now();
-  const result: CallResult = { outcome: 'error', answered: false, setupMs: 0, durationMs: 0, endedBy: 'none', heardSeconds: 0, rms: 0, digitsSent: '' };
+  const result: CallResult = { outcome: 'error', answered: false, setupMs: 0, durationMs: 0, endedBy: 'none', heardSeconds: 0, rms: 0, digitsSent: '', progress: [] };
   let session: MediaSession | undefined;
   try {
     session = await engine.createSession();
@@ -126,7 +128,7 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
     let cancelTimer: NodeJS.Timeout | undefined;
     const final = await new Promise<SipResponse>((resolve) => {
       const tx = stack.sendRequest(invite, dest, (res) => {
-        if (res.status < 200) return;
+        if (res.status < 200) { if (res.status > 100 && result.progress.length < 16) result.progress.push(res.status); return; }
         if (res.status < 300) {
           if (!dialog) dialog = Dialog.fromUac(invite, res, tx.peer);
           (tx as InviteClientTransaction).sendAck(dialog.createAck());

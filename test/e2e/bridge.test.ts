@@ -146,4 +146,17 @@ t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) no
     t.equal(c.successful, 1, `carrier got CANCEL and the ACK of its 487 (${c.errors.slice(-400)})`);
     await noLeaks(t, sw);
   });
+  t.test('early media: the carrier 183 with SDP reaches the caller as 183; ignore_early_media gives 180 instead', async (t) => {
+    for (const ignore of [false, true]) {
+      const carrier = await startCarrier('carrier-early-media.xml', {}, true);
+      const { sw, uri } = await setup(t, () => resources({ ignore_early_media: ignore }), [{ id: 'trunk', gateways: [gateway(carrier.port)] }]);
+      const r = await placeCall({ uri, ...CALLER, record: true, tone: { frequencies: [700], ms: 1500 }, maxSeconds: 2 });
+      t.equal(r.outcome, 'answered');
+      t.same(r.progress, [ignore ? 180 : 183], ignore ? 'ringing only' : 'early media relayed');
+      t.ok(r.heardSeconds > 0.8, `echo after the answer (${r.heardSeconds.toFixed(2)} s)`);
+      t.equal((await carrier.done).successful, 1);
+      await noLeaks(t, sw);
+      await sw.close();
+    }
+  });
 });

@@ -152,8 +152,6 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   };
 
   let prev = 0;
-  const sipPortBase = await freePort();
-  void sipPortBase;
   for (let i = 0; i < o.steps.length && !stopping; i++) {
     const c = o.steps[i]!;
     const delta = c - prev;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { track } from './children.js';
 
 export interface SippStatRow {
   /** Date.now() of the row (SIPp's CurrentTime column). */
@@ -36,6 +37,7 @@ export class SippProcess {
     const full = ['-nostdin', '-trace_stat', '-stf', join(dir, 'stat.csv'), '-fd', '1', '-trace_rtt', '-rtt_freq', '1', ...args];
     const child = spawn('sipp', full, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     child.on('error', () => { /* reported through `running` and the missing stat file */ });
+    track(child);
     return new SippProcess(child, dir, Date.now(), full);
   }
 

@@ -9,6 +9,7 @@ import { writeFileSync, openSync, closeSync, readSync, existsSync, statSync } fr
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AgentSample } from './agent.js';
+import { track } from './children.js';
 
 export interface Target {
   host: string;
@@ -68,6 +69,7 @@ export async function startHookline(o: StartOptions): Promise<Target> {
     cwd: root, stdio: ['ignore', 'pipe', logFd], env: { ...process.env, HOOKLINE_BENCH_AGENT: agentFile },
   });
   closeSync(logFd);
+  track(child);
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`hookline did not start within 20 s: ${out.slice(-500)}`)), 20000);

@@ -92,6 +92,10 @@ export interface GatewayConfig {
   /** Put in front of / after the number in the Request-URI. */
   prefix: string;
   suffix: string;
+  /** REGISTER to the gateway with the credentials (refreshed before expiry, removed at shutdown). Default false. */
+  register: boolean;
+  /** Expires asked for in the REGISTER, seconds. Default 3600. */
+  registerExpires: number;
 }
 
 /** An outbound trunk (`resources`): without `account` it is global (use_local_resources false), else the account's. */
@@ -328,13 +332,16 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
     const gateways: GatewayConfig[] = gws.map((g, j) => {
       const gp = `${path}.gateways[${j}]`;
       if (!isObj(g)) throw new ConfigError(gp, `expected an object, got ${show(g)}`);
-      checkKeys(g, gp, ['host', 'port', 'transport', 'username', 'password', 'realm', 'prefix', 'suffix']);
+      checkKeys(g, gp, ['host', 'port', 'transport', 'username', 'password', 'realm', 'prefix', 'suffix', 'register', 'registerExpires']);
       const host = str(g, 'host', gp);
       if (!HOST_RE.test(host)) throw new ConfigError(`${gp}.host`, `expected a host name or IP address, got ${show(host)}`);
       const gw: GatewayConfig = {
         host, port: int(g, 'port', gp, 5060, 1, 65535), transport: oneOf(g, 'transport', gp, ['udp', 'tcp'] as const, 'udp'),
         prefix: typeof g.prefix === 'string' ? g.prefix : '', suffix: typeof g.suffix === 'string' ? g.suffix : '',
+        register: false, registerExpires: int(g, 'registerExpires', gp, 3600, 30, 86400),
       };
+      if (g.register !== undefined && typeof g.register !== 'boolean') throw new ConfigError(`${gp}.register`, `expected true or false, got ${show(g.register)}`);
+      gw.register = g.register === true;
       const username = optStr(g, 'username', gp);
       const password = g.password === undefined || g.password === null ? undefined : typeof g.password === 'string' ? g.password : undefined;
       if (g.password !== undefined && g.password !== null && typeof g.password !== 'string') throw new ConfigError(`${gp}.password`, 'expected a string');
@@ -343,6 +350,7 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
       if (password !== undefined) gw.password = password;
       const realm = optStr(g, 'realm', gp);
       if (realm !== undefined) gw.realm = realm;
+      if (gw.register && gw.username === undefined) throw new ConfigError(`${gp}.register`, 'registering needs username and password');
       return gw;
     });
     const carrier: CarrierConfig = {

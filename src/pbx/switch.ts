@@ -22,6 +22,7 @@ import { Registrar } from './registrar.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
 import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
+import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
 
 /** Anything the switch routes in-dialog requests to: an inbound call or an outbound leg. */
@@ -49,6 +50,8 @@ export interface SwitchStats {
   legsTotal: number;
   /** Live registrations (contacts) of devices. */
   registrations: number;
+  /** Carrier gateways we are registered with. */
+  trunkRegistrations: number;
 }
 
 const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'PUBLISH', 'REFER', 'UPDATE', 'PRACK']);
@@ -64,6 +67,8 @@ export class Switch {
   private readonly bridging: BridgerDeps;
   /** Call detail records (one per call, every leg): query with `cdrs.query()`. */
   readonly cdrs: CdrStore;
+  /** Our REGISTERs to carrier gateways that ask for it (`register: true`). */
+  private readonly trunkRegs: TrunkRegistrations;
   private readonly pivots = new Map<Call, PivotSession>();
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
@@ -90,6 +95,8 @@ export class Switch {
     };
     this.bridging = { config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps };
     this.cdrs = new CdrStore(config.cdr, log.child({ part: 'cdr' }));
+    this.trunkRegs = new TrunkRegistrations(stack, clock, log.child({ part: 'trunk' }), config.carriers);
+    this.trunkRegs.start();
     stack.onRequest = (req) => {
       try { this.onRequest(req); } catch (err) {
         this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'request handling failed');
@@ -160,6 +167,7 @@ export class Switch {
       legs: this.legs.size,
       legsTotal: this.legsTotal,
       registrations: this.registrar?.bindingCount() ?? 0,
+      trunkRegistrations: this.trunkRegs.registered,
     };
   }
 
@@ -357,6 +365,7 @@ export class Switch {
       Promise.all([...this.calls.values()].map((c) => c.shutdown())),
       new Promise((r) => setTimeout(r, 2000)),
     ]);
+    await this.trunkRegs.close();
     await this.stack.close();
     this.prompts.clear();
     await this.engine.close();

@@ -52,6 +52,8 @@ const bad: Array<[string, unknown, string]> = [
   ['ring group unknown device', { ringGroups: [{ id: 'g', endpoints: [{ id: 'x', type: 'device' }] }] }, 'ringGroups[0].endpoints[0].id'],
   ['registrar max below min', { registrar: { minExpires: 600, maxExpires: 60 } }, 'registrar.maxExpires'],
   ['cdr url not http', { cdr: { url: 'ftp://x' } }, 'cdr.url'],
+  ['register without credentials', { carriers: [{ id: 'c1', gateways: [{ host: '127.0.0.1', register: true }] }] }, 'carriers[0].gateways[0].register'],
+  ['registerExpires too short', { carriers: [{ id: 'c1', gateways: [{ host: '127.0.0.1', registerExpires: 5 }] }] }, 'carriers[0].gateways[0].registerExpires'],
   ['media with two sources', { media: { g: { url: 'http://x/a.wav', file: '/a.wav' } } }, 'media.g'],
   ['media url not http', { media: { g: { url: 'ftp://x/a.wav' } } }, 'media.g.url'],
   ['media bad id', { media: { 'a b': { tts: 'x' } } }, 'media.a b'],
@@ -117,7 +119,7 @@ t.test('bridging sections: carriers, devices, users, ring groups, registrar, cdr
     cdr: { url: 'http://127.0.0.1/cdr' },
   });
   t.equal(c.carriers.length, 2);
-  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', username: 'u', password: 'p' });
+  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', register: false, registerExpires: 3600, username: 'u', password: 'p' });
   t.equal(c.carriers[0]!.account, undefined, 'global');
   t.equal(c.carriers[1]!.account, 'a1');
   t.equal(c.carriers[1]!.format, 'npan');

@@ -207,7 +207,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
     machine: m,
     target: { kind: target.external ? 'external' : 'hookline-child', host: target.host, port: target.port, command: target.command, config: target.config },
-    settings: { steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds, holdMs: o.holdMs, probeCalls: o.probeCalls, scenario: o.callerAudio ? 'bench/scenarios/ivr-uac.xml' : 'bench/scenarios/ivr-uac-silent.xml', callerAudio: o.callerAudio, qualityBar: `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, ASR 100 %, every digit delivered` },
+    settings: { steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds, holdMs: o.holdMs, probeCalls: o.probeCalls, scenario: o.callerAudio ? 'bench/scenarios/ivr-uac.xml' : 'bench/scenarios/ivr-uac-silent.xml', callerAudio: o.callerAudio, qualityBar: `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, no frames skipped (≤ 1 % short of 50/s), ASR 100 %, every digit delivered` },
     baseline, steps, summary, targets: targetChecks(steps, summary, baseline, o), notes,
     timeline: { proc: sampler.samples, agent: agent.map(({ pacer, ...rest }) => ({ ...rest, pacer: pacer ? { ...pacer, hist: undefined } : null })), script: script.stats },
   };
@@ -221,7 +221,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
 const COLUMNS: Array<[string, string]> = [
   ['concurrency', 'calls'], ['concurrentHookline', 'calls up (target)'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'], ['asr', 'ASR'],
   ['dtmfOk', 'digits ok'], ['pacingP99Ms', 'send pacing p99'], ['jitterMs', 'RFC 3550 jitter'], ['gapErrP99Ms', 'gap error p99'],
-  ['rtpLossPct', 'loss'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['targetRssMB', 'RSS'],
+  ['rtpLossPct', 'loss'], ['rtpDeficitPct', 'frames short'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['targetRssMB', 'RSS'],
   ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
 ];
 
@@ -266,6 +266,10 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     ms.probeCalls = measured(ok.length, 'calls', 'raw.probe (answered, ≥ 2 packets)');
     ms.rtpPackets = measured(tot((p) => p.packets), 'packets', 'sum of raw.probe[].packets');
     ms.rtpLossPct = measured(expected ? (lost / expected) * 100 : 0, '%', 'sum lost / sum expected of raw.probe');
+    // Frames the sender skipped (resynchronised after falling > 100 ms behind keep the sequence continuous, so they
+    // are not sequence loss): packets short of one per 20 ms between the first and last packet received.
+    const due = tot((p) => Math.floor(p.seconds * 50) + 1);
+    ms.rtpDeficitPct = measured(Math.max(0, ((due - tot((p) => p.packets)) / due) * 100), '%', '1 − sum packets / sum (seconds × 50 + 1) of raw.probe');
     ms.rtpDuplicates = measured(tot((p) => p.duplicates), 'packets', 'sum of raw.probe[].duplicates');
     ms.rtpOutOfOrder = measured(tot((p) => p.outOfOrder), 'packets', 'sum of raw.probe[].outOfOrder');
     ms.jitterMs = measured(mean(ok.map((p) => p.jitterMs!))!, 'ms', 'mean of raw.probe[].jitterMs (RFC 3550 J at call end)');
@@ -278,7 +282,7 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     ms.rFactor = measured(e.r, 'R', 'E-model(20 ms + delayVarP99Ms, rtpLossPct)');
     ms.mos = measured(e.mos, 'MOS', 'E-model(20 ms + delayVarP99Ms, rtpLossPct)');
   } else {
-    for (const k of ['probeCalls', 'rtpPackets', 'rtpLossPct', 'rtpDuplicates', 'rtpOutOfOrder', 'jitterMs', 'jitterMaxMs', 'gapErrP99Ms', 'delayVarP99Ms', 'rFactor', 'mos']) ms[k] = missing('', why);
+    for (const k of ['probeCalls', 'rtpPackets', 'rtpLossPct', 'rtpDeficitPct', 'rtpDuplicates', 'rtpOutOfOrder', 'jitterMs', 'jitterMaxMs', 'gapErrP99Ms', 'delayVarP99Ms', 'rFactor', 'mos']) ms[k] = missing('', why);
   }
   // Agent: send pacing, event loop, GC, active calls.
   const ag = inWindow(agentAll, start + 500, end + 1000);
@@ -322,6 +326,7 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
   };
   check(`send pacing p99 ≤ ${PACING_BAR_MS} ms`, ms.pacingP99Ms, (v) => v <= PACING_BAR_MS);
   check('no RTP loss', ms.rtpLossPct, (v) => v === 0);
+  check('no frames skipped (deficit ≤ 1 %)', ms.rtpDeficitPct, (v) => v <= 1);
   check('ASR 100 %', ms.asr, (v) => v === 1);
   return {
     concurrency: c, window: { start, end }, measures: ms,

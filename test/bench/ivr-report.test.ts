@@ -96,7 +96,10 @@ t.test('ivr bench: a small real run writes a report whose every number came from
     t.equal(ok.length, 2, `${tag}: both probe calls measured RTP`);
     const pk = ok.reduce((a, p) => a + p.packets, 0);
     t.equal(m.rtpPackets!.value, pk, `${tag}: packets = sum of raw probe packets`);
-    for (const p of ok) t.ok(Math.abs(p.packets - p.seconds * 50) <= 0.1 * p.seconds * 50 + 3, `${tag}: ${p.packets} packets in ${p.seconds} s ≈ 50/s`);
+    // At most one packet per 20 ms (plus one); fewer when the sender skipped frames on a starved machine.
+    for (const p of ok) t.ok(p.packets <= p.seconds * 50 * 1.05 + 2 && p.packets >= p.seconds * 50 * 0.4, `${tag}: ${p.packets} packets in ${p.seconds} s fits 50/s`);
+    const due = ok.reduce((a, p) => a + Math.floor(p.seconds * 50) + 1, 0);
+    t.ok(close(m.rtpDeficitPct!.value, Math.max(0, ((due - pk) / due) * 100)), `${tag}: frames short from raw`);
     t.ok(close(m.jitterMs!.value, avg(ok.map((p) => p.jitterMs!))), `${tag}: jitter = mean of raw J`);
     const exp = ok.reduce((a, p) => a + p.expected, 0); const lost = ok.reduce((a, p) => a + p.lost, 0);
     t.ok(close(m.rtpLossPct!.value, (lost / exp) * 100), `${tag}: loss from raw`);

@@ -279,9 +279,9 @@ export class Bridger {
       void this.call.play({ kind: 'silence', ms: 1 }, { earlyMedia: true }).then(() => {
         if (this.earlyLeg === leg && leg.media && !leg.media.closed && !a.closed) {
           a.stopPlayback();
-          a.bridge(leg.media);
+          try { a.bridge(leg.media); } catch (err) { this.deps.log.warn({ err: String(err) }, 'early media bridge failed'); }
         }
-      });
+      }, (err: unknown) => this.deps.log.warn({ err: String(err) }, 'early media failed'));
       return;
     }
     if ((status === 180 || status === 183) && !this.earlyLeg) this.startRingback();

@@ -255,7 +255,7 @@ export class Bridger {
           statuses.push(status);
           if (!settled) checkAllFailed();
         };
-        void leg.start(this.call.mediaSession);
+        leg.start(this.call.mediaSession).catch((err: unknown) => this.deps.log.error({ err: String(err) }, 'leg start failed'));
       };
       for (const r of ringing) {
         if (r.delayMs > 0) {

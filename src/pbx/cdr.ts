@@ -148,7 +148,7 @@ export class CdrStore {
     }).finally(() => {
       clearTimeout(timer);
       this.postsInFlight--;
-    });
+    }).catch(() => { /* logged above */ });
   }
 
   private queueLine(line: string): void {

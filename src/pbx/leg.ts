@@ -152,7 +152,11 @@ export class OutboundLeg {
       if (res.status >= 200 && res.status < 300) this.ackAndBye(req, res);
       return;
     }
-    if (this.state === 'answered') return; // 2xx retransmissions and forks: the transaction re-ACKs
+    if (this.state === 'answered') {
+      // Retransmissions are re-ACKed by the transaction; a 2xx from another fork (new To tag) is ACKed and BYEd.
+      if (res.status >= 200 && res.status < 300 && res.to.tag !== this.dialog?.remoteTag) this.ackAndBye(req, res);
+      return;
+    }
     const status = res.status;
     if (status < 200) {
       if (status === 100) return;

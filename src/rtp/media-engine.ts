@@ -144,7 +144,7 @@ const MAX_RESPAWN_DELAY_MS = 10000;
 /** createSession waits this long for a replacement worker when none is alive. */
 const NO_WORKER_WAIT_MS = 5000;
 /** A new worker may take this long (ms) to answer its first ping (module loading on a busy machine). */
-const STARTUP_GRACE_MS = 10000;
+const STARTUP_GRACE_MS = 30000;
 /** Digits per sendDtmf call. */
 const MAX_DTMF_DIGITS = 64;
 /** Silence after each in-band DTMF tone, ms. */
@@ -164,6 +164,8 @@ export class MediaEngine {
   private closing: Promise<void> | undefined;
   private readonly watchdogMs: number;
   private watchdog: NodeJS.Timeout | undefined;
+  private checkEveryMs = 1000;
+  private lastCheck = 0;
 
   private constructor(opts: MediaEngineOptions) {
     const workers = opts.workers ?? os.availableParallelism();
@@ -177,14 +179,25 @@ export class MediaEngine {
     this.watchdogMs = opts.watchdogMs ?? 10000;
     if (!(this.watchdogMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad watchdogMs');
     for (let i = 0; i < workers; i++) this.slots.push(this.spawn(i));
+    this.checkEveryMs = Math.min(1000, Math.max(50, this.watchdogMs / 4));
     if (this.watchdogMs > 0) {
-      this.watchdog = setInterval(() => this.checkWorkers(), Math.min(1000, Math.max(50, this.watchdogMs / 4)));
+      this.watchdog = setInterval(() => this.checkWorkers(), this.checkEveryMs);
       this.watchdog.unref();
     }
   }
 
   private checkWorkers(): void {
     const now = performance.now();
+    // If this check itself ran late, the main thread (not the worker) was stalled — a GC pause, a starved CPU —
+    // and pongs may be waiting unread in the queue behind this timer: judge no worker on this round.
+    const sinceLast = now - this.lastCheck;
+    const stalled = this.lastCheck > 0 && sinceLast > 3 * this.checkEveryMs;
+    this.lastCheck = now;
+    if (stalled) {
+      log.warn({ lateMs: Math.round(sinceLast) }, 'main thread stalled; media watchdog skips a round');
+      for (const slot of this.slots) if (slot.alive && slot.lastPong !== Infinity) { slot.lastPong = Math.max(slot.lastPong, now); this.post(slot, { t: 'ping' }); }
+      return;
+    }
     for (const slot of this.slots) {
       if (!slot.alive) continue;
       const limit = slot.lastPong === slot.startedAt ? Math.max(this.watchdogMs, STARTUP_GRACE_MS) : this.watchdogMs;

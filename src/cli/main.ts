@@ -3,7 +3,8 @@
  * This layer (with config.ts) is the only one that reads files, the environment and the process arguments.
  */
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { realpathSync } from 'node:fs';
 import { configureLogging, getLogger } from '../util/logger.js';
@@ -25,6 +26,8 @@ Usage:
       and print the outcome. Exit code 0 when the call was answered.
   hookline check-config FILE
       Validate a config file and print the result.
+  hookline bench <ivr|cps|soak|sip|pacer|tts> [options] | --compare A.json B.json
+      Run the bench suite (the same as npm run bench -- ...; see the README's Performance section).
 `;
 
 function out(s: string): void { process.stdout.write(`${s}\n`); }
@@ -123,12 +126,29 @@ async function call(argv: string[]): Promise<number> {
   return result.answered ? 0 : 1;
 }
 
+/** `hookline bench ...`: runs the compiled bench runner in a child process (it manages its own children and signals). */
+async function bench(argv: string[]): Promise<number> {
+  const runner = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+  if (!existsSync(runner)) { err('hookline bench: the bench suite is not built; run `npm run build` first'); return 1; }
+  const child = spawn(process.execPath, [runner, ...argv], { stdio: 'inherit' });
+  const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1))));
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+}
+
 export async function cli(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
       case 'serve': return await serve(rest);
       case 'call': return await call(rest);
+      case 'bench': return await bench(rest);
       case 'check-config': {
         if (!rest[0]) { err('hookline check-config FILE'); return 2; }
         loadConfigFile(rest[0]);

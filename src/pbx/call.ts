@@ -341,11 +341,15 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   async sendDtmf(digits: string, durationMs: number): Promise<void> {
     if (this.state === 'ended' || !this.media) return;
     if (this.state !== 'answered') await this.answer();
-    if (this.negotiated?.telephoneEventPt === undefined) {
-      this.log.warn('caller did not offer telephone-event: cannot send RFC 4733 digits');
-      return;
+    // Without telephone-event the media engine plays the digits in-band as DTMF tones.
+    if (this.negotiated?.telephoneEventPt === undefined && this.log.isLevelEnabled('debug')) {
+      this.log.debug('caller did not offer telephone-event: sending DTMF in-band');
     }
-    await this.media.sendDtmf(digits, durationMs);
+    try {
+      await this.media.sendDtmf(digits, durationMs);
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'sending DTMF failed');
+    }
   }
 
   hangup(options: { code?: number; reason?: string } = {}): Promise<void> {

@@ -6,7 +6,7 @@
  * CPU/RSS of the target, event-loop delay.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { startHookline, externalTarget, type Target } from './target.js';
@@ -39,7 +39,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: string }> {
   if (!hasSipp()) throw new Error('sipp is not on the PATH (Debian: apt-get install sip-tester)');
   const started = new Date();
-  const dir = o.outDir ?? join('bench/results', `cps-${started.toISOString().replace(/[:.]/g, '-')}`);
+  // Absolute: SIPp runs with this folder as its cwd and is given file paths inside it.
+  const dir = resolve(o.outDir ?? join('bench/results', `cps-${started.toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(dir, { recursive: true });
   const m = machine();
   const notes: string[] = [];

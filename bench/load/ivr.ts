@@ -7,7 +7,7 @@
  * process, event-loop delay and GC of the target. Stops at the first step that breaks the quality bar.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { startHookline, externalTarget, type Target } from './target.js';
@@ -81,7 +81,8 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   if (!hasSipp()) throw new Error('sipp is not on the PATH (Debian: apt-get install sip-tester)');
   const started = new Date();
   const scen = o.scenario ?? 'ivr';
-  const dir = o.outDir ?? join('bench/results', `${scen}-${started.toISOString().replace(/[:.]/g, '-')}`);
+  // Absolute: SIPp runs with this folder as its cwd and is given file paths inside it.
+  const dir = resolve(o.outDir ?? join('bench/results', `${scen}-${started.toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(dir, { recursive: true });
   const m = machine();
   const notes: string[] = [];

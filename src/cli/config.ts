@@ -87,7 +87,7 @@ export interface GatewayConfig {
   /** Digest credentials answering the gateway's 401/407 challenges (optional). */
   username?: string;
   password?: string;
-  /** Only answer challenges for this realm (default: any). */
+  /** Only answer challenges for this realm (default: every realm). */
   realm?: string;
   /** Put in front of / after the number in the Request-URI. */
   prefix: string;
@@ -104,7 +104,7 @@ export interface CarrierConfig {
   account?: string;
   /** Lower first. Default 1. */
   priority: number;
-  /** Regexes the E.164 number must match (any); default: every number. */
+  /** Regexes of which the E.164 number must match at least one; default: every number. */
   rules: string[];
   /** The carrier serves `outbound_flags` that are all in this list. */
   flags: string[];

@@ -20,6 +20,7 @@ import { open } from 'node:fs/promises';
 import type { Clock } from '../util/clock.js';
 import { realClock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
+import { causeText, redactUrl } from '../util/errors.js';
 import { readWav, WavError } from './wav.js';
 import { decodeMp3, looksLikeMp3, Mp3Error } from './mp3.js';
 import { resample } from './resample.js';
@@ -193,7 +194,7 @@ export class MediaLoader {
         .catch((err: unknown) => {
           // Stale-if-error: a cached copy beats silence when the media server is down.
           if (e && err instanceof MediaFetchError && (err.code === 'MEDIA_CONNECT' || err.code === 'MEDIA_TIMEOUT' || (err.status ?? 0) >= 500)) {
-            this.log.warn({ url: redact(key), err: err.message }, 'media revalidation failed: playing the cached copy');
+            this.log.warn({ url: redactUrl(key), err: err.message }, 'media revalidation failed: playing the cached copy');
             return e.pcm;
           }
           throw err;
@@ -288,7 +289,7 @@ export class MediaLoader {
         if (age !== 'no-store') stale.maxAgeMs = age;
         this.touch(key, stale);
         this.revalidated++;
-        this.log.debug({ url: redact(key) }, 'media revalidated (304)');
+        this.log.debug({ url: redactUrl(key) }, 'media revalidated (304)');
         return stale.pcm;
       }
       if (res.status !== 200) {
@@ -302,7 +303,7 @@ export class MediaLoader {
       }
       const body = await this.readBody(res, () => timedOut);
       this.downloads++;
-      const pcm = await decodeMedia(body, { maxSeconds: this.maxSeconds, what: redact(key) });
+      const pcm = await decodeMedia(body, { maxSeconds: this.maxSeconds, what: redactUrl(key) });
       const age = maxAgeOf(res.headers.get('cache-control'), this.maxAgeMs);
       if (age !== 'no-store') {
         const etag = res.headers.get('etag') ?? undefined;
@@ -318,7 +319,7 @@ export class MediaLoader {
         this.cache.delete(key);
         this.bytes -= stale.pcm.byteLength;
       }
-      this.log.debug({ url: redact(key), conditional, samples: pcm.length }, 'media fetched');
+      this.log.debug({ url: redactUrl(key), conditional, samples: pcm.length }, 'media fetched');
       return pcm;
     } finally {
       this.clock.clearTimeout(timer);
@@ -363,29 +364,4 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e instanceof Error ? e : new Error(String(e))); },
     );
   });
-}
-
-function causeText(err: unknown): string {
-  if (err instanceof Error) {
-    const cause: unknown = (err as Error & { cause?: unknown }).cause;
-    if (cause instanceof Error) {
-      const code = (cause as Error & { code?: unknown }).code;
-      return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message;
-    }
-    return err.message;
-  }
-  return String(err);
-}
-
-/** A URL for logs, without credentials or query string. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '(bad url)';
-  }
 }

@@ -136,7 +136,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   get ended(): boolean { return this.state === 'ended'; }
   get answered(): boolean { return this.state === 'answered' || (this.state === 'ended' && this.answeredAt !== undefined); }
   get codec(): AudioCodec | undefined { return this.negotiated?.codec; }
-  get dialogKey(): string | undefined { return this.dialog?.key; }
+  get sipDialog(): Dialog | undefined { return this.dialog; }
   /** The caller's media session (bridging puts outbound legs on its worker). */
   get mediaSession(): MediaSession | undefined { return this.media; }
 

@@ -87,7 +87,7 @@ export class OutboundLeg {
     this.log = deps.log.child({ leg: this.callId, target: target.label });
   }
 
-  get dialogKey(): string | undefined { return this.dialog?.key; }
+  get sipDialog(): Dialog | undefined { return this.dialog; }
   get codec(): AudioCodec | undefined { return this.negotiated?.codec; }
   get live(): boolean { return this.state === 'new' || this.state === 'calling' || this.state === 'proceeding' || this.state === 'answered'; }
 

@@ -18,7 +18,6 @@ export class PromptRegistry {
   /** A ref for this PCM buffer; pair every acquire with one release. */
   acquire(pcm: Int16Array): PromptRef {
     let e = this.byPcm.get(pcm);
-    if (e && !this.isLive(e)) e = undefined;
     if (!e) {
       e = { ref: this.engine.registerPrompt(pcm), users: 0, pcm };
       this.byPcm.set(pcm, e);
@@ -53,10 +52,7 @@ export class PromptRegistry {
     this.idle.clear();
   }
 
-  private dropped = new WeakSet<Entry>();
-  private isLive(e: Entry): boolean { return !this.dropped.has(e); }
   private drop(e: Entry): void {
-    this.dropped.add(e);
     this.byPcm.delete(e.pcm);
     this.engine.releasePrompt(e.ref);
     this.live--;

@@ -298,11 +298,14 @@ export class Switch {
 
   private legReleased(leg: OutboundLeg): void {
     this.legs.delete(leg);
-    const key = leg.dialogKey;
-    if (key !== undefined && this.byDialog.get(key) === leg) {
-      this.byDialog.delete(key);
-      for (const d of this.stack.dialogs.values()) if (d.key === key) { this.stack.dialogs.remove(d); break; }
-    }
+    this.forgetDialog(leg, leg.sipDialog);
+  }
+
+  /** Drop a finished call's or leg's dialog from both indexes (O(1); the index checks identity). */
+  private forgetDialog(owner: Call | OutboundLeg, d: Dialog | undefined): void {
+    if (!d || this.byDialog.get(d.key) !== owner) return;
+    this.byDialog.delete(d.key);
+    this.stack.dialogs.remove(d);
   }
 
   private cdrOf(call: Call): CdrRecord {
@@ -347,11 +350,7 @@ export class Switch {
   private callEnded(call: Call): void {
     try { this.cdrs.add(this.cdrOf(call)); } catch (err) { this.log.error({ err: String(err) }, 'CDR failed'); }
     if (this.calls.get(call.info.callId) === call) this.calls.delete(call.info.callId);
-    const key = call.dialogKey;
-    if (key !== undefined && this.byDialog.get(key) === call) {
-      this.byDialog.delete(key);
-      for (const d of this.stack.dialogs.values()) if (d.key === key) { this.stack.dialogs.remove(d); break; }
-    }
+    this.forgetDialog(call, call.sipDialog);
   }
 
   /** End every call, then stop SIP, media and TTS. Idempotent. */

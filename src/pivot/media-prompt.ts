@@ -6,6 +6,7 @@
 import type { Prompt } from './call-control.js';
 import type { ModuleContext } from './context.js';
 import { errText } from './modules/data.js';
+import { redactUrl } from '../util/errors.js';
 
 const URL_RE = /^https?:\/\//i;
 const TTS_RE = /^tts:\/\//i;
@@ -52,14 +53,5 @@ export async function resolvePrompt(ctx: ModuleContext, ref: string | undefined)
 
 /** A reference for logs: URLs without credentials and query. */
 function redactRef(id: string): string {
-  if (!URL_RE.test(id)) return id.slice(0, 200);
-  try {
-    const u = new URL(id);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '(bad url)';
-  }
+  return URL_RE.test(id) ? redactUrl(id) : id.slice(0, 200);
 }

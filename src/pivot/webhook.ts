@@ -12,6 +12,7 @@
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
+import { causeText } from '../util/errors.js';
 import { validateCallflow, type CallflowNode, type Compat, type ValidationIssue } from './callflow.js';
 import type { JsonErrorInfo, PivotDebugRecord, PivotDebugStore } from './debug-store.js';
 import type { WebhookFailureReason } from './errors.js';
@@ -135,17 +136,6 @@ function jsonErrorInfo(body: string, err: unknown): JsonErrorInfo {
   return { message, before: body.slice(Math.max(0, pos - 40), pos), after: body.slice(pos, pos + 40) };
 }
 
-function causeCode(err: unknown): string {
-  if (err instanceof Error) {
-    const cause: unknown = (err as Error & { cause?: unknown }).cause;
-    if (cause instanceof Error) {
-      const code = (cause as Error & { code?: unknown }).code;
-      return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message;
-    }
-    return err.message;
-  }
-  return String(err);
-}
 
 export class WebhookClient {
   readonly compat: Compat;
@@ -289,7 +279,7 @@ export class WebhookClient {
         });
       } catch (err) {
         if (ac.signal.aborted) return aborted();
-        return this.fail(log, rec, 'connect', causeCode(err), false);
+        return this.fail(log, rec, 'connect', causeText(err), false);
       }
       if (rec) {
         rec.respStatusCode = res.status;
@@ -321,7 +311,7 @@ export class WebhookClient {
       } catch (err) {
         if (err instanceof ReadFailure) return this.fail(log, rec, err.reason, err.detail, false);
         if (ac.signal.aborted) return aborted();
-        return this.fail(log, rec, 'connect', causeCode(err), false);
+        return this.fail(log, rec, 'connect', causeText(err), false);
       }
       if (rec) {
         rec.respBody = this.debugStore?.clip(text);
@@ -368,7 +358,7 @@ export class WebhookClient {
       if (res.status < 200 || res.status > 299) this.log.warn({ status: res.status }, 'cdr_url answered with an error');
       return res.status >= 200 && res.status <= 299;
     } catch (err) {
-      this.log.warn({ err: causeCode(err) }, 'cdr_url request failed');
+      this.log.warn({ err: causeText(err) }, 'cdr_url request failed');
       return false;
     } finally {
       this.inFlightCount--;

@@ -180,10 +180,16 @@ export class MediaEngine {
     if (!(this.watchdogMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad watchdogMs');
     for (let i = 0; i < workers; i++) this.slots.push(this.spawn(i));
     this.checkEveryMs = Math.min(1000, Math.max(50, this.watchdogMs / 4));
-    if (this.watchdogMs > 0) {
-      this.watchdog = setInterval(() => this.checkWorkers(), this.checkEveryMs);
-      this.watchdog.unref();
-    }
+    if (this.watchdogMs > 0) this.scheduleCheck();
+  }
+
+  /** The next liveness check, one period after this one (a chained timer, so a late check is visible as late). */
+  private scheduleCheck(): void {
+    this.watchdog = setTimeout(() => {
+      this.checkWorkers();
+      if (!this.closing) this.scheduleCheck();
+    }, this.checkEveryMs);
+    this.watchdog.unref();
   }
 
   private checkWorkers(): void {
@@ -312,7 +318,7 @@ export class MediaEngine {
   }
 
   private async doClose(): Promise<void> {
-    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.watchdog) clearTimeout(this.watchdog);
     await Promise.all([...this.sessions].map((s) => s.close()));
     for (const slot of this.slots) {
       slot.alive = false;

@@ -209,6 +209,7 @@ function snapshotStats(reset: boolean): PacerStats {
 // ---- pacing loop ----
 let timer: NodeJS.Timeout | undefined;
 let timerAt = Infinity;
+let housekeepingAt = 0;
 
 function schedule(at: number): void {
   if (at >= timerAt && timer) return;
@@ -242,6 +243,11 @@ function tick(): void {
       if ((i & 15) === 15) now = performance.now();
     }
     if (d < next) next = d;
+  }
+  // RTP-timeout housekeeping runs on the same deadline loop (only configured streams can time out, and they keep it ticking).
+  if (now >= housekeepingAt) {
+    housekeepingAt = now + HOUSEKEEPING_MS;
+    checkTimeouts(now);
   }
   if (next !== Infinity) schedule(next);
 }
@@ -508,8 +514,7 @@ function recWrite(s: Session, pcm: Int16Array | undefined, n: number): void {
   s.recLen = want;
 }
 
-function checkTimeouts(): void {
-  const now = performance.now();
+function checkTimeouts(now: number): void {
   for (let i = 0; i < active.length; i++) {
     const s = active[i]!;
     if (!s.timedOut && s.timeoutMs > 0 && now - s.lastRx > s.timeoutMs) {
@@ -518,8 +523,6 @@ function checkTimeouts(): void {
     }
   }
 }
-const housekeeping = setInterval(checkTimeouts, HOUSEKEEPING_MS);
-housekeeping.unref();
 
 // ---- commands ----
 function bindSocket(sock: dgram.Socket, p: number): Promise<void> {

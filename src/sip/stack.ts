@@ -52,7 +52,7 @@ export interface SipStackOptions {
   userAgent?: string;
   /** T1/T2/T4 etc., ms. */
   timers?: Partial<TimerSettings>;
-  /** Host put in our Via headers (and `contact()`), default the bound address (127.0.0.1 if bound to any). */
+  /** Host put in our Via headers (and `contact()`), default the bound address (127.0.0.1 when bound to 0.0.0.0). */
   publicAddress?: string;
   /** Max live transactions (client + server); new requests beyond get 503. Default 20000. */
   maxTransactions?: number;

@@ -1,0 +1,27 @@
+/** Small helpers for reporting errors from the network (fetch/undici wraps the real cause). */
+
+/** The useful text of a fetch error: the underlying cause's code and message when there is one. */
+export function causeText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause: unknown = (err as Error & { cause?: unknown }).cause;
+    if (cause instanceof Error) {
+      const code = (cause as Error & { code?: unknown }).code;
+      return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message;
+    }
+    return err.message;
+  }
+  return String(err);
+}
+
+/** A URL for logs, without credentials or query string. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return '(bad url)';
+  }
+}

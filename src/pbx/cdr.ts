@@ -10,35 +10,32 @@ import { appendFile } from 'node:fs/promises';
 import type { Logger } from '../util/logger.js';
 import type { CdrConfig } from '../cli/config.js';
 
-export interface CdrLeg {
+/** Times and outcome, shared by a call and each of its legs. */
+export interface CdrOutcome {
+  start: string;
+  answer?: string;
+  end: string;
+  durationSeconds: number;
+  billableSeconds: number;
+  hangupCause: string;
+  sipCode: number;
+}
+
+export interface CdrLeg extends CdrOutcome {
   callId: string;
   direction: 'inbound' | 'outbound';
   from: string;
   to: string;
   /** Outbound: the carrier gateway or device it went to. */
   target?: string;
-  start: string;
-  answer?: string;
-  end: string;
-  durationSeconds: number;
-  billableSeconds: number;
-  hangupCause: string;
-  sipCode: number;
   codec?: string;
   /** Who hung up: the far end (`remote`) or Hookline (`local`). */
   endedBy?: 'local' | 'remote';
 }
 
-export interface CdrRecord {
+export interface CdrRecord extends CdrOutcome {
   callId: string;
   accountId: string;
-  start: string;
-  answer?: string;
-  end: string;
-  durationSeconds: number;
-  billableSeconds: number;
-  hangupCause: string;
-  sipCode: number;
   legs: CdrLeg[];
 }
 

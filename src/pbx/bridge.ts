@@ -8,8 +8,8 @@
  * - `Bridger.endpoints()`: devices (and users' devices) to their registered contacts; simultaneous (all at
  *   once, per-endpoint delay) or single (one after another), `repeats` times.
  * - Ringing: a 183 with SDP is relayed to the caller as early media (unless ignore_early_media); a 180, or
- *   early media ignored, gives the caller 180 Ringing while not answered, or a local ringback tone (440+480 Hz,
- *   2 s on, 4 s off) once answered.
+ *   early media ignored, gives the caller 180 Ringing while it is still plainly ringing, or a local ringback
+ *   tone (440+480 Hz, 2 s on, 4 s off) in-band once it hears early media or is answered.
  * - Answered: the caller is answered (if not yet), the media sessions bridged; the first BYE from either
  *   side is carried to the other. The caller hanging up while legs ring cancels them (CANCEL → 487).
  */
@@ -32,7 +32,8 @@ export interface BridgeHost {
   readonly answered: boolean;
   readonly mediaSession: MediaSession | undefined;
   answer(): Promise<void>;
-  ring(): void;
+  /** 180 to a caller that is still plainly ringing (true), else false: early media or answered. */
+  ring(): boolean;
   play(prompt: Prompt, options?: { signal?: AbortSignal; earlyMedia?: boolean }): Promise<PlayOutcome>;
   hangup(): Promise<void>;
   onEnded(listener: () => void): () => void;
@@ -289,10 +290,11 @@ export class Bridger {
 
   private startRingback(): void {
     if (this.ringback || this.call.ended) return;
-    if (!this.call.answered) this.call.ring();
     const ac = new AbortController();
     this.ringback = ac;
-    if (!this.call.answered) return; // the caller's phone rings by itself after 180
+    // A caller still ringing gets 180 and its phone rings by itself; one already hearing early media (or
+    // answered) hears our ringback tone in-band instead of silence.
+    if (!this.call.answered && this.call.ring()) return;
     void (async () => {
       while (!ac.signal.aborted && !this.call.ended) {
         const o = await this.call.play(RINGBACK, { signal: ac.signal, earlyMedia: true });

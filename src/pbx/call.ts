@@ -235,9 +235,11 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
     }
   }
 
-  /** Send 180 Ringing (before answer). */
-  ring(): void {
-    if (this.state === 'ringing') this.invite.respond(180, 'Ringing');
+  /** Send 180 Ringing if the caller is still plainly ringing; false once early media or the answer started. */
+  ring(): boolean {
+    if (this.state !== 'ringing') return false;
+    this.invite.respond(180, 'Ringing');
+    return true;
   }
 
   async play(prompt: Prompt, options: { signal?: AbortSignal; earlyMedia?: boolean } = {}): Promise<PlayOutcome> {

@@ -26,7 +26,7 @@ Usage:
       and print the outcome. Exit code 0 when the call was answered.
   hookline check-config FILE
       Validate a config file and print the result.
-  hookline bench <ivr|cps|soak|sip|pacer|tts> [options] | --compare A.json B.json
+  hookline bench <ivr|cps|bridge|soak|sip|pacer|tts> [options] | --compare A.json B.json
       Run the bench suite (the same as npm run bench -- ...; see the README's Performance section).
 `;
 

@@ -11,7 +11,8 @@
  *   early media ignored, gives the caller 180 Ringing while it is still plainly ringing, or a local ringback
  *   tone (440+480 Hz, 2 s on, 4 s off) in-band once it hears early media or is answered.
  * - Answered: the caller is answered (if not yet), the media sessions bridged; the first BYE from either
- *   side is carried to the other. The caller hanging up while legs ring cancels them (CANCEL → 487).
+ *   side is carried to the other; a hold (re-INVITE sendonly/inactive) or resume on either side is re-offered
+ *   to the other with a re-INVITE of ours (hold.ts). The caller hanging up while legs ring cancels them (CANCEL → 487).
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
@@ -24,6 +25,7 @@ import type { CarrierConfig, DeviceConfig, HooklineConfig } from '../cli/config.
 import { OutboundLeg, type LegDeps, type LegTarget } from './leg.js';
 import { causeForStatus, formatForCarrier, isGatewayFailure, toE164 } from './numbers.js';
 import type { Registrar } from './registrar.js';
+import type { HoldSync } from './hold.js';
 
 /** What the bridger needs from the inbound call (implemented by `Call`). */
 export interface BridgeHost {
@@ -39,6 +41,8 @@ export interface BridgeHost {
   onEnded(listener: () => void): () => void;
   /** A leg was placed for this call (CDR). */
   noteLeg(leg: OutboundLeg): void;
+  /** Hold carried across the bridge. */
+  readonly hold: HoldSync;
 }
 
 export interface BridgerDeps {
@@ -344,6 +348,10 @@ export class Bridger {
       return failed(500);
     }
     this.deps.log.info({ leg: leg.callId, codecA: a.config?.codec, codecB: leg.codec }, 'bridged');
+    // Hold on either side is offered to the other (a caller already holding when the leg answers is carried too).
+    this.call.hold.onPeerDirection = (d) => leg.hold.offer(d);
+    leg.hold.onPeerDirection = (d) => this.call.hold.offer(d);
+    if (this.call.hold.peerDirection !== 'sendrecv') leg.hold.offer(this.call.hold.peerDirection);
     await new Promise<void>((resolve) => {
       let done = false;
       const off = this.call.onEnded(() => {
@@ -362,6 +370,8 @@ export class Bridger {
       };
       if (!leg.live) leg.onRemoteEnd(leg);
     });
+    this.call.hold.onPeerDirection = undefined;
+    leg.hold.onPeerDirection = undefined;
     return { kind: 'bridged' };
   }
 }

@@ -21,6 +21,7 @@ import type {
 import type { PromptRegistry } from './prompts.js';
 import { Bridger, type BridgeHost, type BridgerDeps } from './bridge.js';
 import type { OutboundLeg } from './leg.js';
+import { HoldSync } from './hold.js';
 
 export type EndReason =
   | 'local-hangup' | 'remote-bye' | 'cancel' | 'ack-timeout' | 'rtp-timeout' | 'max-duration' | 'shutdown'
@@ -76,6 +77,8 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   private media: MediaSession | undefined;
   private negotiated: NegotiatedAudio | undefined;
   private localSdp: SessionDescription | undefined;
+  /** Hold carried to a bridged leg (the bridge listens while the legs talk). */
+  readonly hold: HoldSync;
   private localSdpText = '';
   private answering: Promise<void> | undefined;
   private readonly digitListeners = new Set<(d: DtmfDigit) => void>();
@@ -116,6 +119,12 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
     };
     this.startedAt = deps.clock.now();
     this.log = deps.log.child({ callId: m.callId });
+    this.hold = new HoldSync({
+      stack: deps.stack, clock: deps.clock, log: this.log, mediaAddress: deps.mediaAddress,
+      current: () => (this.state === 'answered' && this.dialog && this.media && this.localSdp && this.negotiated
+        ? { dialog: this.dialog, media: this.media, local: this.localSdp, negotiated: this.negotiated } : undefined),
+      adopt: (local, text, n) => { this.localSdp = local; this.localSdpText = text; this.negotiated = n; this.configureMedia(); },
+    });
     const tx = invite.serverTransaction as InviteServerTransaction | null;
     if (tx) {
       tx.onCancel = () => {
@@ -183,11 +192,17 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
     this.localSdp = a.answer;
     this.localSdpText = a.sdp;
     this.negotiated = a.media;
+    this.hold.peerOffered(this.offer, a.media.mediaIndex);
   }
 
   private startMedia(): void {
+    if (!this.media || this.media.config) return;
+    this.configureMedia();
+  }
+
+  private configureMedia(): void {
     const n = this.negotiated;
-    if (!n || !this.media || this.media.config) return;
+    if (!n || !this.media) return;
     this.media.configure({
       address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType, direction: n.direction,
       ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
@@ -421,6 +436,8 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   private reInvite(req: IncomingRequest): void {
     const m = req.message;
     if (!this.media || !this.localSdp) { req.respond(500, 'Server Internal Error'); return; }
+    // Our own re-INVITE (hold carried from the other leg) is in flight: glare (RFC 3261 §14.2).
+    if (this.hold.pending) { req.respond(491, 'Request Pending'); return; }
     const contact = this.deps.stack.contact(this.info.request || 'hookline', req.source.transport);
     if (m.body.length === 0) {
       req.respond(200, 'OK', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] });
@@ -438,13 +455,9 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
     if (prev && (prev.address !== a.media.address || prev.port !== a.media.port || prev.codec !== a.media.codec
       || prev.direction !== a.media.direction || prev.telephoneEventPt !== a.media.telephoneEventPt)) {
       // New address, codec or direction (hold: sendonly/inactive stops the RTP timeout from firing).
-      this.media.configure({
-        address: a.media.address, port: a.media.port, codec: a.media.codec, payloadType: a.media.payloadType,
-        direction: a.media.direction,
-        ...(a.media.telephoneEventPt !== undefined ? { telephoneEventPt: a.media.telephoneEventPt } : {}),
-        rtpTimeoutMs: this.deps.rtpTimeoutMs,
-      });
+      this.configureMedia();
     }
+    this.hold.peerOffered(offer.sdp, a.media.mediaIndex);
   }
 
   onDigit(listener: (digit: DtmfDigit) => void): () => void {

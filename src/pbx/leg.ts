@@ -14,6 +14,7 @@ import {
   type SipResponse, type SipStack, type SipUri, type Source,
 } from '../sip/index.js';
 import { authorize, pickChallenge } from '../sip/auth.js';
+import { HoldSync } from './hold.js';
 import type { MediaEngine, MediaSession } from '../rtp/media-engine.js';
 import { acceptAnswer, createAnswer, createOffer, parseSdp, serializeSdp, type AudioCodec, type NegotiatedAudio, type SessionDescription } from '../rtp/sdp.js';
 
@@ -81,10 +82,18 @@ export class OutboundLeg {
   private byeInFlight: Promise<void> | undefined;
   private readonly timers = new Set<TimerHandle>();
   private readonly log: Logger;
+  /** Hold carried to the caller (the bridge listens while the legs talk). */
+  readonly hold: HoldSync;
 
   constructor(private readonly deps: LegDeps, readonly target: LegTarget) {
     this.startedAt = deps.clock.now();
     this.log = deps.log.child({ leg: this.callId, target: target.label });
+    this.hold = new HoldSync({
+      stack: deps.stack, clock: deps.clock, log: this.log, mediaAddress: deps.mediaAddress,
+      current: () => (this.state === 'answered' && this.dialog && this.media && this.offer && this.negotiated
+        ? { dialog: this.dialog, media: this.media, local: this.offer, negotiated: this.negotiated } : undefined),
+      adopt: (local, text, n) => { this.offer = local; this.offerText = text; this.negotiated = n; this.configureMedia(); },
+    });
   }
 
   get sipDialog(): Dialog | undefined { return this.dialog; }
@@ -182,6 +191,7 @@ export class OutboundLeg {
       this.state = 'answered';
       this.answeredAt = this.deps.clock.now();
       this.finalStatus = status;
+      this.hold.peerAnswered(this.negotiated.direction);
       this.deps.onDialog(this, d);
       this.log.info({ codec: this.negotiated.codec }, 'leg answered');
       this.onAnswer?.(this);
@@ -320,6 +330,8 @@ export class OutboundLeg {
     const m = req.message;
     const contact = this.deps.stack.contact(this.target.from.uri.user ?? 'hookline', req.source.transport);
     if (!this.media || !this.offer || this.state !== 'answered') { req.respond(500, 'Server Internal Error'); return; }
+    // Our own re-INVITE (hold carried from the caller) is in flight: glare (RFC 3261 §14.2).
+    if (this.hold.pending) { req.respond(491, 'Request Pending'); return; }
     if (m.body.length === 0) {
       req.respond(200, 'OK', { body: this.offerText, contentType: 'application/sdp', contact: [contact] });
       return;
@@ -333,6 +345,7 @@ export class OutboundLeg {
     this.negotiated = a.media;
     req.respond(200, 'OK', { body: a.sdp, contentType: 'application/sdp', contact: [contact] });
     this.configureMedia();
+    this.hold.peerOffered(o.sdp, a.media.mediaIndex);
   }
 
   /** Release media, timers and the dialog; idempotent. */

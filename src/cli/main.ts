@@ -19,7 +19,7 @@ const USAGE = `Hookline: a programmable PBX (SIP in, Kazoo Pivot webhooks out, i
 Usage:
   hookline serve [--config FILE] [--demo] [--port N] [--listen ADDR] [--log-level LEVEL]
       Run the switch. With --demo (the default when no --config is given) it also serves the built-in demo
-      web script on 127.0.0.1 and routes every number to it.
+      web script on 127.0.0.1 and routes every number to it. SIGHUP reloads the config file (see the README).
   hookline call sip:NUMBER@HOST[:PORT] [--from NUMBER] [--digits 123#] [--record out.wav]
                 [--wait-ms 1500] [--max-seconds 60] [--transport udp|tcp]
       Dial a SIP URI, send the digits as RFC 4733 events once answered (after --wait-ms), record what was heard,
@@ -45,39 +45,63 @@ async function serve(argv: string[]): Promise<number> {
     },
     allowPositionals: false,
   });
+  // The file plus the command line's overrides (also on reload).
+  const load = (): HooklineConfig => {
+    const c = values.config ? loadConfigFile(values.config) : validateConfig({});
+    if (values.port !== undefined) c.sip.port = validateConfig({ sip: { port: values.port } }).sip.port;
+    if (values.listen !== undefined) c.sip.listen = validateConfig({ sip: { listen: values.listen } }).sip.listen;
+    if (values['log-level'] !== undefined) c.log.level = validateConfig({ log: { level: values['log-level'] } }).log.level;
+    if (demo && !c.numbers['*']) {
+      c.numbers['*'] = {
+        account: c.accounts[0]!.id,
+        flow: { module: 'pivot', data: { voice_url: demo.url, method: 'post', req_body_format: 'form' },
+          children: { _: { module: 'tts', data: { text: 'Sorry, the demo script is not answering. Goodbye.' } } } },
+      };
+    }
+    return c;
+  };
+  let demo: DemoScript | undefined;
   let config: HooklineConfig;
   try {
-    config = values.config ? loadConfigFile(values.config) : validateConfig({});
-    if (values.port !== undefined) config.sip.port = validateConfig({ sip: { port: values.port } }).sip.port;
-    if (values.listen !== undefined) config.sip.listen = validateConfig({ sip: { listen: values.listen } }).sip.listen;
-    if (values['log-level'] !== undefined) config.log.level = validateConfig({ log: { level: values['log-level'] } }).log.level;
+    config = load();
   } catch (e) {
     if (e instanceof ConfigError) { err(`hookline: config error: ${e.message}`); return 2; }
     throw e;
   }
   configureLogging(config.log.level);
   const log = getLogger('cli');
-  let demo: DemoScript | undefined;
   if (values.demo || !values.config) {
     demo = await startDemoScript();
-    if (!config.numbers['*']) {
-      config.numbers['*'] = {
-        account: config.accounts[0]!.id,
-        flow: { module: 'pivot', data: { voice_url: demo.url, method: 'post', req_body_format: 'form' },
-          children: { _: { module: 'tts', data: { text: 'Sorry, the demo script is not answering. Goodbye.' } } } },
-      };
-    }
+    config = load();
   }
   const sw = await Switch.start(config);
   const addr = sw.addresses();
   out(`hookline: listening for SIP on ${addr.sip.map((a) => `${a.transport}://${a.address}:${a.port}`).join(' ')}; RTP ${config.rtp.portMin}-${config.rtp.portMax}`);
   if (demo) out(`hookline: demo web script at ${demo.url}; try: npx hookline call sip:4999@127.0.0.1:${addr.sip[0]?.port ?? 5060} --from 99992 --digits 123# --record out.wav`);
   log.info({ sip: addr.sip }, 'hookline started');
+  // SIGHUP: reload the config file (one reload at a time; a bad file is refused and the running config kept).
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    reloading = reloading.then(async () => {
+      if (!values.config) { err('hookline: SIGHUP: no --config file to reload'); return; }
+      let next: HooklineConfig;
+      try { next = load(); } catch (e) {
+        err(`hookline: config reload refused, keeping the running config: ${e instanceof ConfigError ? e.message : String(e)}`);
+        return;
+      }
+      const r = await sw.reload(next);
+      if (next.log.level !== config.log.level) { configureLogging(next.log.level); config = next; }
+      const restart = r.restartNeeded.filter((k) => k !== 'log');
+      out(`hookline: config reloaded (changed: ${r.applied.join(', ') || 'nothing'})${restart.length ? `; needs a restart to change: ${restart.join(', ')}` : ''}`);
+    }).catch((e: unknown) => { err(`hookline: config reload failed: ${String(e)}`); });
+  };
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolve) => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.off('SIGHUP', onHup);
   out('hookline: shutting down (ending calls)');
   await sw.close();
   await demo?.close();

@@ -63,19 +63,23 @@ export class Switch {
   readonly legs = new Set<OutboundLeg>();
   private legsTotal = 0;
   /** Registrar for `devices` (undefined when none are configured: REGISTER then gets 405). */
-  readonly registrar: Registrar | undefined;
+  get registrar(): Registrar | undefined { return this.registrarImpl; }
+  private registrarImpl: Registrar | undefined;
+  /** The running config (a reload swaps it; calls in progress keep the one they started with). */
+  get config(): HooklineConfig { return this.configImpl; }
+  private configImpl: HooklineConfig;
   private readonly bridging: BridgerDeps;
   /** Call detail records (one per call, every leg): query with `cdrs.query()`. */
   readonly cdrs: CdrStore;
   /** Our REGISTERs to carrier gateways that ask for it (`register: true`). */
-  private readonly trunkRegs: TrunkRegistrations;
+  private trunkRegs: TrunkRegistrations;
   private readonly pivots = new Map<Call, PivotSession>();
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(
-    readonly config: HooklineConfig,
+    config: HooklineConfig,
     readonly stack: SipStack,
     readonly engine: MediaEngine,
     readonly tts: TtsService,
@@ -85,7 +89,8 @@ export class Switch {
     private readonly log: Logger,
     private readonly mediaAddress: string,
   ) {
-    this.registrar = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;
+    this.configImpl = config;
+    this.registrarImpl = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;
     const legDeps: LegDeps = {
       stack, engine, clock, log: log.child({ part: 'leg' }), codecs: config.rtp.codecs, mediaAddress,
       rtpTimeoutMs: config.rtp.timeoutSeconds * 1000,
@@ -103,6 +108,35 @@ export class Switch {
         if (req.message.method !== 'ACK') req.respond(500, 'Server Internal Error');
       }
     };
+  }
+
+  /**
+   * Config reload (`kill -HUP`): numbers, accounts, pivot settings, calls limits, media, menus, temporal rules,
+   * carriers, devices, users, ring groups, registrar and CDR settings take effect for new calls. Registrations of
+   * devices that remain are kept; bindings of removed devices are dropped; gateway registrations are redone when
+   * the carriers changed. `sip`, `rtp`, `tts` and `log` need a restart here (sockets, workers, voices): they keep
+   * their running values and are named in `restartNeeded` (the CLI applies `log.level` itself).
+   */
+  async reload(next: HooklineConfig): Promise<{ applied: string[]; restartNeeded: string[] }> {
+    const old = this.configImpl;
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    const fixed = ['sip', 'rtp', 'tts', 'log'] as const;
+    const restartNeeded = fixed.filter((k) => !same(old[k], next[k]));
+    const merged: HooklineConfig = { ...next, sip: old.sip, rtp: old.rtp, tts: old.tts, log: old.log };
+    const applied = (Object.keys(merged) as Array<keyof HooklineConfig>).filter((k) => !same(old[k], merged[k]));
+    this.configImpl = merged;
+    this.bridging.config = merged;
+    if (this.registrarImpl) this.registrarImpl.setDevices(merged.devices, merged.registrar);
+    else if (merged.devices.length > 0) this.registrarImpl = new Registrar(merged.registrar, merged.devices, this.clock, this.log.child({ part: 'registrar' }));
+    this.bridging.registrar = this.registrarImpl;
+    this.cdrs.setConfig(merged.cdr);
+    if (!same(old.carriers, merged.carriers)) {
+      await this.trunkRegs.close();
+      this.trunkRegs = new TrunkRegistrations(this.stack, this.clock, this.log.child({ part: 'trunk' }), merged.carriers);
+      this.trunkRegs.start();
+    }
+    this.log.info({ applied, restartNeeded }, 'config reloaded');
+    return { applied, restartNeeded };
   }
 
   static async start(config: HooklineConfig, opts: SwitchOptions = {}): Promise<Switch> {

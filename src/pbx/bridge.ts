@@ -94,7 +94,7 @@ export class Bridger {
 
   async resources(req: ResourcesRequest, signal?: AbortSignal): Promise<BridgeOutcome> {
     const number = req.normalize ? toE164(req.toDid) : req.toDid.trim();
-    const account = this.call.info.accountId;
+    const account = req.huntAccountId ?? this.call.info.accountId;
     const carriers = this.deps.config.carriers
       .filter((c) => (req.useLocalResources ? c.account === account : c.account === undefined))
       .filter((c) => req.outboundFlags.every((f) => c.flags.includes(f)))
@@ -129,13 +129,16 @@ export class Bridger {
     const uri: SipUri = { scheme: 'sip', user, host: gw.host, port: gw.port, params, headers: {} };
     const to: NameAddr = { uri: { scheme: 'sip', user, host: gw.host, params: {}, headers: {} }, params: '' };
     const cid = carrier.callerIdFormat === 'e164' && req.callerId.number ? { ...req.callerId, number: toE164(req.callerId.number) } : req.callerId;
+    const realm = req.fromUriRealm ?? (req.formatFromUri ? this.deps.config.accounts.find((a) => a.id === this.call.info.accountId)?.realm : undefined);
+    const headers = this.headersFor(cid, req.customSipHeaders, realm);
+    if (req.emitAccountId) headers.push(['X-Account-ID', this.call.info.accountId]);
     const target: LegTarget = {
       label: `${carrier.id} ${gw.host}:${gw.port}`,
       uri,
       dest: { transport: gw.transport, address: gw.host, port: gw.port },
       to,
-      from: this.fromFor(cid),
-      headers: this.headersFor(cid, req.customSipHeaders),
+      from: this.fromFor(cid, realm),
+      headers,
     };
     if (gw.username !== undefined && gw.password !== undefined) {
       target.credentials = { username: gw.username, password: gw.password, ...(gw.realm !== undefined ? { realm: gw.realm } : {}) };
@@ -143,18 +146,21 @@ export class Bridger {
     return target;
   }
 
-  private fromFor(cid: BridgeCallerId): NameAddr {
+  /** From for an outbound leg: the caller ID at our host (or `realm`: format_from_uri / from_uri_realm). */
+  private fromFor(cid: BridgeCallerId, realm?: string): NameAddr {
     const user = cid.number && /^[A-Za-z0-9+*#._-]{1,64}$/.test(cid.number) ? cid.number : 'anonymous';
-    const na: NameAddr = { uri: { scheme: 'sip', user, host: this.deps.localHost, params: {}, headers: {} }, params: '' };
+    const host = realm && /^[A-Za-z0-9.-]{1,253}$/.test(realm) ? realm : this.deps.localHost;
+    const na: NameAddr = { uri: { scheme: 'sip', user, host, params: {}, headers: {} }, params: '' };
     if (cid.name) na.displayName = cid.name.replace(/["\\\r\n]/g, '').slice(0, 64);
     return na;
   }
 
-  private headersFor(cid: BridgeCallerId, custom: Readonly<Record<string, string>>): Array<[string, string]> {
+  private headersFor(cid: BridgeCallerId, custom: Readonly<Record<string, string>>, realm?: string): Array<[string, string]> {
     const h: Array<[string, string]> = [];
     if (cid.number && /^[A-Za-z0-9+*#._-]{1,64}$/.test(cid.number)) {
       const name = cid.name ? `"${cid.name.replace(/["\\\r\n]/g, '').slice(0, 64)}" ` : '';
-      h.push(['P-Asserted-Identity', `${name}<sip:${cid.number}@${this.deps.localHost}>`]);
+      const host = realm && /^[A-Za-z0-9.-]{1,253}$/.test(realm) ? realm : this.deps.localHost;
+      h.push(['P-Asserted-Identity', `${name}<sip:${cid.number}@${host}>`]);
     }
     for (const [k, v] of Object.entries(custom)) h.push([k, v]);
     return h;
@@ -173,10 +179,14 @@ export class Bridger {
       const g = cfg.ringGroups.find((x) => x.id === ep.id);
       for (const m of g?.endpoints ?? []) eps.push({ type: m.type, id: m.id, delaySeconds: m.delay, timeoutSeconds: m.timeout });
     }
+    // The caller's own device and its owner's devices are not rung unless can_call_self. A call whose From is a
+    // device's username has proved it is that device (the switch challenges it).
+    const self = req.canCallSelf ? undefined : this.deps.registrar?.device(this.call.info.from);
+    const isSelf = (d: DeviceConfig): boolean => self !== undefined && (d.id === self.id || (self.owner !== undefined && d.owner === self.owner));
     for (const ep of eps.slice(0, 64)) {
-      const devices: DeviceConfig[] = ep.type === 'device'
+      const devices: DeviceConfig[] = (ep.type === 'device'
         ? cfg.devices.filter((d) => d.id === ep.id)
-        : cfg.devices.filter((d) => d.owner === ep.id);
+        : cfg.devices.filter((d) => d.owner === ep.id)).filter((d) => !isSelf(d));
       const ringing: Ringing[] = [];
       for (const d of devices) {
         for (const t of this.deviceTargets(d, req)) ringing.push({ target: t, delayMs: ep.delaySeconds * 1000 });
@@ -187,11 +197,15 @@ export class Bridger {
       this.deps.log.info({ endpoints: req.endpoints.map((e) => `${e.type}:${e.id}`) }, 'no registered endpoint to ring');
       return { kind: 'no_endpoints', why: 'no registered endpoint' };
     }
+    // `group` by id: the stored group's own strategy and ring time where the module gave none.
+    const stored = req.endpoints.length === 1 && req.endpoints[0]!.type === 'group' ? cfg.ringGroups.find((x) => x.id === req.endpoints[0]!.id) : undefined;
+    const strategy = stored && req.defaultsFromGroup?.strategy ? stored.strategy : req.strategy;
+    const timeoutSeconds = stored && req.defaultsFromGroup?.timeout ? stored.timeout : req.timeoutSeconds;
     let last: BridgeOutcome = NO_ANSWER;
     for (let round = 0; round < req.repeats; round++) {
-      const batches = req.strategy === 'single'
+      const batches = strategy === 'single'
         ? groups.map((g) => ({ ringing: g.ringing.map((r) => ({ ...r, delayMs: 0 })), timeoutMs: g.timeoutMs }))
-        : [{ ringing: groups.flatMap((g) => g.ringing), timeoutMs: req.timeoutSeconds * 1000 }];
+        : [{ ringing: groups.flatMap((g) => g.ringing), timeoutMs: timeoutSeconds * 1000 }];
       for (const b of batches) {
         if (this.call.ended || signal?.aborted) return CALLER_GONE;
         const r = await this.ringGroup(b.ringing, b.timeoutMs, req.ignoreEarlyMedia, signal);
@@ -209,7 +223,7 @@ export class Bridger {
     const realm = d.realm ?? this.deps.config.registrar.realm;
     return reg.contacts(d.username).map((b) => ({
       label: `device ${d.id}`,
-      uri: b.uri,
+      uri: req.staticInvite && /^[A-Za-z0-9+*#._-]{1,64}$/.test(req.staticInvite) ? { ...b.uri, user: req.staticInvite } : b.uri,
       dest: b.source,
       to: { uri: { scheme: 'sip', user: d.username, host: realm, params: {}, headers: {} }, params: '' },
       from: this.fromFor(req.callerId),

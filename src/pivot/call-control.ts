@@ -93,6 +93,13 @@ export interface ResourcesRequest {
   readonly normalize: boolean;
   /** Only carriers that have every one of these flags. */
   readonly outboundFlags: readonly string[];
+  /** `hunt_account_id`: with useLocalResources, that account's carriers instead of the call's. */
+  readonly huntAccountId?: string;
+  /** `format_from_uri`: the account's realm as the From host; `from_uri_realm` names the realm itself. */
+  readonly formatFromUri?: boolean;
+  readonly fromUriRealm?: string;
+  /** `emit_account_id`: an X-Account-ID header on the outbound INVITE. */
+  readonly emitAccountId?: boolean;
 }
 
 export interface EndpointRef {
@@ -113,6 +120,12 @@ export interface EndpointsRequest {
   readonly callerId: BridgeCallerId;
   readonly customSipHeaders: Readonly<Record<string, string>>;
   readonly ignoreEarlyMedia: boolean;
+  /** `static_invite`: the Request-URI user sent to the phone instead of its registered one. */
+  readonly staticInvite?: string;
+  /** `can_call_self`: also ring the caller's own device and the devices of its owner (default: skipped). */
+  readonly canCallSelf?: boolean;
+  /** A stored ring group (`group` by id) supplies the strategy and/or ring time the module did not give. */
+  readonly defaultsFromGroup?: { readonly strategy: boolean; readonly timeout: boolean };
 }
 
 export type BridgeOutcome =

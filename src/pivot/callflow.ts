@@ -147,7 +147,8 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     timeout: { type: 'integer', min: 0, default: 20 },
     repeats: { type: 'integer', min: 1, default: 1 },
   },
-  group: { id: { type: 'string' }, timeout: { type: 'integer', min: 0, default: 20 } },
+  // No schema default for timeout: a stored group's own ring time applies when the module gives none.
+  group: { id: { type: 'string' }, timeout: { type: 'integer', min: 0 } },
   resources: { to_did: { type: 'string' }, use_local_resources: { type: 'boolean', default: true }, timeout: { type: 'integer', min: 0 } },
   offnet: { to_did: { type: 'string' }, use_local_resources: { type: 'boolean', default: true }, timeout: { type: 'integer', min: 0 } },
   conference: { id: { type: 'string' }, config: { type: 'object' }, moderator: { type: 'boolean' } },

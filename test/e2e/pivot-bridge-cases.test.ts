@@ -100,3 +100,26 @@ t.test('case 32: set_cid then resources through the account carrier; a later piv
   t.not(r.status, 200, 'the call was not bridged');
   t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().legs === 0, 5000), 'nothing left');
 });
+
+t.test('resources account options: hunt_account_id picks another account\'s carriers; format_from_uri and emit_account_id shape the INVITE', { skip: hasSipp ? false : 'sipp (sip-tester) not installed' }, async (t) => {
+  const carrierPort = await freePort();
+  const carrier = runSipp(['-sf', join(sippDir, 'carrier-account-busy.xml'), '-i', '127.0.0.1', '-p', String(carrierPort),
+    '-mp', String(await freeEvenPort()), '-m', '1', '-timeout', '20s', '-timeout_error'], 30000);
+  const script = await startScriptServer(() => ({ body: {
+    module: 'resources', data: { to_did: '+14155550000', hunt_account_id: 'acct-2', format_from_uri: true, emit_account_id: true },
+    children: { USER_BUSY: { module: 'hangup', data: {} } } } }));
+  const { sw, uri } = await startTestSwitch({
+    accounts: [{ id: 'acct-1', realm: 'acme.example' }, { id: 'acct-2' }],
+    numbers: { '4999': { account: 'acct-1', flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr` } } } },
+    carriers: [
+      { id: 'own', account: 'acct-1', gateways: [{ host: '127.0.0.1', port: await freePort() }] },
+      { id: 'hunted', account: 'acct-2', gateways: [{ host: '127.0.0.1', port: carrierPort }] },
+    ],
+  });
+  t.teardown(async () => { await sw.close(); await script.close(); });
+  await new Promise((res) => setTimeout(res, 300));
+  await placeCall({ uri: uri('4999'), ...CALLER, maxSeconds: 5 });
+  const c = await carrier;
+  t.equal(c.successful, 1, `acct-2's carrier got the INVITE From the account realm with X-Account-ID (${c.errors.slice(-600)})`);
+  t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().legs === 0, 5000), 'nothing left');
+});

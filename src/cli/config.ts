@@ -96,6 +96,11 @@ export interface GatewayConfig {
   register: boolean;
   /** Expires asked for in the REGISTER, seconds. Default 3600. */
   registerExpires: number;
+  /**
+   * No reply at all (not even 100 Trying) to an INVITE within this many seconds: the gateway counts as down and
+   * the next one is tried (instead of waiting for Timer B, 64*T1 = 32 s). Default 5; 0 = wait for Timer B.
+   */
+  replyTimeout: number;
 }
 
 /** An outbound trunk (`resources`): without `account` it is global (use_local_resources false), else the account's. */
@@ -332,13 +337,14 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
     const gateways: GatewayConfig[] = gws.map((g, j) => {
       const gp = `${path}.gateways[${j}]`;
       if (!isObj(g)) throw new ConfigError(gp, `expected an object, got ${show(g)}`);
-      checkKeys(g, gp, ['host', 'port', 'transport', 'username', 'password', 'realm', 'prefix', 'suffix', 'register', 'registerExpires']);
+      checkKeys(g, gp, ['host', 'port', 'transport', 'username', 'password', 'realm', 'prefix', 'suffix', 'register', 'registerExpires', 'replyTimeout']);
       const host = str(g, 'host', gp);
       if (!HOST_RE.test(host)) throw new ConfigError(`${gp}.host`, `expected a host name or IP address, got ${show(host)}`);
       const gw: GatewayConfig = {
         host, port: int(g, 'port', gp, 5060, 1, 65535), transport: oneOf(g, 'transport', gp, ['udp', 'tcp'] as const, 'udp'),
         prefix: typeof g.prefix === 'string' ? g.prefix : '', suffix: typeof g.suffix === 'string' ? g.suffix : '',
         register: false, registerExpires: int(g, 'registerExpires', gp, 3600, 30, 86400),
+        replyTimeout: int(g, 'replyTimeout', gp, 5, 0, 60),
       };
       if (g.register !== undefined && typeof g.register !== 'boolean') throw new ConfigError(`${gp}.register`, `expected true or false, got ${show(g.register)}`);
       gw.register = g.register === true;

@@ -139,6 +139,7 @@ export class Bridger {
       to,
       from: this.fromFor(cid, realm),
       headers,
+      ...(gw.replyTimeout > 0 ? { replyTimeoutMs: gw.replyTimeout * 1000 } : {}),
     };
     if (gw.username !== undefined && gw.password !== undefined) {
       target.credentials = { username: gw.username, password: gw.password, ...(gw.realm !== undefined ? { realm: gw.realm } : {}) };

@@ -43,6 +43,8 @@ export interface LegTarget {
   from: NameAddr;
   credentials?: { username: string; password: string; realm?: string };
   headers: Array<[string, string]>;
+  /** Give up on an INVITE that got no reply at all after this long (ms): 408, and the caller tries the next. */
+  replyTimeoutMs?: number;
 }
 
 export type LegState = 'new' | 'calling' | 'proceeding' | 'answered' | 'failed' | 'cancelled' | 'ended';
@@ -144,7 +146,15 @@ export class OutboundLeg {
     });
     this.invite = req;
     try {
-      this.tx = this.deps.stack.invite(req, t.dest, (res) => this.onResponse(req, res));
+      const tx = this.deps.stack.invite(req, t.dest, (res) => this.onResponse(req, res));
+      this.tx = tx;
+      if (t.replyTimeoutMs) {
+        const h = this.deps.clock.setTimeout(() => {
+          this.timers.delete(h);
+          if (this.invite === req) tx.giveUp(`no reply from ${t.label} within ${t.replyTimeoutMs} ms`);
+        }, t.replyTimeoutMs);
+        this.timers.add(h);
+      }
     } catch (err) {
       this.log.error({ err: String(err) }, 'INVITE could not be sent');
       this.fail(503, 'Transport unavailable');

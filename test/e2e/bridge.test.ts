@@ -186,4 +186,29 @@ t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) no
     t.equal((await carrier.done).successful, 1, 'the carrier was cancelled');
     await noLeaks(t, sw);
   });
+
+  t.test('a gateway that never replies: the next one is tried after replyTimeout, not Timer B', async (t) => {
+    // A UDP socket that swallows everything (no ICMP, no reply): a gateway that is down.
+    const { createSocket } = await import('node:dgram');
+    const dead = createSocket('udp4');
+    await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
+    let seen = 0;
+    dead.on('message', () => { seen++; });
+    t.teardown(() => dead.close());
+    const good = await startCarrier('carrier-answer-bye.xml', {}, true);
+    const script = await startScriptServer(() => resources({}, { _: { module: 'hangup', data: {} } }));
+    // RFC 3261 default timers here (Timer B = 32 s), so only the reply timeout can explain a quick failover.
+    const { sw, uri } = await startTestSwitch({
+      accounts: [{ id: 'acct-seed-1' }],
+      numbers: { '4999': { account: 'acct-seed-1', flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr`, method: 'post' } } } },
+      carriers: [{ id: 'trunk', gateways: [gateway(dead.address().port, { replyTimeout: 1 }), gateway(good.port)] }],
+    });
+    t.teardown(async () => { await sw.close(); await script.close(); });
+    const r = await placeCall({ uri: uri('4999'), ...CALLER, maxSeconds: 8 });
+    t.equal(r.outcome, 'answered', `answered by the second gateway (${r.status})`);
+    t.ok(r.setupMs > 900 && r.setupMs < 10000, `after about the 1 s reply timeout plus the carrier's own ringing (${r.setupMs} ms), not Timer B's 32 s`);
+    t.ok(seen >= 1, `the dead gateway got the INVITE (${seen} datagrams with retransmissions)`);
+    t.equal((await good.done).successful, 1);
+    await noLeaks(t, sw);
+  });
 });

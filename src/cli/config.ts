@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { CallflowNode } from '../pivot/callflow.js';
 import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
 import { isValidTimeZone } from '../pivot/temporal.js';
+import type { AdminConfig } from '../pbx/admin.js';
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -61,6 +62,8 @@ export interface PivotConfig {
   /** Upper bound for `req_timeout_ms`. Default 5000. */
   maxReqTimeoutMs: number;
 }
+
+export type { AdminConfig };
 
 export interface AccountConfig { id: string; name?: string; realm?: string }
 
@@ -188,6 +191,8 @@ export interface HooklineConfig {
   menus: Record<string, StoredMenu>;
   /** Stored temporal rules (and rule sets) by id (`temporal_route`). */
   temporalRules: Record<string, StoredTemporalRule>;
+  /** Read-only admin HTTP endpoint (debug records, CDRs, stats); off unless `admin.port` is set. */
+  admin: AdminConfig;
 }
 
 export class ConfigError extends Error {
@@ -455,7 +460,7 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
 export function validateConfig(input: unknown): HooklineConfig {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new ConfigError('(root)', 'expected an object');
-  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules']);
+  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'admin']);
 
   const s = section(input, 'sip');
   checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent']);
@@ -538,7 +543,16 @@ export function validateConfig(input: unknown): HooklineConfig {
 
   const bridging = bridgingSections(input, ids);
 
-  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input) };
+  const ad = section(input, 'admin');
+  checkKeys(ad, 'admin', ['listen', 'port', 'token']);
+  const admin: AdminConfig = { listen: address(ad, 'listen', 'admin', '127.0.0.1')! };
+  if (ad.port !== undefined) admin.port = int(ad, 'port', 'admin', 0, 0, 65535);
+  const token = optStr(ad, 'token', 'admin');
+  if (token !== undefined) {
+    if (token.length < 16) throw new ConfigError('admin.token', 'expected at least 16 characters');
+    admin.token = token;
+  }
+  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), admin };
 }
 
 /** Read and validate a config file (YAML or JSON by extension; YAML parses JSON too). */

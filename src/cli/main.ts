@@ -24,6 +24,11 @@ Usage:
                 [--wait-ms 1500] [--max-seconds 60] [--transport udp|tcp]
       Dial a SIP URI, send the digits as RFC 4733 events once answered (after --wait-ms), record what was heard,
       and print the outcome. Exit code 0 when the call was answered.
+  hookline debug [CALL_ID] [--account ID] --admin URL [--token T]
+      Pivot debug records of a call (each request, status, headers, body, timings, JSON/schema errors) from a
+      running switch's admin endpoint (config admin.port); without CALL_ID, the calls that have records.
+  hookline cdrs [--call-id ID] [--account ID] [--since TIME] [--until TIME] [--cause CAUSE] [--limit N] --admin URL
+      Call detail records from a running switch, newest first.
   hookline check-config FILE
       Validate a config file and print the result.
   hookline bench <ivr|cps|bridge|soak|sip|pacer|tts> [options] | --compare A.json B.json
@@ -77,6 +82,7 @@ async function serve(argv: string[]): Promise<number> {
   const sw = await Switch.start(config);
   const addr = sw.addresses();
   out(`hookline: listening for SIP on ${addr.sip.map((a) => `${a.transport}://${a.address}:${a.port}`).join(' ')}; RTP ${config.rtp.portMin}-${config.rtp.portMax}`);
+  if (addr.admin) out(`hookline: admin endpoint at ${addr.admin} (hookline debug / hookline cdrs --admin ${addr.admin})`);
   if (demo) out(`hookline: demo web script at ${demo.url}; try: npx hookline call sip:4999@127.0.0.1:${addr.sip[0]?.port ?? 5060} --from 99992 --digits 123# --record out.wav`);
   log.info({ sip: addr.sip }, 'hookline started');
   // SIGHUP: reload the config file (one reload at a time; a bad file is refused and the running config kept).
@@ -150,6 +156,46 @@ async function call(argv: string[]): Promise<number> {
   return result.answered ? 0 : 1;
 }
 
+/**
+ * `hookline debug [CALL_ID]` and `hookline cdrs [...]`: read a running switch's admin endpoint (config `admin`).
+ * The URL comes from --admin or HOOKLINE_ADMIN, the token from --token or HOOKLINE_ADMIN_TOKEN.
+ */
+async function admin(kind: 'debug' | 'cdrs', argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      admin: { type: 'string' }, token: { type: 'string' }, 'call-id': { type: 'string' }, account: { type: 'string' },
+      since: { type: 'string' }, until: { type: 'string' }, cause: { type: 'string' }, limit: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  const base = values.admin ?? process.env.HOOKLINE_ADMIN;
+  if (!base) { err(`hookline ${kind}: no admin endpoint: set admin.port in the switch's config, then pass --admin http://127.0.0.1:PORT (or HOOKLINE_ADMIN)`); return 2; }
+  let path: string;
+  if (kind === 'debug') {
+    path = positionals[0] ? `/debug/${encodeURIComponent(positionals[0])}` : `/debug${values.account ? `?account=${encodeURIComponent(values.account)}` : ''}`;
+  } else {
+    const q = new URLSearchParams();
+    const map: Array<[string, string | undefined]> = [['call_id', values['call-id']], ['account', values.account], ['since', values.since], ['until', values.until], ['cause', values.cause], ['limit', values.limit]];
+    for (const [k, v] of map) if (v !== undefined) q.set(k, v);
+    path = `/cdrs${q.size ? `?${q.toString()}` : ''}`;
+  }
+  const token = values.token ?? process.env.HOOKLINE_ADMIN_TOKEN;
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, base), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(10000) });
+  } catch (e) {
+    err(`hookline ${kind}: cannot reach ${base}: ${e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)}`);
+    return 1;
+  }
+  const text = await res.text();
+  let body: unknown = text;
+  try { body = JSON.parse(text); } catch { /* print as is */ }
+  if (!res.ok) { err(`hookline ${kind}: ${res.status}: ${typeof body === 'object' && body && 'error' in body ? String((body as { error: unknown }).error) : text}`); return 1; }
+  out(JSON.stringify(body, null, 2));
+  return 0;
+}
+
 /** `hookline bench ...`: runs the compiled bench runner in a child process (it manages its own children and signals). */
 async function bench(argv: string[]): Promise<number> {
   const runner = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
@@ -173,6 +219,8 @@ export async function cli(argv: string[]): Promise<number> {
       case 'serve': return await serve(rest);
       case 'call': return await call(rest);
       case 'bench': return await bench(rest);
+      case 'debug': return await admin('debug', rest);
+      case 'cdrs': return await admin('cdrs', rest);
       case 'check-config': {
         if (!rest[0]) { err('hookline check-config FILE'); return 2; }
         loadConfigFile(rest[0]);

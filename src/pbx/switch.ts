@@ -19,6 +19,7 @@ import { Call, ALLOW } from './call.js';
 import { PromptRegistry } from './prompts.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
 import { Registrar } from './registrar.js';
+import { startAdmin, type AdminServer } from './admin.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
 import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
@@ -77,6 +78,7 @@ export class Switch {
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
   private closing: Promise<void> | undefined;
+  private admin: AdminServer | undefined;
 
   private constructor(
     config: HooklineConfig,
@@ -120,9 +122,9 @@ export class Switch {
   async reload(next: HooklineConfig): Promise<{ applied: string[]; restartNeeded: string[] }> {
     const old = this.configImpl;
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-    const fixed = ['sip', 'rtp', 'tts', 'log'] as const;
+    const fixed = ['sip', 'rtp', 'tts', 'log', 'admin'] as const;
     const restartNeeded = fixed.filter((k) => !same(old[k], next[k]));
-    const merged: HooklineConfig = { ...next, sip: old.sip, rtp: old.rtp, tts: old.tts, log: old.log };
+    const merged: HooklineConfig = { ...next, sip: old.sip, rtp: old.rtp, tts: old.tts, log: old.log, admin: old.admin };
     const applied = (Object.keys(merged) as Array<keyof HooklineConfig>).filter((k) => !same(old[k], merged[k]));
     this.configImpl = merged;
     this.bridging.config = merged;
@@ -179,14 +181,22 @@ export class Switch {
     });
     // Warm the TTS engine (WASM compile, first instance) so the first caller does not wait for it.
     void tts.warmUp().catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
-    return new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
+    const sw = new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
+    try { await sw.startAdmin(); } catch (err) { await sw.close(); throw new Error(`admin endpoint: ${String(err)}`); }
+    return sw;
   }
 
-  addresses(): { sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }> } {
+  addresses(): { sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }>; admin?: string } {
     const sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }> = [];
     if (this.stack.udpPort) sip.push({ transport: 'udp', address: this.config.sip.listen, port: this.stack.udpPort });
     if (this.stack.tcpPort) sip.push({ transport: 'tcp', address: this.config.sip.listen, port: this.stack.tcpPort });
-    return { sip };
+    return { sip, ...(this.admin ? { admin: this.admin.url } : {}) };
+  }
+
+  /** Start the admin HTTP endpoint when configured (`admin.port`); Switch.start does it. */
+  async startAdmin(): Promise<void> {
+    if (this.admin || this.configImpl.admin.port === undefined) return;
+    this.admin = await startAdmin(this, this.configImpl.admin, this.log.child({ part: 'admin' }));
   }
 
   stats(): SwitchStats {
@@ -394,6 +404,7 @@ export class Switch {
   }
 
   private async doClose(): Promise<void> {
+    await this.admin?.close();
     await Promise.race([
       Promise.all([...this.calls.values()].map((c) => c.shutdown())),
       new Promise((r) => setTimeout(r, 2000)),

@@ -119,7 +119,7 @@ t.test('bridging sections: carriers, devices, users, ring groups, registrar, cdr
     cdr: { url: 'http://127.0.0.1/cdr' },
   });
   t.equal(c.carriers.length, 2);
-  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', register: false, registerExpires: 3600, username: 'u', password: 'p' });
+  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', register: false, registerExpires: 3600, replyTimeout: 5, username: 'u', password: 'p' });
   t.equal(c.carriers[0]!.account, undefined, 'global');
   t.equal(c.carriers[1]!.account, 'a1');
   t.equal(c.carriers[1]!.format, 'npan');
@@ -160,4 +160,13 @@ t.test('a relative media file path is relative to the config file', async (t) =>
   const c = loadConfigFile(f);
   t.same(c.media.hold, { file: join(dir, 'sounds/hold.wav') });
   t.same(c.media.abs, { file: '/srv/a.wav' });
+});
+
+t.test('admin: off by default, 127.0.0.1, fields named', async (t) => {
+  t.same(validateConfig({}).admin, { listen: '127.0.0.1' }, 'no port: no endpoint');
+  t.same(validateConfig({ admin: { port: 8089 } }).admin, { listen: '127.0.0.1', port: 8089 });
+  t.equal(fieldOf(() => validateConfig({ admin: { port: 70000 } })), 'admin.port');
+  t.equal(fieldOf(() => validateConfig({ admin: { port: 8089, token: 'short' } })), 'admin.token');
+  t.equal(fieldOf(() => validateConfig({ admin: { listen: 'everywhere' } })), 'admin.listen');
+  t.equal(fieldOf(() => validateConfig({ admin: { prot: 1 } })), 'admin.prot');
 });

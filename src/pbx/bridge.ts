@@ -38,6 +38,8 @@ export interface BridgeHost {
   onEnded(listener: () => void): () => void;
   /** A leg was placed for this call (CDR). */
   noteLeg(leg: OutboundLeg): void;
+  /** The caller's media is now bridged to an answered leg (record_on_bridge). */
+  bridged?(): void;
 }
 
 export interface BridgerDeps {
@@ -342,6 +344,7 @@ export class Bridger {
       return failed(500);
     }
     this.deps.log.info({ leg: leg.callId, codecA: a.config?.codec, codecB: leg.codec }, 'bridged');
+    this.call.bridged?.();
     await new Promise<void>((resolve) => {
       let done = false;
       const off = this.call.onEnded(() => {

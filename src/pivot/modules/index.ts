@@ -24,6 +24,8 @@ import { resourcesModule } from './resources.js';
 import { deviceModule } from './device.js';
 import { userModule } from './user.js';
 import { groupModule, ringGroupModule } from './ring-group.js';
+import { recordCallModule } from './record-call.js';
+import { recordCallerModule } from './record-caller.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -53,6 +55,8 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['user', userModule],
   ['ring_group', ringGroupModule],
   ['group', groupModule],
+  ['record_call', recordCallModule],
+  ['record_caller', recordCallerModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

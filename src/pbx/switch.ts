@@ -267,6 +267,7 @@ export class Switch {
       compat: this.config.pivot.compat,
       apiVersion: this.config.pivot.apiVersion,
       maxReqTimeoutMs: this.config.pivot.maxReqTimeoutMs,
+      ...(this.config.pivot.recordingUrl !== undefined ? { recordingUrl: this.config.pivot.recordingUrl } : {}),
       debugStore: this.debugStore,
       storedConfig: this.config,
     });

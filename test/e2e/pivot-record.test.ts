@@ -20,7 +20,7 @@ import { decodeMp3 } from '../../src/media/mp3.js';
 interface Req { method: string; path: string; query: URLSearchParams; type: string | undefined; body: Buffer; at: number }
 
 /** A web script server that keeps request bodies as bytes (the uploads are binary). */
-async function scriptServer(reply: (r: Req) => { status?: number; body?: unknown }): Promise<{ url: string; reqs: Req[]; close: () => Promise<void> }> {
+async function scriptServer(reply: (r: Req) => { status?: number; body?: unknown; xml?: string }): Promise<{ url: string; reqs: Req[]; close: () => Promise<void> }> {
   const reqs: Req[] = [];
   const s = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -30,6 +30,7 @@ async function scriptServer(reply: (r: Req) => { status?: number; body?: unknown
       const r: Req = { method: req.method ?? '', path: u.pathname, query: u.searchParams, type: req.headers['content-type'], body: Buffer.concat(chunks), at: Date.now() };
       reqs.push(r);
       const out = reply(r);
+      if (out.xml !== undefined) { res.writeHead(out.status ?? 200, { 'content-type': 'text/xml' }); res.end(out.xml); return; }
       res.writeHead(out.status ?? 200, out.body === undefined ? {} : { 'content-type': 'application/json' });
       res.end(out.body === undefined ? '' : JSON.stringify(out.body));
     });
@@ -153,4 +154,51 @@ t.test('case 38: record_call around a bridge: a WAV (and an MP3) of both sides, 
     t.ok(mixed >= 5, `${f}: both tones at once in the first 2 s (mixed, ${mixed} of 20 windows)`);
     t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().legs === 0, 5000), `${f}: both legs ended`);
   }
+});
+
+t.test('TwiML <Record>: stored under pivot.recordingUrl, then action gets RecordingUrl/RecordingDuration/RecordingSid; silence timeout; empty → next verb', async (t) => {
+  const srv = await scriptServer((r) => {
+    if (r.path === '/ivr') return { xml: '<Response><Record action="/recorded" finishOnKey="#" timeout="2" maxLength="20"/><Say>nothing recorded</Say></Response>' };
+    if (r.method === 'PUT') return { status: 201 };
+    return { xml: '<Response><Hangup/></Response>' };
+  });
+  const { sw, uri } = await startTestSwitch({
+    numbers: { '4999': { flow: { module: 'pivot', data: { voice_url: `${srv.url}/ivr`, req_format: 'twiml' } } } },
+    pivot: { recordingUrl: `${srv.url}/store` },
+  });
+  t.teardown(async () => { await sw.close(); await srv.close(); });
+
+  // 1: a 1 kHz tone, then # at 2.5 s
+  const r1 = await placeCall({ uri: uri('4999'), from: '99992', portMin: 51000, portMax: 51998, tone: { frequencies: [1000], ms: 5000 }, digits: '#', waitMs: 2500, maxSeconds: 15 });
+  t.equal(r1.endedBy, 'remote');
+  t.ok(await eventually(() => srv.reqs.some((q) => q.path === '/recorded'), 5000), 'POST /recorded');
+  const ivr = srv.reqs.find((q) => q.path === '/ivr')!;
+  const sid = ivr.query.get('CallSid')!;
+  const put = srv.reqs.find((q) => q.method === 'PUT')!;
+  t.equal(put.path, `/store/${encodeURIComponent(sid)}-1.wav`, 'stored as <CallSid>-1.wav');
+  const wav = readWav(put.body);
+  const secs = wav.pcm.length / 8000;
+  t.ok(secs > 1.5 && secs < 3.2, `recorded until # (${secs.toFixed(2)} s)`);
+  t.ok(toneSeconds(wav.pcm, 1000, [700, 1400]) > secs - 0.6, 'holds the caller\'s tone');
+  const rec = srv.reqs.find((q) => q.path === '/recorded')!;
+  t.equal(rec.method, 'POST');
+  const form = new URLSearchParams(rec.body.toString('utf8'));
+  t.equal(form.get('RecordingUrl'), `${srv.url}/store/${encodeURIComponent(sid)}-1.wav`);
+  t.equal(form.get('RecordingDuration'), String(Math.round(secs)));
+  t.equal(form.get('RecordingSid'), `${sid}-1`);
+  t.equal(form.get('Digits'), '#', 'the key that ended it');
+
+  // 2: a 1 s tone, then silence: the 2 s silence timeout ends it
+  const before = srv.reqs.length;
+  const r2 = await placeCall({ uri: uri('4999'), from: '99992', portMin: 51000, portMax: 51998, tone: { frequencies: [1000], ms: 1000 }, maxSeconds: 15 });
+  t.equal(r2.endedBy, 'remote');
+  t.ok(r2.durationMs < 8000, `ended by the silence timeout, not maxSeconds (${r2.durationMs} ms)`);
+  const put2 = srv.reqs.slice(before).find((q) => q.method === 'PUT');
+  t.ok(put2, 'stored');
+  if (put2) {
+    const s2 = readWav(put2.body).pcm.length / 8000;
+    t.ok(s2 > 2 && s2 < 4, `1 s of tone (minus the beep) + 2 s of silence (${s2.toFixed(2)} s)`);
+  }
+  t.ok(srv.reqs.slice(before).some((q) => q.path === '/recorded'), 'then the action');
+  t.ok(await eventually(() => sw.stats().calls === 0, 5000));
 });

@@ -26,6 +26,7 @@ import { userModule } from './user.js';
 import { groupModule, ringGroupModule } from './ring-group.js';
 import { recordCallModule } from './record-call.js';
 import { recordCallerModule } from './record-caller.js';
+import { twimlRecordModule } from './twiml-record.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -57,6 +58,8 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['group', groupModule],
   ['record_call', recordCallModule],
   ['record_caller', recordCallerModule],
+  // Internal: what TwiML <Record> translates to.
+  ['twiml_record', twimlRecordModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

@@ -28,6 +28,19 @@ export interface RecordingHost {
   onEnded(listener: () => void): () => void;
 }
 
+/** Mean absolute amplitude of a 20 ms frame that counts as sound (as the worker's silence detection). */
+const SOUND_LEVEL = 100;
+
+/** True when some 20 ms frame of `pcm` is louder than SOUND_LEVEL on average. */
+export function hasSound(pcm: Int16Array): boolean {
+  for (let i = 0; i + 160 <= pcm.length; i += 160) {
+    let sum = 0;
+    for (let k = i; k < i + 160; k++) { const v = pcm[k]!; sum += v < 0 ? -v : v; }
+    if (sum > SOUND_LEVEL * 160) return true;
+  }
+  return false;
+}
+
 /** Most recording notes kept per call (CDR / debug). */
 const MAX_NOTES = 16;
 
@@ -88,7 +101,9 @@ export class CallRecordings {
       const pcm = await (this.callerStop ?? media.stopRecorder());
       const seconds = pcm.length / RECORDING_RATE;
       this.log.info({ reason, seconds: seconds.toFixed(1) }, 'record_caller finished');
-      const upload = pcm.length > 0 ? this.upload(pcm, req, 0) : skipped('empty recording');
+      const upload = pcm.length === 0 ? skipped('empty recording')
+        : req.skipSilent && !hasSound(pcm) ? skipped('no sound from the caller')
+          : this.upload(pcm, req, 0);
       return { reason, seconds, upload };
     } finally {
       this.active = undefined;

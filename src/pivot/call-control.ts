@@ -157,6 +157,8 @@ export interface RecordCallerRequest extends RecordingTarget {
   readonly maxSeconds: number;
   /** Stop after this much caller silence, seconds; 0 = never. */
   readonly silenceSeconds: number;
+  /** Do not upload a recording in which the caller never made a sound (TwiML: no audio → no recording). */
+  readonly skipSilent?: boolean;
 }
 
 export interface RecordCallerOutcome {

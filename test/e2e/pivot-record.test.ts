@@ -200,5 +200,12 @@ t.test('TwiML <Record>: stored under pivot.recordingUrl, then action gets Record
     t.ok(s2 > 2 && s2 < 4, `1 s of tone (minus the beep) + 2 s of silence (${s2.toFixed(2)} s)`);
   }
   t.ok(srv.reqs.slice(before).some((q) => q.path === '/recorded'), 'then the action');
+
+  // 3: the caller says nothing: nothing stored, no action request, the next verb runs (then the call ends)
+  const before3 = srv.reqs.length;
+  const r3 = await placeCall({ uri: uri('4999'), from: '99992', portMin: 51000, portMax: 51998, record: true, maxSeconds: 15 });
+  t.equal(r3.endedBy, 'remote');
+  t.notOk(srv.reqs.slice(before3).some((q) => q.method === 'PUT' || q.path === '/recorded'), 'no upload, no action request');
+  t.ok(r3.heardSeconds > 0.7, `the caller heard the next verb's <Say> (${r3.heardSeconds.toFixed(1)} s of audio)`);
   t.ok(await eventually(() => sw.stats().calls === 0, 5000));
 });

@@ -140,3 +140,14 @@ t.test('validation: bad fields are rejected with their path', async (t) => {
   t.same(bad({ url: 'http://t/x', format: 'wav', time_limit: 30 }, 'record_caller'), []);
   t.match(validData({ module: 'record_call', data: { url: 'http://t/x' } }), { action: 'start', method: 'put', time_limit: 3600, record_on_answer: false, record_on_bridge: false });
 });
+
+t.test('config: pivot.recordingUrl must be an http(s) URL (the error names the field)', async (t) => {
+  const { validateConfig, ConfigError } = await import('../../src/cli/config.js');
+  t.equal(validateConfig({ pivot: { recordingUrl: 'https://store.test/rec' } }).pivot.recordingUrl, 'https://store.test/rec');
+  t.equal(validateConfig({}).pivot.recordingUrl, undefined);
+  for (const bad of ['ftp://x/y', 42, 'http://']) {
+    let err: unknown;
+    try { validateConfig({ pivot: { recordingUrl: bad } }); } catch (e) { err = e; }
+    t.ok(err instanceof ConfigError && /pivot\.recordingUrl/.test(err.message), `${JSON.stringify(bad)} rejected naming pivot.recordingUrl (${String(err)})`);
+  }
+});

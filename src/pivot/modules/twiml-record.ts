@@ -4,7 +4,8 @@
  * key of `finish_on_key` (default any), `timeout_s` of silence (default 5; 0 = off) or `max_length_s` (≤ 3600),
  * stores the WAV by PUT at `<pivot.recordingUrl>/<CallSid>-<n>.wav`, remembers RecordingUrl (that URL),
  * RecordingDuration and RecordingSid for the next TwiML requests, then → the `recorded` child (a `pivot` to
- * `action`). Empty, failed to store, or no `pivot.recordingUrl` configured → `_` (the next verb).
+ * `action`). Empty or silent (no sound from the caller: not stored), failed to store, or no
+ * `pivot.recordingUrl` configured → `_` (the next verb).
  */
 import type { CallflowNode } from '../callflow.js';
 import type { ModuleContext, PivotModule, Step } from '../context.js';
@@ -43,6 +44,7 @@ export const twimlRecordModule: PivotModule = {
         url, method: 'PUT', format: 'wav',
         maxSeconds: Math.min(3600, Math.max(1, int(d, 'max_length_s', 3600))),
         silenceSeconds: Math.min(3600, Math.max(0, int(d, 'timeout_s', 5))),
+        skipSilent: true,
       }, { signal: stop.signal });
     } finally {
       unlisten();

@@ -41,6 +41,27 @@ export function hasSound(pcm: Int16Array): boolean {
   return false;
 }
 
+/** Every recording still being taken out of a worker, encoded or uploaded, process-wide (for a graceful stop). */
+const inFlight = new Set<Promise<unknown>>();
+
+function track<T>(p: Promise<T>): Promise<T> {
+  inFlight.add(p);
+  void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+  return p;
+}
+
+/** Wait until every recording in flight has been uploaded (or failed), at most `timeoutMs`. Resolves with how many are left. */
+export async function flushRecordings(timeoutMs: number): Promise<number> {
+  if (inFlight.size === 0) return 0;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled([...inFlight]),
+    new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); }),
+  ]);
+  clearTimeout(timer);
+  return inFlight.size;
+}
+
 /** Most recording notes kept per call (CDR / debug). */
 const MAX_NOTES = 16;
 
@@ -161,7 +182,7 @@ export class CallRecordings {
       return Promise.resolve();
     }
     // stopRecorder is posted before any close of the session, so the worker hands the audio over first
-    const got = media.stopRecorder();
+    const got = track(media.stopRecorder());
     this.stopping = got.then((pcm) => {
       this.reset();
       const seconds = pcm.length / RECORDING_RATE;
@@ -204,6 +225,7 @@ export class CallRecordings {
       return { kind: 'failed', url: redactUrl(t.url), error: r.error };
     })().catch((err: unknown): RecordingUploadOutcome => ({ kind: 'failed', url: redactUrl(t.url), error: String(err) }));
     this.uploads.add(p);
+    track(p);
     void p.then((o) => { this.uploads.delete(p); this.note(o); });
     return p;
   }

@@ -22,8 +22,12 @@ import { Registrar } from './registrar.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
 import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
+import { flushRecordings } from './recording.js';
 import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
+
+/** How long close() waits for recordings still encoding or uploading. */
+const RECORDING_FLUSH_MS = 5000;
 
 /** Anything the switch routes in-dialog requests to: an inbound call or an outbound leg. */
 interface DialogOwner { handleInDialog(req: IncomingRequest): void }
@@ -370,5 +374,8 @@ export class Switch {
     this.prompts.clear();
     await this.engine.close();
     if (this.ownsTts) await this.tts.close();
+    // recordings of the calls just ended are encoded and uploaded in the background: give them a moment
+    const left = await flushRecordings(RECORDING_FLUSH_MS);
+    if (left > 0) this.log.warn({ left }, 'recordings still uploading at shutdown');
   }
 }

@@ -209,3 +209,27 @@ t.test('TwiML <Record>: stored under pivot.recordingUrl, then action gets Record
   t.ok(r3.heardSeconds > 0.7, `the caller heard the next verb's <Say> (${r3.heardSeconds.toFixed(1)} s of audio)`);
   t.ok(await eventually(() => sw.stats().calls === 0, 5000));
 });
+
+t.test('record_call: a failed upload is retried after the call; switch.close() waits for it (bounded)', async (t) => {
+  let base = '';
+  let puts = 0;
+  const srv = await scriptServer((r) => {
+    if (r.path === '/ivr') return { body: { module: 'record_call', data: { action: 'start', format: 'wav', url: `${base}/calls` }, children: { _: { module: 'tts', data: { text: 'Hello there.' } } } } };
+    if (r.method === 'PUT') return { status: ++puts === 1 ? 503 : 204 };
+    return { status: 404 };
+  });
+  base = srv.url;
+  const { sw, uri } = await startTestSwitch({ numbers: { '4999': { flow: { module: 'pivot', data: { voice_url: `${srv.url}/ivr` } } } } });
+  t.teardown(async () => { await sw.close(); await srv.close(); });
+  const r = await placeCall({ uri: uri('4999'), from: '99992', portMin: 51000, portMax: 51998, tone: { frequencies: [1000], ms: 800 }, maxSeconds: 15 });
+  t.equal(r.endedBy, 'remote', 'the flow ended after the tts');
+  const t0 = Date.now();
+  await sw.close();
+  const took = Date.now() - t0;
+  const got = srv.reqs.filter((q) => q.method === 'PUT');
+  t.equal(got.length, 2, `503 then a retry that succeeded, before close() resolved (${took} ms)`);
+  t.same(got[0]!.body, got[1]!.body, 'the same file both times');
+  const w = readWav(got[1]!.body);
+  t.ok(Math.abs(w.pcm.length / 8000 - r.durationMs / 1000) < 0.5, `the whole call: ${(w.pcm.length / 8000).toFixed(2)} s vs ${(r.durationMs / 1000).toFixed(2)} s`);
+  t.ok(toneSeconds(w.pcm, 1000, [300, 1400]) >= 0.5, 'the caller\'s tone is in it');
+});

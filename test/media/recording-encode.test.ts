@@ -55,6 +55,8 @@ t.test('MP3 of a long recording is encoded off the main thread', async (t) => {
   clearInterval(iv);
   t.ok(f.length > 100_000 && g.length > 1000, 'two files at once');
   t.ok(ticks > 10, `timers ran during the encoding (${ticks})`);
-  t.ok(maxGap < 150, `longest main-thread stall ${maxGap.toFixed(1)} ms (encoding ${seconds} s took ${ms.toFixed(0)} ms)`);
+  // on the main thread the stall would be the whole encoding (or at least a slice plus the warm-up); the bound
+  // leaves room for a loaded machine (full test suite in parallel)
+  t.ok(maxGap < Math.max(150, ms / 4), `longest main-thread stall ${maxGap.toFixed(1)} ms (encoding ${seconds} s took ${ms.toFixed(0)} ms)`);
   t.ok(pcm[101] !== 0 && pcm.length === seconds * 8000, 'the caller keeps its samples (the worker got a copy)');
 });

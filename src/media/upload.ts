@@ -83,7 +83,9 @@ export class RecordingUploader {
   private async attemptAll(req: UploadRequest): Promise<UploadResult> {
     let lastError = '';
     let lastStatus: number | undefined;
+    let tried = 0;
     for (let n = 1; n <= this.attempts; n++) {
+      tried = n;
       if (n > 1) await this.sleep(this.backoffMs * 4 ** (n - 2));
       const r = await this.once(req);
       if (r.status !== undefined && r.status >= 200 && r.status < 300) return { ok: true, status: r.status, attempts: n };
@@ -92,7 +94,7 @@ export class RecordingUploader {
       if (r.status !== undefined && !RETRY_STATUS(r.status)) break;
     }
     return {
-      ok: false, code: 'UPLOAD_FAILED', error: `${redactUrl(req.url)}: ${lastError}`, attempts: this.attempts,
+      ok: false, code: 'UPLOAD_FAILED', error: `${redactUrl(req.url)}: ${lastError}`, attempts: tried,
       ...(lastStatus !== undefined ? { status: lastStatus } : {}),
     };
   }

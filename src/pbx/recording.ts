@@ -169,8 +169,7 @@ export class CallRecordings {
 
   /** Stop the call recording and upload it. Safe to call at any time (call end included). */
   stopCall(): Promise<void> {
-    if (this.stopping) return this.stopping;
-    if (this.active !== 'call') return Promise.resolve();
+    if (this.active !== 'call') return this.stopping ?? Promise.resolve();
     const req = this.callReq;
     const started = this.callStarted;
     this.pendingCall = undefined;
@@ -181,23 +180,25 @@ export class CallRecordings {
       this.reset();
       return Promise.resolve();
     }
-    // stopRecorder is posted before any close of the session, so the worker hands the audio over first
+    // stopRecorder is posted before any close of the session (or a new start), so the worker hands this
+    // recording over first; a new record_call may start right away.
     const got = track(media.stopRecorder());
-    this.stopping = got.then((pcm) => {
-      this.reset();
+    this.reset();
+    const stopping = got.then((pcm) => {
+      if (this.stopping === stopping) this.stopping = undefined;
       const seconds = pcm.length / RECORDING_RATE;
       this.log.info({ seconds: seconds.toFixed(1) }, 'record_call stopped');
       if (pcm.length === 0) { this.note({ kind: 'skipped', why: 'empty recording' }); return; }
       void this.upload(pcm, req, req.minSeconds);
     });
-    return this.stopping;
+    this.stopping = stopping;
+    return stopping;
   }
 
   private reset(): void {
     this.active = undefined;
     this.callReq = undefined;
     this.callStarted = false;
-    this.stopping = undefined;
   }
 
   private upload(pcm: Int16Array, t: RecordingTarget, minSeconds: number): Promise<RecordingUploadOutcome> {

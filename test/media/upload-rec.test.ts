@@ -51,7 +51,7 @@ t.test('a 4xx is final; retries give up after `attempts`; POST; bad URLs and ove
   t.teardown(srv.close);
   const up = new RecordingUploader({ backoffMs: 10, attempts: 3 });
   const r1 = await up.upload({ url: `${srv.url}/x`, method: 'POST', body, contentType: 'audio/mpeg' });
-  t.match(r1, { ok: false, code: 'UPLOAD_FAILED', status: 404 });
+  t.match(r1, { ok: false, code: 'UPLOAD_FAILED', status: 404, attempts: 1 });
   t.equal(srv.got.length, 1, '404 not retried');
   t.equal(srv.got[0]!.method, 'POST');
   const r2 = await up.upload({ url: `${srv.url}/y`, method: 'PUT', body, contentType: 'audio/mpeg' });

@@ -61,6 +61,11 @@ export interface PivotConfig {
   apiVersion: string;
   /** Upper bound for `req_timeout_ms`. Default 5000. */
   maxReqTimeoutMs: number;
+  /**
+   * Where TwiML `<Record>` stores its recordings (PUT `<recordingUrl>/<CallSid>-<n>.wav`); the stored file's URL is
+   * reported as `RecordingUrl`. Without it `<Record>` is skipped.
+   */
+  recordingUrl?: string;
 }
 
 export type { AdminConfig };
@@ -498,12 +503,17 @@ export function validateConfig(input: unknown): HooklineConfig {
   };
 
   const p = section(input, 'pivot');
-  checkKeys(p, 'pivot', ['compat', 'apiVersion', 'maxReqTimeoutMs']);
+  checkKeys(p, 'pivot', ['compat', 'apiVersion', 'maxReqTimeoutMs', 'recordingUrl']);
   const pivot: PivotConfig = {
     compat: oneOf(p, 'compat', 'pivot', ['lenient', 'strict'] as const, 'lenient'),
     apiVersion: str(p, 'apiVersion', 'pivot', '2015-03-01'),
     maxReqTimeoutMs: int(p, 'maxReqTimeoutMs', 'pivot', 5000, 100, 120000),
   };
+  const recordingUrl = optStr(p, 'recordingUrl', 'pivot');
+  if (recordingUrl !== undefined) {
+    if (!/^https?:\/\/[^/?#]+/.test(recordingUrl)) throw new ConfigError('pivot.recordingUrl', `expected an http(s) URL, got ${show(recordingUrl)}`);
+    pivot.recordingUrl = recordingUrl;
+  }
 
   const c = section(input, 'calls');
   checkKeys(c, 'calls', ['maxConcurrent', 'maxDurationSeconds']);

@@ -43,6 +43,8 @@ export interface BridgeHost {
   noteLeg(leg: OutboundLeg): void;
   /** Hold carried across the bridge. */
   readonly hold: HoldSync;
+  /** The caller's media is now bridged to an answered leg (record_on_bridge). */
+  bridged?(): void;
 }
 
 export interface BridgerDeps {
@@ -367,6 +369,7 @@ export class Bridger {
     this.call.hold.onPeerDirection = (d) => leg.hold.offer(d);
     leg.hold.onPeerDirection = (d) => this.call.hold.offer(d);
     if (this.call.hold.peerDirection !== 'sendrecv') leg.hold.offer(this.call.hold.peerDirection);
+    this.call.bridged?.();
     await new Promise<void>((resolve) => {
       let done = false;
       const off = this.call.onEnded(() => {

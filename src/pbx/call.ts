@@ -16,8 +16,11 @@ import { createAnswer, parseSdp, type NegotiatedAudio, type SessionDescription, 
 import type { TtsService } from '../media/tts/index.js';
 import { tone as makeTone } from '../media/tone.js';
 import type {
-  BridgeOutcome, BridgingCallControl, CallControl, CallInfo, DtmfDigit, EndpointsRequest, PlayOutcome, Prompt, ResourcesRequest,
+  BridgeOutcome, BridgingCallControl, CallControl, CallInfo, CallRecordingRequest, DtmfDigit, EndpointsRequest, PlayOutcome, Prompt,
+  RecordCallerOutcome, RecordCallerRequest, RecordingCallControl, ResourcesRequest,
 } from '../pivot/call-control.js';
+import { defaultUploader, type RecordingUploader } from '../media/upload.js';
+import { CallRecordings, type RecordingHost } from './recording.js';
 import type { PromptRegistry } from './prompts.js';
 import { Bridger, type BridgeHost, type BridgerDeps } from './bridge.js';
 import type { OutboundLeg } from './leg.js';
@@ -45,6 +48,8 @@ export interface CallDeps {
   onDialog: (call: Call, dialog: Dialog) => void;
   /** Outbound legs (resources, device, user, ring_group); without it the bridge modules fail. */
   bridging?: BridgerDeps;
+  /** Recording uploads (default: the process-wide uploader). */
+  uploader?: RecordingUploader;
 }
 
 /** Most outbound legs one call may place (failover, ring groups, repeats). */
@@ -70,7 +75,7 @@ export function dtmfFromInfo(contentType: string | undefined, body: string): Dtm
   return DTMF_RE.test(d) ? d : undefined;
 }
 
-export class Call implements CallControl, BridgingCallControl, BridgeHost {
+export class Call implements CallControl, BridgingCallControl, RecordingCallControl, BridgeHost, RecordingHost {
   readonly info: CallInfo;
   private state: 'ringing' | 'early' | 'answered' | 'ended' = 'ringing';
   private dialog: Dialog | undefined;
@@ -95,6 +100,8 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   /** Outbound legs placed for this call, oldest first (CDR). */
   readonly legs: OutboundLeg[] = [];
   private readonly log: Logger;
+  /** record_caller / record_call of this call, and their upload results (`recordings.notes`). */
+  readonly recordings: CallRecordings;
 
   constructor(
     private readonly deps: CallDeps,
@@ -125,6 +132,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
         ? { dialog: this.dialog, media: this.media, local: this.localSdp, negotiated: this.negotiated } : undefined),
       adopt: (local, text, n) => { this.localSdp = local; this.localSdpText = text; this.negotiated = n; this.configureMedia(); },
     });
+    this.recordings = new CallRecordings(this, deps.uploader ?? defaultUploader(), deps.clock, this.log);
     const tx = invite.serverTransaction as InviteServerTransaction | null;
     if (tx) {
       tx.onCancel = () => {
@@ -148,6 +156,19 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
   get sipDialog(): Dialog | undefined { return this.dialog; }
   /** The caller's media session (bridging puts outbound legs on its worker). */
   get mediaSession(): MediaSession | undefined { return this.media; }
+  /** True once media flows to the caller (answered, or early media). */
+  get mediaStarted(): boolean { return this.media?.config !== undefined; }
+
+  recordCaller(req: RecordCallerRequest, options: { signal?: AbortSignal } = {}): Promise<RecordCallerOutcome> {
+    return this.recordings.recordCaller(req, options.signal);
+  }
+
+  startCallRecording(req: CallRecordingRequest): void { this.recordings.startCall(req); }
+
+  stopCallRecording(): Promise<void> { return this.recordings.stopCall(); }
+
+  /** The bridger connected the caller to a leg (record_on_bridge). */
+  bridged(): void { this.recordings.kick(true); }
 
   noteLeg(leg: OutboundLeg): void {
     if (this.legs.length < MAX_LEGS_PER_CALL) this.legs.push(leg);
@@ -208,6 +229,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
       ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
       rtpTimeoutMs: this.deps.rtpTimeoutMs,
     });
+    this.recordings.kick();
   }
 
   answer(): Promise<void> {
@@ -232,6 +254,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
     this.dialog = d;
     this.deps.onDialog(this, d);
     this.startMedia();
+    this.recordings.kick();
     this.maxTimer = this.deps.clock.setTimeout(() => {
       this.maxTimer = undefined;
       this.log.info('maximum call duration reached');
@@ -503,6 +526,7 @@ export class Call implements CallControl, BridgingCallControl, BridgeHost {
     for (const r of this.plays.values()) r('stopped');
     this.plays.clear();
     if (this.dialog) this.dialog.terminate();
+    this.recordings.callEnding();
     const media = this.media;
     this.media = undefined;
     if (media) void media.close();

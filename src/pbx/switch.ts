@@ -23,8 +23,12 @@ import { startAdmin, type AdminServer } from './admin.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
 import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
+import { flushRecordings } from './recording.js';
 import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
+
+/** How long close() waits for recordings still encoding or uploading. */
+const RECORDING_FLUSH_MS = 5000;
 
 /** Anything the switch routes in-dialog requests to: an inbound call or an outbound leg. */
 interface DialogOwner { handleInDialog(req: IncomingRequest): void }
@@ -311,6 +315,7 @@ export class Switch {
       compat: this.config.pivot.compat,
       apiVersion: this.config.pivot.apiVersion,
       maxReqTimeoutMs: this.config.pivot.maxReqTimeoutMs,
+      ...(this.config.pivot.recordingUrl !== undefined ? { recordingUrl: this.config.pivot.recordingUrl } : {}),
       debugStore: this.debugStore,
       storedConfig: this.config,
     });
@@ -414,5 +419,8 @@ export class Switch {
     this.prompts.clear();
     await this.engine.close();
     if (this.ownsTts) await this.tts.close();
+    // recordings of the calls just ended are encoded and uploaded in the background: give them a moment
+    const left = await flushRecordings(RECORDING_FLUSH_MS);
+    if (left > 0) this.log.warn({ left }, 'recordings still uploading at shutdown');
   }
 }

@@ -147,3 +147,60 @@ export function canBridge(call: CallControl): call is CallControl & BridgingCall
   const c = call as Partial<BridgingCallControl>;
   return typeof c.bridgeResources === 'function' && typeof c.bridgeEndpoints === 'function';
 }
+
+// ---------------------------------------------------------------- recording (optional, like bridging: without it
+// `record_call` and `record_caller` are skipped → `_`). PIVOT.md 2.8, 3.2.
+
+/** Where and how a finished recording is uploaded. */
+export interface RecordingTarget {
+  /** Full upload URL (file name included). */
+  readonly url: string;
+  readonly method: 'PUT' | 'POST';
+  readonly format: 'wav' | 'mp3';
+}
+
+export type RecordingUploadOutcome =
+  | { readonly kind: 'uploaded'; readonly url: string; readonly bytes: number; readonly seconds: number; readonly attempts: number }
+  | { readonly kind: 'failed'; readonly url: string; readonly error: string }
+  /** Nothing uploaded: empty, shorter than `record_min_sec`, or never started. */
+  | { readonly kind: 'skipped'; readonly why: string };
+
+/** `record_caller`: the caller only, until `signal` aborts (a key), silence, the time limit or hang-up. */
+export interface RecordCallerRequest extends RecordingTarget {
+  readonly maxSeconds: number;
+  /** Stop after this much caller silence, seconds; 0 = never. */
+  readonly silenceSeconds: number;
+  /** Do not upload a recording in which the caller never made a sound (TwiML: no audio → no recording). */
+  readonly skipSilent?: boolean;
+}
+
+export interface RecordCallerOutcome {
+  readonly reason: 'stopped' | 'silence' | 'time_limit' | 'hangup' | 'busy';
+  /** Recorded length, seconds. */
+  readonly seconds: number;
+  /** Settles once the upload finished (or failed / was skipped); never rejects. */
+  readonly upload: Promise<RecordingUploadOutcome>;
+}
+
+/** `record_call`: both directions mixed, in the background. */
+export interface CallRecordingRequest extends RecordingTarget {
+  readonly maxSeconds: number;
+  /** `now` (as soon as media flows), or only once the call is answered / bridged. */
+  readonly startOn: 'now' | 'answer' | 'bridge';
+  /** Recordings shorter than this (seconds) are discarded. */
+  readonly minSeconds: number;
+}
+
+export interface RecordingCallControl {
+  recordCaller(req: RecordCallerRequest, options?: { signal?: AbortSignal }): Promise<RecordCallerOutcome>;
+  /** Start recording the call; uploaded on stop, at the time limit or when the call ends. Ignored when one runs. */
+  startCallRecording(req: CallRecordingRequest): void;
+  /** Stop the call recording (if any) and start its upload; resolves once the audio is in hand. */
+  stopCallRecording(): Promise<void>;
+}
+
+/** True when `call` can record. */
+export function canRecord(call: CallControl): call is CallControl & RecordingCallControl {
+  const c = call as Partial<RecordingCallControl>;
+  return typeof c.recordCaller === 'function' && typeof c.startCallRecording === 'function' && typeof c.stopCallRecording === 'function';
+}

@@ -159,12 +159,22 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     url: { type: 'string' },
     method: { type: 'string', enum: ['put', 'post'], caseInsensitive: true, default: 'put' },
     time_limit: { type: 'integer', min: 5, max: 10800, default: 3600 },
+    record_on_answer: { type: 'boolean', default: false },
+    record_on_bridge: { type: 'boolean', default: false },
+    record_min_sec: { type: 'integer', min: 0, max: 10800 },
+    record_sample_rate: { type: 'integer', min: 8000, max: 48000 },
+    should_follow_transfer: { type: 'boolean', default: true },
+    label: { type: 'string', maxLength: 256 },
+    media_name: { type: 'string', minLength: 1, maxLength: 256, pattern: /^[^/\\?#]+$/ },
   },
   record_caller: {
     url: { type: 'string' },
     format: { type: 'string', enum: ['mp3', 'wav'] },
     method: { type: 'string', enum: ['put', 'post'], caseInsensitive: true, default: 'put' },
     time_limit: { type: 'integer', min: 5, max: 10800, default: 3600 },
+    // Hookline extensions: keys that stop the recording (default any), seconds of silence that stop it (0 = off).
+    terminators: { type: 'dtmf[]' },
+    silence_timeout: { type: 'integer', min: 0, max: 10800 },
   },
   temporal_route: {
     rules: { type: 'string[]', default: [] },

@@ -105,4 +105,10 @@ export interface ModuleContext {
   readonly media: MediaSource;
   /** Wall-clock time, epoch ms (temporal routes). */
   now(): number;
+  /** Where TwiML `<Record>` stores recordings (config `pivot.recordingUrl`); undefined: `<Record>` is skipped. */
+  readonly recordingUrl?: string;
+  /** Remember a TwiML `<Record>` result for the next TwiML requests (RecordingUrl, RecordingDuration, RecordingSid). */
+  setRecording?(r: { url: string; durationSeconds: number; id: string }): void;
+  /** Next 1-based recording number of this call (file names). */
+  nextRecordingNumber?(): number;
 }

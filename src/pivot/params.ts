@@ -26,6 +26,8 @@ export interface ParamState {
   readonly lastCollection?: string;
   readonly answered: boolean;
   readonly ended: boolean;
+  /** The latest TwiML `<Record>` result (sent as RecordingUrl/RecordingDuration/RecordingSid in TwiML requests only). */
+  readonly recording?: { readonly url: string; readonly durationSeconds: number; readonly id: string };
 }
 
 function put(out: PivotParams, key: string, v: string | undefined): void {
@@ -48,6 +50,11 @@ export function buildParams(s: ParamState, format: ReqFormat): PivotParams {
     put(out, 'Direction', i.direction);
     put(out, 'CallerName', i.callerIdName);
     put(out, 'CallerNumber', i.callerIdNumber);
+    if (s.recording) {
+      put(out, 'RecordingUrl', s.recording.url);
+      out.RecordingDuration = Math.round(s.recording.durationSeconds);
+      put(out, 'RecordingSid', s.recording.id);
+    }
     if (s.lastCollection !== undefined && s.collections.has(s.lastCollection)) {
       // A plain string, as TwiML scripts expect; an empty result is still reported.
       out.Digits = s.collections.get(s.lastCollection) ?? '';

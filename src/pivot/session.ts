@@ -62,6 +62,8 @@ export interface PivotSessionOptions {
   media?: MediaSource;
   /** Wall clock, epoch ms, for `temporal_route` (default `Date.now`). */
   now?: () => number;
+  /** Base URL where TwiML `<Record>` stores recordings (PUT); without it `<Record>` is skipped. */
+  recordingUrl?: string;
 }
 
 let sharedLoader: MediaLoader | undefined;
@@ -101,6 +103,9 @@ export class PivotSession {
   private readonly stored: PivotStored;
   private readonly media: MediaSource;
   private readonly wallNow: () => number;
+  private readonly recordingUrl: string | undefined;
+  private recording: { url: string; durationSeconds: number; id: string } | undefined;
+  private recordings = 0;
 
   constructor(call: CallControl, opts: PivotSessionOptions) {
     if (!opts || !opts.clock) throw new PivotError('PIVOT_BAD_OPTIONS', 'PivotSession needs a clock');
@@ -117,6 +122,7 @@ export class PivotSession {
     this.stored = { ...EMPTY_STORED, ...(opts.storedConfig ? storedFromRecords(opts.storedConfig) : {}), ...opts.stored };
     this.media = opts.media ?? defaultMediaLoader();
     this.wallNow = opts.now ?? Date.now;
+    this.recordingUrl = opts.recordingUrl;
     this.startedAt = opts.clock.now();
     this.log = (opts.logger ?? getLogger('pivot')).child({ callId: call.info.callId });
     this.webhook = new WebhookClient({
@@ -215,6 +221,7 @@ export class PivotSession {
       ...(this.lastCollection !== undefined ? { lastCollection: this.lastCollection } : {}),
       answered: this.call.answered,
       ended: this.call.ended,
+      ...(this.recording ? { recording: this.recording } : {}),
     };
   }
 
@@ -273,6 +280,9 @@ export class PivotSession {
       stored: this.stored,
       media: this.media,
       now: (): number => this.wallNow(),
+      ...(this.recordingUrl !== undefined ? { recordingUrl: this.recordingUrl } : {}),
+      setRecording: (r: { url: string; durationSeconds: number; id: string }): void => { this.recording = { ...r }; },
+      nextRecordingNumber: (): number => ++this.recordings,
     };
   }
 }

@@ -54,17 +54,19 @@ t.test('translation: verbs to nodes, URLs resolved against the document, chain e
     </Response>`, 'http://ivr.test/app/start?x=1');
   tt.ok(r.ok);
   if (!r.ok) return;
-  tt.same(r.skipped, ['Record']);
+  tt.same(r.skipped, []);
   const chain: CallflowNode[] = [];
   for (let n: CallflowNode | undefined = r.flow; n; n = n.children?._ as CallflowNode | undefined) chain.push(n);
-  tt.same(chain.map((n) => n.module), ['tts', 'tts', 'play', 'sleep', 'twiml_gather', 'pivot']);
+  tt.same(chain.map((n) => n.module), ['tts', 'tts', 'play', 'sleep', 'twiml_gather', 'twiml_record', 'pivot']);
+  tt.same(chain[5]!.data, { timeout_s: 5, max_length_s: 3600, finish_on_key: '1234567890*#', play_beep: true }, '<Record/> with Twilio defaults');
+  tt.same((chain[5]!.children!.recorded as CallflowNode).data, { voice_url: 'http://ivr.test/app/start?x=1', method: 'post', req_format: 'twiml', req_body_format: 'form' }, 'no action: this document');
   tt.same(chain[0]!.data, { text: 'Hello', terminators: [], voice: 'male', language: 'en-gb' });
   tt.same(chain[2]!.data, { id: 'http://ivr.test/media/beep.wav', terminators: [], loop_count: 3 });
   tt.same(chain[3]!.data, { duration: 2, unit: 's' });
   const g = chain[4]!;
   tt.same(g.data, { prompts: [{ say: 'Enter code' }, { play: 'http://ivr.test/app/beep.mp3' }, { pause: 1 }], num_digits: 3, timeout_ms: 7000, finish_on_key: '*' });
   tt.same((g.children!.digits as CallflowNode).data, { voice_url: 'http://ivr.test/app/next', method: 'post', req_format: 'twiml', req_body_format: 'form' });
-  tt.same(chain[5]!.data, { voice_url: 'https://other.test/again', method: 'get', req_format: 'twiml', req_body_format: 'form' });
+  tt.same(chain[6]!.data, { voice_url: 'https://other.test/again', method: 'get', req_format: 'twiml', req_body_format: 'form' });
 
   const dial = translateTwiml('<Response><Dial timeout="20" callerId="+15551230000"><Number>+14155550000</Number><Sip>sip:a@b</Sip></Dial><Say>Nobody answered</Say></Response>', 'http://a.test/');
   tt.ok(dial.ok);

@@ -24,6 +24,9 @@ import { resourcesModule } from './resources.js';
 import { deviceModule } from './device.js';
 import { userModule } from './user.js';
 import { groupModule, ringGroupModule } from './ring-group.js';
+import { recordCallModule } from './record-call.js';
+import { recordCallerModule } from './record-caller.js';
+import { twimlRecordModule } from './twiml-record.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -53,6 +56,10 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['user', userModule],
   ['ring_group', ringGroupModule],
   ['group', groupModule],
+  ['record_call', recordCallModule],
+  ['record_caller', recordCallerModule],
+  // Internal: what TwiML <Record> translates to.
+  ['twiml_record', twimlRecordModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

@@ -12,7 +12,8 @@
  * | `<Hangup/>` | `hangup` |
  * | `<Reject reason>` | `response` 486 (`busy`) or 603 (`rejected`, the default) |
  * | `<Dial timeout callerId action method>number</Dial>` (or `<Number>`) | `set_cid` + `resources`; a failed dial → `action` (no `DialCallStatus` yet) or the next verb (lenient; strict mode hangs up as `resources` does) |
- * | other verbs (`Record`, `Sms`…) and nouns (`Sip`, `Client`…) | skipped (logged through `skipped`) |
+ * | `<Record action method timeout finishOnKey maxLength playBeep>` | `twiml_record`: stored (config `pivot.recordingUrl`) → `pivot` to `action` (default: this document's URL) with RecordingUrl/RecordingDuration/RecordingSid; empty, or no storage → next verb |
+ * | other verbs (`Sms`…) and nouns (`Sip`, `Client`…) | skipped (logged through `skipped`) |
  *
  * URLs resolve against the document's URL; only http(s) results are used. When the verbs run out the flow
  * ends and the call is hung up.
@@ -136,6 +137,24 @@ function verbNodes(e: XmlElement, base: string, skipped: string[]): Link[] {
             finish_on_key: finish === undefined ? '#' : /^[0-9*#]$/.test(finish) ? finish : '',
           },
           children: { digits: pivotTo(action, attr(e, 'method')) },
+        },
+        next: '_',
+      }];
+    }
+    case 'Record': {
+      const action = resolveUrl(attr(e, 'action'), base);
+      if (!action) { skipped.push('Record (bad action)'); return []; }
+      const finish = attr(e, 'finishOnKey');
+      return [{
+        node: {
+          module: 'twiml_record',
+          data: {
+            timeout_s: intAttr(e, 'timeout', 5, 0, 3600),
+            max_length_s: intAttr(e, 'maxLength', 3600, 1, 3600),
+            finish_on_key: finish === undefined ? '1234567890*#' : [...finish].filter((k) => /^[0-9*#]$/.test(k)).join(''),
+            play_beep: attr(e, 'playBeep')?.toLowerCase() !== 'false',
+          },
+          children: { recorded: pivotTo(action, attr(e, 'method')) },
         },
         next: '_',
       }];

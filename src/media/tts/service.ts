@@ -104,7 +104,15 @@ export class TtsService {
       try {
         const disk = await this.cache.load(key);
         if (disk) return disk;
-        const audio = await engine.synthesize(clean, voice, { sampleRate: TTS_OUTPUT_RATE });
+        let audio;
+        try {
+          audio = await engine.synthesize(clean, voice, { sampleRate: TTS_OUTPUT_RATE });
+        } catch (err) {
+          if (!(err instanceof TtsError) || err.code !== 'TTS_UNAVAILABLE' || engine === this.defaultEngine) throw err;
+          // An optional engine that cannot run here (reason logged by the engine): speak with the default one.
+          this.warnOnce(`unavailable:${engine.name}`, { engine: engine.name, reason: err.message }, 'TTS engine unavailable; using the default engine');
+          return await this.synthesize(clean, { engine: this.defaultEngine.name, voice: this.fallbackVoice() });
+        }
         if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS service closed');
         const pcm = audio.sampleRate === TTS_OUTPUT_RATE ? audio.pcm : resample(audio.pcm, audio.sampleRate, TTS_OUTPUT_RATE);
         normalizePeak(pcm);
@@ -161,29 +169,89 @@ export class TtsService {
     return this.closing;
   }
 
+  /**
+   * Pick engine and voice. An explicit `engine` wins; otherwise the voice chooses: the default engine's
+   * voices first (Kazoo names, flite names), then the other engines' (e.g. a Piper voice by file name).
+   * A voice of a non-default engine keeps its own language (it is that voice's language), so the
+   * language tag does not replace it. A non-English language with no such voice looks for an engine
+   * voice speaking it, else falls back to the default voice (as before). Unknown voices fall back too.
+   */
   private resolve(opts: SayOptions): { engine: TtsEngine; voice: string; language: string } {
-    let engine = this.defaultEngine;
-    if (opts.engine && opts.engine !== engine.name) {
-      const e = this.engines.get(opts.engine);
-      if (e) engine = e;
-      else this.warnOnce(`engine:${opts.engine}`, { engine: opts.engine }, 'unknown TTS engine; using the default');
+    let forced: TtsEngine | undefined;
+    if (opts.engine && opts.engine !== this.defaultEngine.name) {
+      forced = this.engines.get(opts.engine);
+      if (!forced) this.warnOnce(`engine:${opts.engine}`, { engine: opts.engine }, 'unknown TTS engine; using the default');
+    } else if (opts.engine) {
+      forced = this.defaultEngine;
     }
     const language = opts.language ?? this.defaultLanguage;
-    let requested = opts.voice ?? this.defaultVoice;
-    if (!isEnglish(language)) {
-      this.warnOnce(`lang:${language}`, { language }, 'no TTS voice for this language; using the default English voice');
-      requested = this.defaultVoice;
+    const requested = opts.voice ?? this.defaultVoice;
+    if (forced && forced !== this.defaultEngine) {
+      const voice = this.match(forced, requested) ?? this.match(forced, this.defaultVoice);
+      if (voice !== undefined) return this.picked(forced, voice, language);
+      this.warnOnce(`voice:${forced.name}:${requested}`, { voice: requested, engine: forced.name }, 'unknown TTS voice for this engine; using the default engine');
     }
-    const voices = engine.voices;
-    if (!voices) return { engine, voice: requested, language };
-    let voice = mapVoice(requested, voices);
-    if (!voice) {
+    if (!forced) {
+      for (const engine of this.engines.values()) {
+        if (engine === this.defaultEngine || (!engine.matchVoice && !engine.voices)) continue;
+        const voice = this.match(engine, requested);
+        if (voice !== undefined) return this.picked(engine, voice, language);
+      }
+    }
+    if (!isEnglish(language)) {
+      if (!forced) {
+        for (const engine of this.engines.values()) {
+          const voice = engine.voiceForLanguage?.(language);
+          if (voice !== undefined) return this.picked(engine, voice, language);
+        }
+      }
+      this.warnOnce(`lang:${language}`, { language }, 'no TTS voice for this language; using the default English voice');
+      return this.defaultPick(this.defaultVoice, language);
+    }
+    return this.defaultPick(requested, language);
+  }
+
+  /** The default engine with `requested` (or the default voice, or its first voice). */
+  private defaultPick(requested: string, language: string): { engine: TtsEngine; voice: string; language: string } {
+    const engine = this.defaultEngine;
+    if (!engine.voices && !engine.matchVoice) return { engine, voice: requested, language };
+    let voice = this.match(engine, requested);
+    if (voice === undefined) {
+      // The default voice may belong to another engine (a Piper voice configured as default).
+      if (requested !== this.defaultVoice) {
+        for (const other of this.engines.values()) {
+          if (other === engine || (!other.matchVoice && !other.voices)) continue;
+          const v = this.match(other, this.defaultVoice);
+          if (v !== undefined) {
+            this.warnOnce(`voice:${requested}`, { voice: requested }, 'unknown TTS voice; using the default');
+            return this.picked(other, v, language);
+          }
+        }
+      }
       this.warnOnce(`voice:${requested}`, { voice: requested }, 'unknown TTS voice; using the default');
-      voice = mapVoice(this.defaultVoice, voices) ?? Object.keys(voices)[0] ?? requested;
+      voice = this.match(engine, this.defaultVoice) ?? this.match(engine, 'female') ?? Object.keys(engine.voices ?? {})[0] ?? requested;
     }
     // The bundled voices are all English: the audio depends on voice and text only, so every request
     // that reaches them shares one cache entry whatever language tag it carried.
     return { engine, voice, language: 'en' };
+  }
+
+  private picked(engine: TtsEngine, voice: string, language: string): { engine: TtsEngine; voice: string; language: string } {
+    // The cache key's third part: what the audio depends on besides voice and text.
+    return { engine, voice, language: engine.voiceTag ? engine.voiceTag(voice) : engine === this.defaultEngine ? 'en' : language };
+  }
+
+  private match(engine: TtsEngine, requested: string): string | undefined {
+    if (engine.matchVoice) return engine.matchVoice(requested);
+    if (!engine.voices) return requested;
+    return mapVoice(requested, engine.voices);
+  }
+
+  /** A default-engine voice for requests whose engine cannot run. */
+  private fallbackVoice(): string {
+    const e = this.defaultEngine;
+    if (!e.voices && !e.matchVoice) return this.defaultVoice;
+    return this.match(e, this.defaultVoice) !== undefined ? this.defaultVoice : 'female';
   }
 
   private warnOnce(key: string, fields: Record<string, string>, msg: string): void {

@@ -11,7 +11,7 @@ import { getLogger, type Logger } from '../util/logger.js';
 import { SipStack, type IncomingRequest, type Dialog, type TimerSettings } from '../sip/index.js';
 import { MediaEngine } from '../rtp/media-engine.js';
 import { createAnswer, parseSdp } from '../rtp/sdp.js';
-import { TtsService } from '../media/tts/index.js';
+import { FliteEngine, PiperEngine, TtsService } from '../media/tts/index.js';
 import { PivotSession, PivotDebugStore } from '../pivot/index.js';
 import type { HooklineConfig } from '../cli/config.js';
 import { routeFor } from '../cli/config.js';
@@ -136,6 +136,13 @@ export class Switch {
       throw err;
     }
     const tts = opts.tts ?? new TtsService({
+      ...(config.tts.voicesDir ? { engines: [new FliteEngine({ workers: config.tts.workers, queueLimit: config.tts.queueLimit }), new PiperEngine({
+        voicesDir: config.tts.voicesDir,
+        workers: config.tts.piperWorkers,
+        threads: config.tts.piperThreads,
+        timeoutMs: config.tts.piperTimeoutMs,
+        queueLimit: config.tts.queueLimit,
+      })] } : {}),
       workers: config.tts.workers,
       queueLimit: config.tts.queueLimit,
       cacheEntries: config.tts.cacheEntries,

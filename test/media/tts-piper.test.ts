@@ -281,6 +281,22 @@ t.test('pipeline: timeout replaces the worker; queue bound', { skip: SKIP }, asy
   t.equal(e.liveWorkers, 0, 'no worker left');
 });
 
+t.test('pipeline: a synthesis overrunning its budget mid-inference is killed; the next one works', { skip: SKIP }, async (t) => {
+  // ONNX Runtime aborts the whole process when a worker *thread* running it is terminated; the engine uses
+  // child processes so that this test's process survives the kill.
+  const dir = voicesDir(t, { tiny: {}, slow: { model: { hop: 150000 } } });
+  const e = new PiperEngine({ voicesDir: dir, timeoutMs: 600 });
+  t.teardown(() => e.close());
+  await e.warmUp();
+  t.equal((await e.synthesize('Hello world.', 'tiny')).pcm.length, HELLO_IDS * 256, 'fast voice within the budget');
+  const started = performance.now();
+  t.equal(await codeOf(e.synthesize('Hello world, this sentence makes millions of samples.', 'slow')), 'TTS_TIMEOUT');
+  t.ok(performance.now() - started < 1500, `reported on time (${(performance.now() - started).toFixed(0)} ms)`);
+  t.equal((await e.synthesize('Hello world.', 'tiny')).pcm.length, HELLO_IDS * 256, 'a new process took over');
+  await e.close();
+  t.equal(e.liveWorkers, 0);
+});
+
 t.test('TtsService: Piper voice by name, flite for the rest, cache keyed by engine and voice', { skip: SKIP }, async (t) => {
   const dir = voicesDir(t, { 'en_US-tiny': {}, de_tiny: { config: tinyPiperConfig({ espeakVoice: 'de' }), model: { frequency: 880 } } });
   const piper = new PiperEngine({ voicesDir: dir });

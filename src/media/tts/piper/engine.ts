@@ -1,20 +1,23 @@
 /**
- * PiperEngine: Piper neural voices (`<name>.onnx` + `<name>.onnx.json` in a voices folder) in worker
- * threads, behind one bounded fastq queue (the same shape as FliteEngine):
+ * PiperEngine: Piper neural voices (`<name>.onnx` + `<name>.onnx.json` in a voices folder) in child
+ * processes, behind one bounded fastq queue (the same shape as FliteEngine):
  *
- *   synthesize() ──► fastq (concurrency = workers, at most `queueLimit` waiting) ──► idle worker
+ *   synthesize() ──► fastq (concurrency = workers, at most `queueLimit` waiting) ──► idle child
  *
- * Each job gets `timeoutMs` once a worker starts it; a job that overruns terminates its worker, which is
- * replaced on the next job. Voices are scanned at construction and again (at most every RESCAN_MS) when a
+ * Child processes rather than worker threads: ONNX Runtime aborts the whole process when a worker thread
+ * running it is terminated (see piper-child.ts), and a timeout has to stop a synthesis. Each job gets
+ * `timeoutMs` once a child starts it; a job that overruns kills its child (SIGKILL), which is replaced on
+ * the next job. A child exits by itself when the parent goes away. Voices are scanned at construction and again (at most every RESCAN_MS) when a
  * request names a voice not seen yet, so a voice dropped into the folder is found without a restart.
  *
  * onnxruntime-node and @echogarden/espeak-ng-emscripten are optional dependencies. When either is
  * missing or cannot load, synthesize() rejects with TTS_UNAVAILABLE (TtsService then speaks with its
  * default engine) and the reason, with how to install, is logged once.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import fastq from 'fastq';
 import { getLogger } from '../../../util/logger.js';
 import { TtsError } from '../errors.js';
@@ -36,7 +39,7 @@ const RESCAN_MS = 10_000;
 export interface PiperEngineOptions {
   /** Folder holding `<name>.onnx` + `<name>.onnx.json` voices. */
   voicesDir: string;
-  /** Worker threads; default 1. Each keeps its loaded models (tens of MB per voice). */
+  /** Child processes; default 1. Each keeps its loaded models (tens of MB per voice) besides ~60 MB of its own. */
   workers?: number;
   /** Requests allowed to wait for a worker; more are rejected with TTS_QUEUE_FULL. Default 64. */
   queueLimit?: number;
@@ -67,12 +70,31 @@ interface Job {
   sampleRate: number | undefined;
 }
 
+/** Most bytes of a child's stderr kept for the error message when it dies. */
+const STDERR_TAIL = 2048;
+
 interface Slot {
   index: number;
-  worker: Worker | undefined;
+  worker: ChildProcess | undefined;
   ready: Promise<void> | undefined;
   current: { id: number; resolve: (a: TtsAudio) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
   busy: boolean;
+}
+
+/** SIGKILL a child and wait for it to be gone (at once if it already is). */
+function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    child.ref(); // so that waiting for the exit keeps the event loop alive
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/** Whether the IPC channel keeps the event loop alive (while a start or a job is pending). */
+function hold(child: ChildProcess, on: boolean): void {
+  if (on) child.channel?.ref();
+  else child.channel?.unref();
 }
 
 /** True when `name` can be resolved from this package (the optional dependency is installed). */
@@ -98,7 +120,7 @@ export class PiperEngine implements TtsEngine {
   private readonly now: () => number;
   private lastScan = 0;
   private readonly slots: Slot[] = [];
-  private readonly live = new Set<Worker>();
+  private readonly live = new Set<ChildProcess>();
   private readonly queue: fastq.queueAsPromised<Job, TtsAudio>;
   private nextJobId = 1;
   private closed = false;
@@ -136,6 +158,7 @@ export class PiperEngine implements TtsEngine {
     return this.unavailable;
   }
 
+  /** Child processes alive (0 after close() resolves). */
   get liveWorkers(): number {
     return this.live.size;
   }
@@ -218,7 +241,6 @@ export class PiperEngine implements TtsEngine {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
-      const terminations: Array<Promise<number>> = [];
       for (const slot of this.slots) {
         if (slot.current) {
           clearTimeout(slot.current.timer);
@@ -228,8 +250,7 @@ export class PiperEngine implements TtsEngine {
         slot.worker = undefined;
         slot.ready = undefined;
       }
-      for (const w of this.live) terminations.push(w.terminate());
-      await Promise.allSettled(terminations);
+      await Promise.all([...this.live].map((c) => kill(c)));
     })();
     return this.closing;
   }
@@ -270,26 +291,39 @@ export class PiperEngine implements TtsEngine {
   private ensureWorker(slot: Slot): Promise<void> {
     if (slot.ready) return slot.ready;
     const data: PiperWorkerData = { threads: this.threads, maxSessions: this.maxLoaded };
-    const worker = new Worker(new URL('./piper-worker.js', import.meta.url), { workerData: data, execArgv: ['--no-warnings'] });
-    worker.unref();
-    this.live.add(worker);
-    worker.once('exit', () => this.live.delete(worker));
-    slot.worker = worker;
+    const child = fork(fileURLToPath(new URL('./piper-child.js', import.meta.url)), [JSON.stringify(data)], {
+      serialization: 'advanced', // ArrayBuffers cross the IPC channel as binary, not JSON
+      execArgv: ['--no-warnings'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    // The channel keeps the parent alive only while the child starts or works (see hold()).
+    child.unref();
+    let stderr = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_TAIL);
+    });
+    (child.stderr as { unref?: () => void } | null)?.unref?.();
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+    slot.worker = child;
     slot.ready = new Promise<void>((resolve, reject) => {
       let started = false;
-      worker.on('message', (msg: PiperReply) => {
+      child.on('message', (msg: PiperReply) => {
         if (msg.type === 'ready') {
           started = true;
+          hold(child, false);
           resolve();
         } else if (msg.type === 'fatal') {
           this.markUnavailable(msg.missing ? `${msg.message}; ${PIPER_INSTALL_HINT}` : msg.message);
           reject(new TtsError('TTS_UNAVAILABLE', `Piper voices unavailable: ${msg.message}`));
-          this.discard(slot, worker);
+          this.discard(slot, child);
         } else {
           const cur = slot.current;
           if (!cur || cur.id !== msg.id) return;
           clearTimeout(cur.timer);
           slot.current = undefined;
+          hold(child, false);
           if (msg.type === 'done') {
             log.debug({ ms: Math.round(msg.ms), phonemes: msg.phonemes, samples: msg.length }, 'piper synthesis');
             cur.resolve({ pcm: new Int16Array(msg.pcm, 0, msg.length), sampleRate: msg.sampleRate });
@@ -299,30 +333,31 @@ export class PiperEngine implements TtsEngine {
         }
       });
       const died = (why: string): void => {
-        if (slot.worker !== worker) return;
-        log.warn({ worker: slot.index, why }, 'piper worker died');
-        if (!started) reject(new TtsError('TTS_ENGINE', `piper worker failed to start: ${why}`));
+        if (slot.worker !== child) return;
+        const detail = stderr.trim() ? `${why}: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : why;
+        log.warn({ worker: slot.index, why: detail }, 'piper process died');
+        if (!started) reject(new TtsError('TTS_ENGINE', `piper process failed to start: ${detail}`));
         const cur = slot.current;
         if (cur) {
           clearTimeout(cur.timer);
           slot.current = undefined;
-          cur.reject(new TtsError('TTS_ENGINE', `piper worker died: ${why}`));
+          cur.reject(new TtsError('TTS_ENGINE', `piper process died: ${detail}`));
         }
-        this.discard(slot, worker);
+        this.discard(slot, child);
       };
-      worker.on('error', (err) => died(err.message));
-      worker.on('exit', (code) => died(`exit ${code}`));
+      child.on('error', (err) => died(err.message));
+      child.on('exit', (code, signal) => died(signal ? `killed by ${signal}` : `exit ${code}`));
     });
     slot.ready.catch(() => undefined);
     return slot.ready;
   }
 
-  private discard(slot: Slot, worker: Worker): void {
-    if (slot.worker === worker) {
+  private discard(slot: Slot, child: ChildProcess): void {
+    if (slot.worker === child) {
       slot.worker = undefined;
       slot.ready = undefined;
     }
-    void worker.terminate();
+    void kill(child);
   }
 
   private async run(job: Job): Promise<TtsAudio> {
@@ -340,13 +375,14 @@ export class PiperEngine implements TtsEngine {
         const timer = setTimeout(() => {
           if (slot.current?.id !== id) return;
           slot.current = undefined;
-          log.warn({ worker: slot.index, ms: this.timeoutMs }, 'piper synthesis timed out; replacing worker');
+          log.warn({ worker: slot.index, ms: this.timeoutMs }, 'piper synthesis timed out; replacing its process');
           this.discard(slot, worker);
           reject(new TtsError('TTS_TIMEOUT', `TTS synthesis exceeded ${this.timeoutMs} ms`));
         }, this.timeoutMs);
         slot.current = { id, resolve, reject, timer };
         const req: PiperRequest = { type: 'synth', id, text: job.text, voice: job.spec, ...(job.sampleRate ? { sampleRate: job.sampleRate } : {}) };
-        worker.postMessage(req);
+        hold(worker, true);
+        worker.send(req);
       });
     } finally {
       slot.busy = false;

@@ -1,5 +1,10 @@
 /**
- * Worker thread running Piper voices: espeak-ng (WASM) for phonemes, onnxruntime-node for the VITS model.
+ * Child process running Piper voices: espeak-ng (WASM) for phonemes, onnxruntime-node for the VITS model.
+ *
+ * A process, not a worker thread: terminating a worker thread while ONNX Runtime is loading or running a
+ * model aborts the whole process (a native exception escapes the addon: "terminate called after throwing
+ * an instance of 'Napi::Error'"), and a timeout must be able to stop a synthesis. A child can be killed.
+ * It exits by itself when its parent goes away (IPC disconnect).
  *
  *   text → sentences → clauses → espeak IPA → phoneme ids (^ _ p _ … $) → model(input, input_lengths,
  *   scales[, sid]) → float audio at the voice's rate → PCM16 → resample to the requested rate.
@@ -8,7 +13,6 @@
  * sentences) and joined with SENTENCE_SILENCE_S of silence. Models stay loaded (bounded LRU per worker).
  * Both dependencies are optional packages: if either cannot be loaded, the worker reports `fatal` once.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { resample } from '../../resample.js';
 import { EspeakPhonemizer, ESPEAK_PACKAGE } from './espeak.js';
 import { phonemesToIds, sentencePhonemes, splitClauses, textPhonemes } from './phonemes.js';
@@ -36,12 +40,13 @@ const SENTENCE_SILENCE_S = 0.2;
 /** Longest audio one request may produce, seconds (a runaway model must not exhaust memory). */
 const MAX_AUDIO_S = 600;
 
-const data = workerData as PiperWorkerData;
-const port = parentPort;
+const data = JSON.parse(process.argv[2] ?? '{}') as PiperWorkerData;
 
-function post(msg: PiperReply, transfer?: ArrayBuffer[]): void {
-  port?.postMessage(msg, transfer ?? []);
+function post(msg: PiperReply): void {
+  process.send?.(msg);
 }
+
+process.on('disconnect', () => process.exit(0));
 
 interface Loaded {
   tag: string;
@@ -166,15 +171,15 @@ async function main(): Promise<void> {
   };
 
   post({ type: 'ready' });
-  // The main thread sends one job at a time per worker; chain anyway so two can never interleave.
+  // The parent sends one job at a time per child; chain anyway so two can never interleave.
   let chain = Promise.resolve();
-  port?.on('message', (req: PiperRequest) => {
+  process.on('message', (req: PiperRequest) => {
     chain = chain.then(async () => {
       const started = performance.now();
       try {
         const { pcm, rate, phonemes } = await synth(req);
-        // pcm owns its whole buffer (allocated above or by resample()), so it can be transferred.
-        post({ type: 'done', id: req.id, pcm: pcm.buffer as ArrayBuffer, length: pcm.length, sampleRate: rate, phonemes, ms: performance.now() - started }, [pcm.buffer as ArrayBuffer]);
+        // pcm owns its whole buffer (allocated above or by resample()); the IPC channel copies it.
+        post({ type: 'done', id: req.id, pcm: pcm.buffer as ArrayBuffer, length: pcm.length, sampleRate: rate, phonemes, ms: performance.now() - started });
       } catch (err) {
         post({ type: 'error', id: req.id, message: (err as Error).message });
       }

@@ -102,6 +102,9 @@ export interface TinyPiperModelOptions {
   speakers?: boolean;
   /** Output rank: 3 → [1,1,T] (default), 4 → [1,1,1,T], 2 → [1,T]. */
   outputRank?: 2 | 3 | 4;
+  /** Make inference slow (CPU, not memory): this many chained 1024×1024 matrix products that depend on
+   * the input (so they cannot be folded into constants) and feed the amplitude by a zero factor. */
+  slowMatMuls?: number;
 }
 
 /** Bytes of an ONNX ModelProto (IR 8, opset 13) with Piper's inputs and output. */
@@ -131,10 +134,24 @@ export function tinyPiperModel(opts: TinyPiperModelOptions = {}): Buffer {
   } else {
     nodes.push(node('Mul', ['base_hz', 'two_pi_over_rate'], ['w']));
   }
+  let ampName = 'amp';
+  if (opts.slowMatMuls) {
+    nodes.push(
+      node('ConstantOfShape', ['mat_shape'], ['mat_ones'], [new Pb().str(1, 'value').bytes(5, tensor('v', FLOAT, [1], [1e-6])).int(20, 4)]),
+      node('Mul', ['mat_ones', 'len_f'], ['m0']),
+    );
+    for (let i = 0; i < opts.slowMatMuls; i++) nodes.push(node('MatMul', [`m${i}`, 'm0'], [`m${i + 1}`]));
+    nodes.push(
+      node('ReduceSum', [`m${opts.slowMatMuls}`], ['m_sum'], [intAttr('keepdims', 0)]),
+      node('Mul', ['m_sum', 'zero'], ['m_zero']),
+      node('Add', ['amp', 'm_zero'], ['amp_slow']),
+    );
+    ampName = 'amp_slow';
+  }
   nodes.push(
     node('Mul', ['n', 'w'], ['phase']),
     node('Sin', ['phase'], ['sine']),
-    node('Mul', ['sine', 'amp'], ['wave']),
+    node('Mul', ['sine', ampName], ['wave']),
     node('Reshape', ['wave', 'out_shape'], ['output']),
   );
   for (const n of nodes) g.bytes(1, n);
@@ -147,6 +164,7 @@ export function tinyPiperModel(opts: TinyPiperModelOptions = {}): Buffer {
     tensor('one', FLOAT, [], [1]),
     tensor('base_hz', FLOAT, [1], [freq]),
     ...(opts.speakers ? [tensor('sid_step', FLOAT, [1], [110])] : []),
+    ...(opts.slowMatMuls ? [tensor('mat_shape', INT64, [2], [1024, 1024])] : []),
     tensor('two_pi_over_rate', FLOAT, [1], [(2 * Math.PI) / rate]),
     tensor('amp', FLOAT, [1], [amp]),
     tensor('out_shape', INT64, [outShape.length], outShape),

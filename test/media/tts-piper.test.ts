@@ -284,21 +284,25 @@ t.test('pipeline: timeout replaces the worker; queue bound', { skip: SKIP }, asy
 t.test('pipeline: a synthesis overrunning its budget mid-inference is killed; the next one works', { skip: SKIP }, async (t) => {
   // ONNX Runtime aborts the whole process when a worker *thread* running it is terminated; the engine uses
   // child processes so that this test's process survives the kill.
-  const dir = voicesDir(t, { tiny: {}, slow: { model: { hop: 150000 } } });
-  const e = new PiperEngine({ voicesDir: dir, timeoutMs: 600 });
+  const dir = voicesDir(t, { tiny: {}, slow: { model: { slowMatMuls: 150 } } });
+  const budget = 1500;
+  const e = new PiperEngine({ voicesDir: dir, timeoutMs: budget });
   t.teardown(() => e.close());
   await e.warmUp();
   t.equal((await e.synthesize('Hello world.', 'tiny')).pcm.length, HELLO_IDS * 256, 'fast voice within the budget');
   const started = performance.now();
-  t.equal(await codeOf(e.synthesize('Hello world, this sentence makes millions of samples.', 'slow')), 'TTS_TIMEOUT');
-  t.ok(performance.now() - started < 1500, `reported on time (${(performance.now() - started).toFixed(0)} ms)`);
+  // 150 chained 1024² matrix products: about 4 s of one core on a quiet machine.
+  t.equal(await codeOf(e.synthesize('Hello world.', 'slow')), 'TTS_TIMEOUT');
+  const took = performance.now() - started;
+  t.ok(took >= budget && took < budget + 1000, `reported on time (${took.toFixed(0)} ms)`);
+  await e.warmUp(); // the replacement process starts outside the next job's budget
   t.equal((await e.synthesize('Hello world.', 'tiny')).pcm.length, HELLO_IDS * 256, 'a new process took over');
   await e.close();
   t.equal(e.liveWorkers, 0);
 });
 
 t.test('TtsService: Piper voice by name, flite for the rest, cache keyed by engine and voice', { skip: SKIP }, async (t) => {
-  const dir = voicesDir(t, { 'en_US-tiny': {}, de_tiny: { config: tinyPiperConfig({ espeakVoice: 'de' }), model: { frequency: 880 } } });
+  const dir = voicesDir(t, { 'en_US-tiny': {}, de_tiny: { config: tinyPiperConfig({ espeakVoice: 'de' }), model: { frequency: 880 } }, slt: {} });
   const piper = new PiperEngine({ voicesDir: dir });
   const { FliteEngine } = await import('../../src/media/tts/flite-engine.js');
   const tts = new TtsService({ engines: [new FliteEngine(), piper] });
@@ -311,12 +315,25 @@ t.test('TtsService: Piper voice by name, flite for the rest, cache keyed by engi
   t.not(p.length, f.length);
   t.equal(await tts.synthesize('Hello world.', { voice: 'en_US-tiny' }), p, 'cache hit for the Piper voice');
   t.equal(await tts.synthesize('Hello world.', { voice: 'female' }), f, 'separate entry for flite');
+  t.equal(await tts.synthesize('Hello world.', { voice: 'slt' }), f, 'a Piper file named like a flite voice does not shadow it');
   const de = await tts.synthesize('Hallo Welt.', { language: 'de-DE' });
   t.ok(toneShare(de, 8000, 880) > 0.4, 'a German request with no voice finds the German Piper voice');
   const piperDefault = new TtsService({ engines: [new FliteEngine(), new PiperEngine({ voicesDir: dir })], defaultVoice: 'en_US-tiny' });
   t.teardown(() => piperDefault.close());
   t.ok(toneShare(await piperDefault.synthesize('Hello world.'), 8000, 440) > 0.4, 'a Piper voice as the configured default');
   t.ok(toneShare(await piperDefault.synthesize('Hello world.', { voice: 'nobody' }), 8000, 440) > 0.4, 'unknown voice → the (Piper) default');
+});
+
+t.test('TtsService + a PiperEngine whose packages are missing: flite speaks the Piper-voice prompt', async (t) => {
+  const dir = voicesDir(t, { 'en_US-tiny': {} });
+  const { FliteEngine } = await import('../../src/media/tts/flite-engine.js');
+  const piper = new PiperEngine({ voicesDir: dir, dependencies: ['onnxruntime-node-not-here'] });
+  const tts = new TtsService({ engines: [new FliteEngine(), piper] });
+  t.teardown(() => tts.close());
+  const pcm = await tts.synthesize('Hello world.', { voice: 'en_US-tiny' });
+  t.ok(pcm.length > 4000 && rms(pcm) > 1000, `flite audio (${pcm.length} samples)`);
+  t.ok(toneShare(pcm, 8000, 440) < 0.2, 'not the tiny model');
+  t.match(piper.unavailableReason ?? '', /npm install onnxruntime-node @echogarden\/espeak-ng-emscripten --onnxruntime-node-install=skip/);
 });
 
 t.test('TtsService: an unavailable engine falls back to the default engine', async (t) => {

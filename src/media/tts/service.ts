@@ -191,7 +191,9 @@ export class TtsService {
       if (voice !== undefined) return this.picked(forced, voice, language);
       this.warnOnce(`voice:${forced.name}:${requested}`, { voice: requested, engine: forced.name }, 'unknown TTS voice for this engine; using the default engine');
     }
-    if (!forced) {
+    const defaultKnows = (this.defaultEngine.voices || this.defaultEngine.matchVoice) && this.match(this.defaultEngine, requested) !== undefined;
+    if (!forced && !defaultKnows) {
+      // Not a default-engine voice (those win: a Piper file named "slt" does not shadow flite's slt).
       for (const engine of this.engines.values()) {
         if (engine === this.defaultEngine || (!engine.matchVoice && !engine.voices)) continue;
         const voice = this.match(engine, requested);

@@ -366,4 +366,18 @@ t.test('TtsService: an unavailable engine falls back to the default engine', asy
   t.equal(u.calls, 1);
   t.same(tone.voicesAsked, ['female']);
   t.equal(await codeOf(tts.synthesize('other text', { voice: 'neural' })), 'resolved');
+
+  // The unavailable engine's voice as the configured default, with a non-English default language: the
+  // fallback must not resolve back to the same engine (it used to wait on its own pending request).
+  const u2 = new Unavailable();
+  const tone2 = new Tone();
+  const tts2 = new TtsService({ engines: [tone2, u2], defaultVoice: 'neural', defaultLanguage: 'de-DE' });
+  t.teardown(() => tts2.close());
+  const guard = new Promise<string>((r) => setTimeout(() => r('hung'), 3000).unref());
+  t.equal(await Promise.race([tts2.synthesize('hallo').then((p) => `resolved ${p.length}`), guard]), 'resolved 800', 'falls back, does not hang');
+  t.same(tone2.voicesAsked, ['female']);
+  t.equal(u2.calls, 1);
+  await tts2.synthesize('forced', { engine: 'tone' });
+  t.equal(u2.calls, 1, 'engine forced to the default one: the default voice (of another engine) is not used');
+  t.same(tone2.voicesAsked, ['female', 'female']);
 });

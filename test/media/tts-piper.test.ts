@@ -216,6 +216,7 @@ t.test('pipeline: text → phonemes → ids → tiny model → PCM', { skip: SKI
     rank4: { model: { outputRank: 4 } },
     rank2: { model: { outputRank: 2 } },
     lowrate: { model: { sampleRate: 16000 }, config: tinyPiperConfig({ sampleRate: 16000 }) },
+    klingon: { config: tinyPiperConfig({ espeakVoice: 'tlh-zz' }) },
   });
   writeFileSync(join(dir, 'garbage.onnx'), Buffer.from('this is not an onnx model at all'));
   writeFileSync(join(dir, 'garbage.onnx.json'), JSON.stringify(tinyPiperConfig()));
@@ -264,8 +265,28 @@ t.test('pipeline: text → phonemes → ids → tiny model → PCM', { skip: SKI
   t.ok(err instanceof TtsError && err.code === 'TTS_ENGINE', 'bad model → TTS_ENGINE');
   t.match((err as Error).message, join(dir, 'garbage.onnx'), 'the message names the file');
   t.equal(await codeOf(e.synthesize('Hello.', 'nobody')), 'TTS_ENGINE', 'unknown voice');
+  const esp = await e.synthesize('Hello.', 'klingon').then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  t.ok(esp instanceof TtsError && esp.code === 'TTS_ENGINE', 'espeak voice espeak-ng lacks → TTS_ENGINE');
+  t.match((esp as Error).message, `${join(dir, 'klingon.onnx.json')}: espeak.voice: espeak-ng has no voice "tlh-zz"`);
   // The worker survived the bad model.
   t.equal((await e.synthesize('Hello world.', 'tiny')).pcm.length, HELLO_IDS * 256, 'still works after an error');
+});
+
+t.test('pipeline: warmUp preloads the configured voices in every process', { skip: SKIP }, async (t) => {
+  const dir = voicesDir(t, { tiny: {}, other: {} });
+  const e = new PiperEngine({ voicesDir: dir, workers: 2, preload: ['TINY', 'female', 'nobody'] });
+  t.teardown(() => e.close());
+  await e.warmUp();
+  t.equal(e.liveWorkers, 2);
+  // The model file is gone: only a model loaded during warmUp can still speak.
+  rmSync(join(dir, 'tiny.onnx'));
+  rmSync(join(dir, 'other.onnx'));
+  const both = await Promise.all([e.synthesize('Hello world.', 'tiny'), e.synthesize('Hello world.', 'tiny')]);
+  for (const a of both) t.equal(a.pcm.length, HELLO_IDS * 256, 'spoken by a process that preloaded it');
+  t.equal(await codeOf(e.synthesize('Hello world.', 'other')), 'TTS_ENGINE', 'a voice not preloaded needs its file');
 });
 
 t.test('pipeline: timeout replaces the worker; queue bound', { skip: SKIP }, async (t) => {

@@ -51,6 +51,9 @@ export interface PiperEngineOptions {
   maxLoadedVoices?: number;
   /** Clock for the rescan throttle; default Date.now. */
   now?: () => number;
+  /** Voices whose models warmUp() loads in every process (e.g. the configured default voice); names that
+   * are not Piper voices are ignored. */
+  preload?: readonly string[];
   /** Packages the engine needs (checked at construction). Default onnxruntime-node and the espeak-ng build; tests override it. */
   dependencies?: readonly string[];
 }
@@ -118,6 +121,7 @@ export class PiperEngine implements TtsEngine {
   private readonly threads: number;
   private readonly maxLoaded: number;
   private readonly now: () => number;
+  private readonly preload: readonly string[];
   private lastScan = 0;
   private readonly slots: Slot[] = [];
   private readonly live = new Set<ChildProcess>();
@@ -136,6 +140,7 @@ export class PiperEngine implements TtsEngine {
     this.threads = opts.threads ?? 1;
     this.maxLoaded = opts.maxLoadedVoices ?? 4;
     this.now = opts.now ?? Date.now;
+    this.preload = opts.preload ?? [];
     if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 16) throw new RangeError('PiperEngine: workers must be 1..16');
     if (!Number.isInteger(this.queueLimit) || this.queueLimit < 0) throw new RangeError('PiperEngine: queueLimit must be >= 0');
     if (!(this.timeoutMs > 0)) throw new RangeError('PiperEngine: timeoutMs must be > 0');
@@ -221,9 +226,18 @@ export class PiperEngine implements TtsEngine {
     return v ? `${v.espeakVoice}:${v.tag}` : '';
   }
 
+  /** Start the processes, and load the `preload` voices' models in each (a first request then skips ~1 s). */
   async warmUp(): Promise<void> {
     if (this.unavailable || this.byKey.size === 0) return;
     await Promise.all(this.slots.map((s) => this.ensureWorker(s)));
+    const voices = this.preload.map((v) => this.matchVoice(v)).filter((v): v is string => v !== undefined);
+    for (const v of voices) {
+      // One job per process: an idle process takes each, so every process loads the model.
+      const jobs = this.slots.map(() => this.synthesize('Hello.', v));
+      for (const r of await Promise.allSettled(jobs)) {
+        if (r.status === 'rejected') log.warn({ voice: v, err: (r.reason as Error).message }, 'Piper voice preload failed');
+      }
+    }
   }
 
   synthesize(text: string, voice: string, opts: { sampleRate?: number } = {}): Promise<TtsAudio> {

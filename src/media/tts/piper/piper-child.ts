@@ -124,7 +124,11 @@ async function main(): Promise<void> {
     if (voice.phonemeType === 'text') {
       for (const clauses of splitClauses(req.text)) sentences.push(textPhonemes(clauses.map((c) => c.text + c.terminator).join(' ')));
     } else {
-      espeak.setVoice(voice.espeakVoice);
+      try {
+        espeak.setVoice(voice.espeakVoice);
+      } catch (err) {
+        throw new Error(`${voice.modelPath}.json: espeak.voice: ${(err as Error).message}`);
+      }
       for (const clauses of splitClauses(req.text)) sentences.push(sentencePhonemes(clauses, (t) => espeak.phonemize(t)));
     }
     const chunks: Float32Array[] = [];

@@ -100,6 +100,11 @@ function hold(child: ChildProcess, on: boolean): void {
   else child.channel?.unref();
 }
 
+/** The optional packages Piper needs that are not installed (empty when it can run, as far as resolving goes). */
+export function missingPiperPackages(): string[] {
+  return [ORT_PACKAGE, ESPEAK_PACKAGE].filter((p) => !installed(p));
+}
+
 /** True when `name` can be resolved from this package (the optional dependency is installed). */
 function installed(name: string): boolean {
   try {

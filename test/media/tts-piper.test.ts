@@ -197,6 +197,11 @@ t.test('PiperEngine: voice names, speakers, languages, rescan; missing packages 
   t.equal(e.matchVoice('late'), undefined, 'no rescan within 10 s');
   clock += 5000;
   t.equal(e.matchVoice('late'), 'late', 'a voice dropped in later is found');
+  rmSync(join(dir, 'late.onnx'));
+  rmSync(join(dir, 'late.onnx.json'));
+  e.rescan();
+  t.equal(e.matchVoice('late'), undefined, 'a removed voice is dropped');
+  t.ok(e.matchVoice('multi'), 'the others stay');
 
   t.match(e.unavailableReason ?? '', /no-such-package-hookline-test not installed; install the optional packages: npm install onnxruntime-node/);
   t.equal(await codeOf(e.synthesize('hello', 'late')), 'TTS_UNAVAILABLE');

@@ -33,6 +33,8 @@ const ORT_PACKAGE = 'onnxruntime-node';
 export const PIPER_INSTALL_HINT =
   `install the optional packages: npm install ${ORT_PACKAGE} ${ESPEAK_PACKAGE} --onnxruntime-node-install=skip ` +
   '(the skip flag avoids a CUDA download; the CPU runtime is bundled)';
+/** Most distinct voice-file problems remembered so that each is logged once. */
+const MAX_REPORTED = 256;
 /** Least time between two rescans of the voices folder triggered by unknown voice names. */
 const RESCAN_MS = 10_000;
 
@@ -128,6 +130,8 @@ export class PiperEngine implements TtsEngine {
   private readonly now: () => number;
   private readonly preload: readonly string[];
   private lastScan = 0;
+  /** Voice-file problems already logged (bounded). */
+  private readonly reported = new Set<string>();
   private readonly slots: Slot[] = [];
   private readonly live = new Set<ChildProcess>();
   private readonly queue: fastq.queueAsPromised<Job, TtsAudio>;
@@ -173,11 +177,17 @@ export class PiperEngine implements TtsEngine {
     return this.live.size;
   }
 
-  /** Read the voices folder again (bad voices are logged and skipped). */
+  /** Read the voices folder again: new voices are added, removed ones dropped, known ones kept as read
+   * (bad voices are logged once and skipped). */
   rescan(): void {
     this.lastScan = this.now();
-    const { voices, errors } = scanVoices(this.voicesDir);
-    for (const e of errors) log.warn({ file: e.file }, `Piper voice skipped: ${e.message}`);
+    const known = new Map([...this.byKey.values()].map((v) => [v.modelPath, v] as const));
+    const { voices, errors } = scanVoices(this.voicesDir, known);
+    for (const e of errors) {
+      if (this.reported.has(e.message)) continue; // once per problem, not at every rescan
+      if (this.reported.size < MAX_REPORTED) this.reported.add(e.message);
+      log.warn({ file: e.file }, `Piper voice skipped: ${e.message}`);
+    }
     const byKey = new Map<string, PiperVoice>();
     const info: Record<string, PiperVoiceInfo> = {};
     for (const v of voices) {
@@ -197,7 +207,7 @@ export class PiperEngine implements TtsEngine {
 
   /**
    * `name` or `name#speaker` (speaker: an id, or a name from the voice's speaker_id_map), case-insensitive.
-   * An unknown name triggers a rescan of the folder (at most every 10 s).
+   * An unknown name triggers a rescan of the folder (at most every 10 s; a listing plus the new files).
    */
   matchVoice(requested: string): string | undefined {
     const v = requested.trim().toLowerCase();

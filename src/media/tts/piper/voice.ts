@@ -133,8 +133,12 @@ export interface VoiceScan {
 /** Most voices read from one folder (each costs a config parse and, once used, a model in memory). */
 export const MAX_VOICES = 256;
 
-/** Find the voices in `dir` (not recursive). A missing folder is one error, not an exception. */
-export function scanVoices(dir: string): VoiceScan {
+/**
+ * Find the voices in `dir` (not recursive). A missing folder is one error, not an exception. Voices in
+ * `known` (by model path) are reused without reading their files again, so a rescan costs a folder listing
+ * plus the new voices.
+ */
+export function scanVoices(dir: string, known?: ReadonlyMap<string, PiperVoice>): VoiceScan {
   const voices: PiperVoice[] = [];
   const errors: PiperVoiceError[] = [];
   let names: string[];
@@ -157,6 +161,11 @@ export function scanVoices(dir: string): VoiceScan {
     }
     if (voices.length >= MAX_VOICES) {
       errors.push(new PiperVoiceError(join(dir, n), `more than ${MAX_VOICES} voices in the folder; ignored`));
+      continue;
+    }
+    const seen = known?.get(join(dir, n));
+    if (seen) {
+      voices.push(seen);
       continue;
     }
     try {

@@ -121,7 +121,7 @@ export class PiperEngine implements TtsEngine {
   readonly name = 'piper';
   readonly voicesDir: string;
   private byKey = new Map<string, PiperVoice>();
-  private voiceInfo: Record<string, PiperVoiceInfo> = {};
+  private voiceInfo: Record<string, PiperVoiceInfo> = Object.create(null) as Record<string, PiperVoiceInfo>;
   private readonly workers: number;
   private readonly queueLimit: number;
   private readonly timeoutMs: number;
@@ -189,7 +189,7 @@ export class PiperEngine implements TtsEngine {
       log.warn({ file: e.file }, `Piper voice skipped: ${e.message}`);
     }
     const byKey = new Map<string, PiperVoice>();
-    const info: Record<string, PiperVoiceInfo> = {};
+    const info: Record<string, PiperVoiceInfo> = Object.create(null) as Record<string, PiperVoiceInfo>; // keys are file names
     for (const v of voices) {
       const key = v.name.toLowerCase();
       if (byKey.has(key)) {

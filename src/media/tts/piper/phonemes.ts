@@ -87,14 +87,14 @@ export interface PhonemeIds {
 
 /** Piper's phoneme → id mapping: ^ _ (p _)* $. */
 export function phonemesToIds(phonemes: readonly string[], map: PhonemeIdMap): PhonemeIds {
-  const pad = map['_'];
-  const bos = map['^'];
-  const eos = map['$'];
+  const pad = Object.hasOwn(map, '_') ? map['_'] : undefined;
+  const bos = Object.hasOwn(map, '^') ? map['^'] : undefined;
+  const eos = Object.hasOwn(map, '$') ? map['$'] : undefined;
   if (!pad || !bos || !eos) throw new Error('phoneme_id_map needs "_", "^" and "$"');
   const ids: number[] = [...bos, ...pad];
   const missing = new Map<string, number>();
   for (const p of phonemes) {
-    const mapped = map[p];
+    const mapped = Object.hasOwn(map, p) ? map[p] : undefined;
     if (!mapped) {
       missing.set(p, (missing.get(p) ?? 0) + 1);
       continue;

@@ -71,7 +71,7 @@ export function parseVoiceConfig(json: unknown, file: string): Omit<PiperVoice, 
   }
   const rawMap = json.phoneme_id_map;
   if (!isObj(rawMap)) throw new PiperVoiceError(file, 'phoneme_id_map missing');
-  const phonemeIdMap: Record<string, number[]> = {};
+  const phonemeIdMap: Record<string, number[]> = Object.create(null) as Record<string, number[]>; // keys come from the file
   for (const [ph, ids] of Object.entries(rawMap)) {
     const list = typeof ids === 'number' ? [ids] : ids;
     if (!Array.isArray(list) || list.length === 0 || !list.every((i) => Number.isInteger(i) && (i as number) >= 0)) {
@@ -87,7 +87,7 @@ export function parseVoiceConfig(json: unknown, file: string): Omit<PiperVoice, 
   if (!(lengthScale > 0 && lengthScale <= 10)) throw new PiperVoiceError(file, `inference.length_scale ${lengthScale} out of range (0, 10]`);
   const numSpeakers = num(file, json, '', 'num_speakers', 1);
   if (!Number.isInteger(numSpeakers) || numSpeakers < 1) throw new PiperVoiceError(file, `num_speakers ${numSpeakers} must be an integer >= 1`);
-  const speakerIdMap: Record<string, number> = {};
+  const speakerIdMap: Record<string, number> = Object.create(null) as Record<string, number>;
   if (isObj(json.speaker_id_map)) {
     for (const [k, v] of Object.entries(json.speaker_id_map)) {
       if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= numSpeakers) throw new PiperVoiceError(file, `speaker_id_map[${JSON.stringify(k)}] must be an id below num_speakers`);

@@ -223,6 +223,7 @@ t.test('pipeline: text → phonemes → ids → tiny model → PCM', { skip: SKI
     rank2: { model: { outputRank: 2 } },
     lowrate: { model: { sampleRate: 16000 }, config: tinyPiperConfig({ sampleRate: 16000 }) },
     klingon: { config: tinyPiperConfig({ espeakVoice: 'tlh-zz' }) },
+    onlyh: { config: { ...tinyPiperConfig(), phoneme_id_map: { _: [0], '^': [1], $: [2], h: [20] } } },
   });
   writeFileSync(join(dir, 'garbage.onnx'), Buffer.from('this is not an onnx model at all'));
   writeFileSync(join(dir, 'garbage.onnx.json'), JSON.stringify(tinyPiperConfig()));
@@ -247,6 +248,7 @@ t.test('pipeline: text → phonemes → ids → tiny model → PCM', { skip: SKI
   const two = await e.synthesize('Hello world. Hello world.', 'tiny');
   t.equal(two.pcm.length, 2 * HELLO_IDS * 256 + Math.round(0.2 * 22050), 'two sentences, 0.2 s apart');
 
+  t.equal((await e.synthesize('Hello world.', 'onlyh')).pcm.length, 5 * 256, 'phonemes the voice lacks are skipped: ^ _ h _ $');
   const slow = await e.synthesize('Hello world.', 'slow');
   t.equal(slow.pcm.length, HELLO_IDS * 256 * 1.5, 'length_scale from the voice config reaches scales[1]');
 

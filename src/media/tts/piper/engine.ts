@@ -82,7 +82,7 @@ interface Slot {
   index: number;
   worker: ChildProcess | undefined;
   ready: Promise<void> | undefined;
-  current: { id: number; resolve: (a: TtsAudio) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+  current: { id: number; modelPath: string; resolve: (a: TtsAudio) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
   busy: boolean;
 }
 
@@ -311,6 +311,15 @@ export class PiperEngine implements TtsEngine {
     };
   }
 
+  /** Warn (once per voice and phoneme) about phonemes the voice cannot say: usually an espeak-ng version
+   * or voice that differs from the one the voice was trained with. */
+  private reportMissing(modelPath: string, missing: readonly string[]): void {
+    const fresh = missing.filter((p) => !this.reported.has(`${modelPath}\u0000${p}`));
+    if (fresh.length === 0) return;
+    for (const p of fresh) if (this.reported.size < MAX_REPORTED) this.reported.add(`${modelPath}\u0000${p}`);
+    log.warn({ file: modelPath, phonemes: fresh }, 'Piper voice has no id for these phonemes (skipped)');
+  }
+
   private markUnavailable(reason: string): void {
     if (this.unavailable) return;
     this.unavailable = reason;
@@ -355,6 +364,7 @@ export class PiperEngine implements TtsEngine {
           hold(child, false);
           if (msg.type === 'done') {
             log.debug({ ms: Math.round(msg.ms), phonemes: msg.phonemes, samples: msg.length }, 'piper synthesis');
+            this.reportMissing(cur.modelPath, msg.missing);
             cur.resolve({ pcm: new Int16Array(msg.pcm, 0, msg.length), sampleRate: msg.sampleRate });
           } else {
             cur.reject(new TtsError('TTS_ENGINE', `piper: ${msg.message}`));
@@ -408,7 +418,7 @@ export class PiperEngine implements TtsEngine {
           this.discard(slot, worker);
           reject(new TtsError('TTS_TIMEOUT', `TTS synthesis exceeded ${this.timeoutMs} ms`));
         }, this.timeoutMs);
-        slot.current = { id, resolve, reject, timer };
+        slot.current = { id, modelPath: job.spec.modelPath, resolve, reject, timer };
         const req: PiperRequest = { type: 'synth', id, text: job.text, voice: job.spec, ...(job.sampleRate ? { sampleRate: job.sampleRate } : {}) };
         hold(worker, true);
         worker.send(req);

@@ -37,6 +37,8 @@ interface Ort {
 export const ORT_PACKAGE = 'onnxruntime-node';
 /** Silence between sentences of one request, seconds (Piper's default sentence_silence). */
 const SENTENCE_SILENCE_S = 0.2;
+/** Distinct phonemes absent from a voice's map reported per request. */
+const MAX_MISSING_REPORTED = 16;
 /** Longest audio one request may produce, seconds (a runaway model must not exhaust memory). */
 const MAX_AUDIO_S = 600;
 
@@ -104,10 +106,13 @@ async function main(): Promise<void> {
     } catch (err) {
       throw new Error(`cannot load voice model ${voice.modelPath}: ${(err as Error).message}`);
     }
-    for (const name of ['input', 'input_lengths', 'scales']) {
-      if (!s.inputNames.includes(name)) throw new Error(`voice model ${voice.modelPath} has no input "${name}" (inputs: ${s.inputNames.join(', ')}): not a Piper voice`);
+    const absent = ['input', 'input_lengths', 'scales'].find((name) => !s.inputNames.includes(name));
+    if (absent !== undefined || s.outputNames.length === 0) {
+      void s.release?.().catch(() => undefined);
+      throw new Error(absent !== undefined
+        ? `voice model ${voice.modelPath} has no input "${absent}" (inputs: ${s.inputNames.join(', ')}): not a Piper voice`
+        : `voice model ${voice.modelPath} has no output`);
     }
-    if (s.outputNames.length === 0) throw new Error(`voice model ${voice.modelPath} has no output`);
     while (sessions.size >= data.maxSessions) {
       const [oldest, old] = sessions.entries().next().value as [string, Loaded];
       sessions.delete(oldest);
@@ -117,7 +122,7 @@ async function main(): Promise<void> {
     return s;
   };
 
-  const synth = async (req: PiperRequest): Promise<{ pcm: Int16Array; rate: number; phonemes: number }> => {
+  const synth = async (req: PiperRequest): Promise<{ pcm: Int16Array; rate: number; phonemes: number; missing: string[] }> => {
     const voice = req.voice;
     const s = await session(voice);
     const sentences: string[][] = [];
@@ -136,8 +141,10 @@ async function main(): Promise<void> {
     const maxSamples = MAX_AUDIO_S * voice.sampleRate;
     let total = 0;
     let phonemeCount = 0;
+    const missing = new Set<string>();
     for (const phonemes of sentences) {
-      const { ids } = phonemesToIds(phonemes, voice.phonemeIdMap);
+      const { ids, missing: m } = phonemesToIds(phonemes, voice.phonemeIdMap);
+      for (const p of m.keys()) if (missing.size < MAX_MISSING_REPORTED) missing.add(p);
       if (ids.length <= 3) continue; // BOS, pad, EOS: nothing to say
       phonemeCount += phonemes.length;
       const feeds: Record<string, OrtTensor> = {
@@ -171,7 +178,7 @@ async function main(): Promise<void> {
     } else if (req.sampleRate) {
       rate = req.sampleRate;
     }
-    return { pcm, rate, phonemes: phonemeCount };
+    return { pcm, rate, phonemes: phonemeCount, missing: [...missing] };
   };
 
   post({ type: 'ready' });
@@ -181,9 +188,9 @@ async function main(): Promise<void> {
     chain = chain.then(async () => {
       const started = performance.now();
       try {
-        const { pcm, rate, phonemes } = await synth(req);
+        const { pcm, rate, phonemes, missing } = await synth(req);
         // pcm owns its whole buffer (allocated above or by resample()); the IPC channel copies it.
-        post({ type: 'done', id: req.id, pcm: pcm.buffer as ArrayBuffer, length: pcm.length, sampleRate: rate, phonemes, ms: performance.now() - started });
+        post({ type: 'done', id: req.id, pcm: pcm.buffer as ArrayBuffer, length: pcm.length, sampleRate: rate, phonemes, missing, ms: performance.now() - started });
       } catch (err) {
         post({ type: 'error', id: req.id, message: (err as Error).message });
       }

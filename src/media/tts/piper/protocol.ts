@@ -35,5 +35,6 @@ export type PiperReply =
   | { type: 'ready' }
   /** The worker cannot work at all (a dependency is missing or does not load). */
   | { type: 'fatal'; message: string; missing: boolean }
-  | { type: 'done'; id: number; pcm: ArrayBuffer; length: number; sampleRate: number; phonemes: number; ms: number }
+  /** `missing`: phonemes espeak produced that the voice's phoneme_id_map lacks (skipped). */
+  | { type: 'done'; id: number; pcm: ArrayBuffer; length: number; sampleRate: number; phonemes: number; missing: string[]; ms: number }
   | { type: 'error'; id: number; message: string };

@@ -54,6 +54,14 @@ export interface TtsConfig {
   cacheEntries: number;
   /** Optional folder for a persistent cache. */
   cacheDir?: string;
+  /** Folder of Piper voices (`<name>.onnx` + `<name>.onnx.json`); none by default (no Piper engine). */
+  voicesDir?: string;
+  /** Piper worker threads (each keeps its loaded voice models). Default 1. */
+  piperWorkers: number;
+  /** ONNX Runtime threads per Piper inference. Default 1. */
+  piperThreads: number;
+  /** Per-sentence-batch Piper synthesis budget, ms (a worker that overruns is replaced). Default 30000. */
+  piperTimeoutMs: number;
 }
 
 export interface PivotConfig {
@@ -492,7 +500,7 @@ export function validateConfig(input: unknown): HooklineConfig {
   if (rtp.portMax <= rtp.portMin) throw new ConfigError('rtp.portMax', `must be greater than rtp.portMin (${rtp.portMin})`);
 
   const tt = section(input, 'tts');
-  checkKeys(tt, 'tts', ['voice', 'language', 'workers', 'queueLimit', 'cacheEntries', 'cacheDir']);
+  checkKeys(tt, 'tts', ['voice', 'language', 'workers', 'queueLimit', 'cacheEntries', 'cacheDir', 'voicesDir', 'piperWorkers', 'piperThreads', 'piperTimeoutMs']);
   const tts: TtsConfig = {
     voice: str(tt, 'voice', 'tts', 'female'),
     language: str(tt, 'language', 'tts', 'en-us'),
@@ -500,6 +508,10 @@ export function validateConfig(input: unknown): HooklineConfig {
     queueLimit: int(tt, 'queueLimit', 'tts', 256, 1, 100000),
     cacheEntries: int(tt, 'cacheEntries', 'tts', 512, 0, 1000000),
     cacheDir: optStr(tt, 'cacheDir', 'tts'),
+    voicesDir: optStr(tt, 'voicesDir', 'tts'),
+    piperWorkers: int(tt, 'piperWorkers', 'tts', 1, 1, 16),
+    piperThreads: int(tt, 'piperThreads', 'tts', 1, 1, 64),
+    piperTimeoutMs: int(tt, 'piperTimeoutMs', 'tts', 30000, 100, 600000),
   };
 
   const p = section(input, 'pivot');
@@ -584,6 +596,8 @@ export function loadConfigFile(file: string): HooklineConfig {
   for (const [id, m] of Object.entries(config.media)) {
     if (m.file !== undefined && !isAbsolute(m.file)) config.media[id] = { file: resolvePath(dirname(file), m.file) };
   }
+  // So is `tts.voicesDir`.
+  if (config.tts.voicesDir !== undefined && !isAbsolute(config.tts.voicesDir)) config.tts.voicesDir = resolvePath(dirname(file), config.tts.voicesDir);
   return config;
 }
 

@@ -13,6 +13,7 @@ import { startDemoScript, type DemoScript } from './demo.js';
 import { Switch } from '../pbx/switch.js';
 import { placeCall } from '../pbx/caller.js';
 import { writeWav } from '../media/wav.js';
+import { missingPiperPackages, PIPER_INSTALL_HINT, scanVoices } from '../media/tts/piper/index.js';
 
 const USAGE = `Hookline: a programmable PBX (SIP in, Kazoo Pivot webhooks out, its own media and TTS).
 
@@ -30,12 +31,23 @@ Usage:
   hookline cdrs [--call-id ID] [--account ID] [--since TIME] [--until TIME] [--cause CAUSE] [--limit N] --admin URL
       Call detail records from a running switch, newest first.
   hookline check-config FILE
-      Validate a config file and print the result.
+      Validate a config file and print the result (with tts.voicesDir: the Piper voices found or skipped).
   hookline bench <ivr|cps|bridge|soak|sip|pacer|tts> [options] | --compare A.json B.json
       Run the bench suite (the same as npm run bench -- ...; see the README's Performance section).
 `;
 
 function out(s: string): void { process.stdout.write(`${s}\n`); }
+
+/** What `check-config` says about a Piper voices folder: each voice, each skipped file, missing packages. */
+function piperReport(dir: string): string[] {
+  const { voices, errors } = scanVoices(dir);
+  const lines = voices.map((v) => `piper voice ${v.name}: espeak ${v.espeakVoice || '(text)'}, ${v.sampleRate} Hz${v.numSpeakers > 1 ? `, ${v.numSpeakers} speakers` : ''}`);
+  for (const e of errors) lines.push(`piper voice skipped: ${e.message}`);
+  if (voices.length === 0 && errors.length === 0) lines.push(`piper: no voices in ${dir}`);
+  const missing = missingPiperPackages();
+  if (missing.length > 0) lines.push(`piper: unavailable, ${missing.join(' and ')} not installed; ${PIPER_INSTALL_HINT}`);
+  return lines;
+}
 function err(s: string): void { process.stderr.write(`${s}\n`); }
 
 async function serve(argv: string[]): Promise<number> {
@@ -223,8 +235,9 @@ export async function cli(argv: string[]): Promise<number> {
       case 'cdrs': return await admin('cdrs', rest);
       case 'check-config': {
         if (!rest[0]) { err('hookline check-config FILE'); return 2; }
-        loadConfigFile(rest[0]);
+        const checked = loadConfigFile(rest[0]);
         out(`${rest[0]}: ok`);
+        if (checked.tts.voicesDir) for (const line of piperReport(checked.tts.voicesDir)) out(line);
         return 0;
       }
       case undefined: case 'help': case '--help': case '-h': out(USAGE); return cmd === undefined ? 2 : 0;

@@ -11,7 +11,7 @@ import { getLogger, type Logger } from '../util/logger.js';
 import { SipStack, type IncomingRequest, type Dialog, type TimerSettings } from '../sip/index.js';
 import { MediaEngine } from '../rtp/media-engine.js';
 import { createAnswer, parseSdp } from '../rtp/sdp.js';
-import { TtsService } from '../media/tts/index.js';
+import { FliteEngine, PiperEngine, TtsService, type TtsEngine } from '../media/tts/index.js';
 import { PivotSession, PivotDebugStore } from '../pivot/index.js';
 import type { HooklineConfig } from '../cli/config.js';
 import { routeFor } from '../cli/config.js';
@@ -176,6 +176,7 @@ export class Switch {
       throw err;
     }
     const tts = opts.tts ?? new TtsService({
+      ...(config.tts.voicesDir ? { engines: withPiper(config.tts, config.tts.voicesDir) } : {}),
       workers: config.tts.workers,
       queueLimit: config.tts.queueLimit,
       cacheEntries: config.tts.cacheEntries,
@@ -423,4 +424,19 @@ export class Switch {
     const left = await flushRecordings(RECORDING_FLUSH_MS);
     if (left > 0) this.log.warn({ left }, 'recordings still uploading at shutdown');
   }
+}
+
+/** flite (the default engine) plus Piper voices from `voicesDir`; the configured default voice is preloaded. */
+function withPiper(tts: HooklineConfig['tts'], voicesDir: string): TtsEngine[] {
+  return [
+    new FliteEngine({ workers: tts.workers, queueLimit: tts.queueLimit }),
+    new PiperEngine({
+      voicesDir,
+      workers: tts.piperWorkers,
+      threads: tts.piperThreads,
+      timeoutMs: tts.piperTimeoutMs,
+      queueLimit: tts.queueLimit,
+      preload: [tts.voice],
+    }),
+  ];
 }

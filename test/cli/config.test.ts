@@ -31,6 +31,9 @@ const bad: Array<[string, unknown, string]> = [
   ['inverted range', { rtp: { portMin: 20000, portMax: 10000 } }, 'rtp.portMax'],
   ['bad codec', { rtp: { codecs: ['G729'] } }, 'rtp.codecs[0]'],
   ['bad compat', { pivot: { compat: 'loose' } }, 'pivot.compat'],
+  ['bad tts.voicesDir', { tts: { voicesDir: 5 } }, 'tts.voicesDir'],
+  ['bad tts.piperWorkers', { tts: { piperWorkers: 0 } }, 'tts.piperWorkers'],
+  ['bad tts.piperTimeoutMs', { tts: { piperTimeoutMs: 'soon' } }, 'tts.piperTimeoutMs'],
   ['bad log level', { log: { level: 'loud' } }, 'log.level'],
   ['number without flow', { numbers: { '4999': {} } }, 'numbers.4999.flow'],
   ['flow without module', { numbers: { '4999': { flow: { data: {} } } } }, 'numbers.4999.flow.module'],
@@ -169,4 +172,17 @@ t.test('admin: off by default, 127.0.0.1, fields named', async (t) => {
   t.equal(fieldOf(() => validateConfig({ admin: { port: 8089, token: 'short' } })), 'admin.token');
   t.equal(fieldOf(() => validateConfig({ admin: { listen: 'everywhere' } })), 'admin.listen');
   t.equal(fieldOf(() => validateConfig({ admin: { prot: 1 } })), 'admin.prot');
+});
+
+t.test('tts Piper settings: defaults, and a relative voicesDir is relative to the config file', async (t) => {
+  const d = validateConfig({});
+  t.equal(d.tts.voicesDir, undefined, 'no Piper engine by default');
+  t.same([d.tts.piperWorkers, d.tts.piperThreads, d.tts.piperTimeoutMs], [1, 1, 30000]);
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-cfg-voices-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const f = join(dir, 'hookline.yaml');
+  writeFileSync(f, 'tts:\n  voicesDir: voices\n  piperThreads: 2\n');
+  const c = loadConfigFile(f);
+  t.equal(c.tts.voicesDir, join(dir, 'voices'));
+  t.equal(c.tts.piperThreads, 2);
 });

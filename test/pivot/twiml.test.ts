@@ -42,6 +42,19 @@ t.test('XML parser: elements, attributes, entities, CDATA, comments; refuses DTD
   }
 });
 
+t.test('Say voice: Twilio names mapped or dropped, other names (flite/Piper voices) passed on as written', async (tt) => {
+  const cases: Array<[string, string | undefined]> = [
+    ['man', 'male'], ['WOMAN', 'female'], ['alice', undefined], ['Polly.Joanna', undefined], ['Google.en-US-Standard-A', undefined],
+    ['en_US-lessac-medium', 'en_US-lessac-medium'], ['kal16', 'kal16'], ['', undefined],
+  ];
+  for (const [voice, want] of cases) {
+    const r = translateTwiml(`<Response><Say voice="${voice}">Hi</Say></Response>`, 'http://a.test/');
+    tt.ok(r.ok);
+    if (!r.ok) continue;
+    tt.equal((r.flow.data as { voice?: string }).voice, want, `voice="${voice}"`);
+  }
+});
+
 t.test('translation: verbs to nodes, URLs resolved against the document, chain ends at Redirect/Hangup', async (tt) => {
   const r = translateTwiml(`<Response>
       <Say voice="man" language="en-GB" loop="2">Hello</Say>

@@ -48,12 +48,17 @@ function resolveUrl(ref: string | undefined, base: string): string | undefined {
   }
 }
 
-/** Twilio voice names → ours (`man` → male; `woman`, `alice`, `Polly.*` … → the default female). */
+/**
+ * Twilio voice names → ours (`man` → male; `woman`, `alice`, `Polly.*`, `Google.*` → the default female);
+ * any other name (a flite or Piper voice of this switch) is passed on as written.
+ */
 function voiceOf(e: XmlElement): string | undefined {
-  const v = attr(e, 'voice')?.toLowerCase();
+  const raw = attr(e, 'voice')?.trim();
+  const v = raw?.toLowerCase();
   if (v === 'man' || v === 'male') return 'male';
   if (v === 'woman' || v === 'female') return 'female';
-  return undefined;
+  if (!raw || v === 'alice' || /^(polly|google)\./.test(v!)) return undefined;
+  return raw;
 }
 
 function languageOf(e: XmlElement): string | undefined {

@@ -206,6 +206,22 @@ export interface HooklineConfig {
   temporalRules: Record<string, StoredTemporalRule>;
   /** Read-only admin HTTP endpoint (debug records, CDRs, stats); off unless `admin.port` is set. */
   admin: AdminConfig;
+  /** Bounds of the media loader behind `play` URLs and stored media (downloads, decoding, cache). */
+  mediaFetch: MediaFetchConfig;
+}
+
+export interface MediaFetchConfig {
+  /** Largest download or file, bytes. Default 20 MiB. */
+  maxBytes: number;
+  /** Whole request (headers and body), ms. Default 10000. */
+  timeoutMs: number;
+  /** Longest decoded audio, seconds. Default 600. */
+  maxSeconds: number;
+  /** Cache: most entries (default 128) and most bytes of decoded audio (default 64 MiB). */
+  cacheEntries: number;
+  cacheBytes: number;
+  /** Freshness of a cached file without Cache-Control max-age from its server, seconds. Default 60. */
+  maxAgeSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -473,7 +489,7 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
 export function validateConfig(input: unknown): HooklineConfig {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new ConfigError('(root)', 'expected an object');
-  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'admin']);
+  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'admin', 'mediaFetch']);
 
   const s = section(input, 'sip');
   checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent']);
@@ -574,7 +590,17 @@ export function validateConfig(input: unknown): HooklineConfig {
     if (token.length < 16) throw new ConfigError('admin.token', 'expected at least 16 characters');
     admin.token = token;
   }
-  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), admin };
+  const mf = section(input, 'mediaFetch');
+  checkKeys(mf, 'mediaFetch', ['maxBytes', 'timeoutMs', 'maxSeconds', 'cacheEntries', 'cacheBytes', 'maxAgeSeconds']);
+  const mediaFetch: MediaFetchConfig = {
+    maxBytes: int(mf, 'maxBytes', 'mediaFetch', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    timeoutMs: int(mf, 'timeoutMs', 'mediaFetch', 10000, 100, 600000),
+    maxSeconds: int(mf, 'maxSeconds', 'mediaFetch', 600, 1, 86400),
+    cacheEntries: int(mf, 'cacheEntries', 'mediaFetch', 128, 0, 100000),
+    cacheBytes: int(mf, 'cacheBytes', 'mediaFetch', 64 * 1024 * 1024, 0, 16 * 1024 * 1024 * 1024),
+    maxAgeSeconds: int(mf, 'maxAgeSeconds', 'mediaFetch', 60, 0, 86400 * 30),
+  };
+  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), admin, mediaFetch };
 }
 
 /** Read and validate a config file (YAML or JSON by extension; YAML parses JSON too). */

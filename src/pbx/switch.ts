@@ -20,6 +20,7 @@ import { PromptRegistry } from './prompts.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
 import { Registrar } from './registrar.js';
 import { startAdmin, type AdminServer } from './admin.js';
+import { MediaLoader } from '../media/fetch.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
 import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
@@ -83,6 +84,22 @@ export class Switch {
   private callsTotal = 0;
   private closing: Promise<void> | undefined;
   private admin: AdminServer | undefined;
+  private loader: { cfg: HooklineConfig['mediaFetch']; loader: MediaLoader } | undefined;
+
+  /** The media loader for `play`/stored media, built from `mediaFetch` (rebuilt when a reload changes it). */
+  private mediaLoader(): MediaLoader {
+    const cfg = this.configImpl.mediaFetch;
+    if (!this.loader || this.loader.cfg !== cfg) {
+      this.loader = {
+        cfg,
+        loader: new MediaLoader({
+          clock: this.clock, logger: this.log.child({ part: 'media' }), maxBytes: cfg.maxBytes, timeoutMs: cfg.timeoutMs,
+          maxSeconds: cfg.maxSeconds, cacheEntries: cfg.cacheEntries, cacheBytes: cfg.cacheBytes, maxAgeMs: cfg.maxAgeSeconds * 1000,
+        }),
+      };
+    }
+    return this.loader.loader;
+  }
 
   private constructor(
     config: HooklineConfig,
@@ -319,6 +336,7 @@ export class Switch {
       ...(this.config.pivot.recordingUrl !== undefined ? { recordingUrl: this.config.pivot.recordingUrl } : {}),
       debugStore: this.debugStore,
       storedConfig: this.config,
+      media: this.mediaLoader(),
     });
     this.pivots.set(call, session);
     try {

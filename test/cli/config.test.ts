@@ -186,3 +186,11 @@ t.test('tts Piper settings: defaults, and a relative voicesDir is relative to th
   t.equal(c.tts.voicesDir, join(dir, 'voices'));
   t.equal(c.tts.piperThreads, 2);
 });
+
+t.test('mediaFetch: defaults and named fields', async (t) => {
+  t.same(validateConfig({}).mediaFetch, { maxBytes: 20 * 1024 * 1024, timeoutMs: 10000, maxSeconds: 600, cacheEntries: 128, cacheBytes: 64 * 1024 * 1024, maxAgeSeconds: 60 });
+  t.equal(validateConfig({ mediaFetch: { maxBytes: 4096 } }).mediaFetch.maxBytes, 4096);
+  t.equal(fieldOf(() => validateConfig({ mediaFetch: { maxBytes: 10 } })), 'mediaFetch.maxBytes');
+  t.equal(fieldOf(() => validateConfig({ mediaFetch: { timeoutMs: 'soon' } })), 'mediaFetch.timeoutMs');
+  t.equal(fieldOf(() => validateConfig({ mediaFetch: { maxbytes: 1 } })), 'mediaFetch.maxbytes');
+});

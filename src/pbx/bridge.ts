@@ -19,12 +19,15 @@ import type { Logger } from '../util/logger.js';
 import type { MediaSession } from '../rtp/media-engine.js';
 import type { NameAddr, SipUri, Source } from '../sip/index.js';
 import type {
-  BridgeCallerId, BridgeOutcome, CallInfo, EndpointsRequest, PlayOutcome, Prompt, ResourcesRequest,
+  BridgeCallerId, BridgeOutcome, CallInfo, EndpointsRequest, PlayOutcome, Prompt, ResourcesRequest, UriRequest,
 } from '../pivot/call-control.js';
 import type { CarrierConfig, DeviceConfig, HooklineConfig } from '../cli/config.js';
 import { OutboundLeg, type LegDeps, type LegTarget } from './leg.js';
 import { causeForStatus, formatForCarrier, isGatewayFailure, toE164 } from './numbers.js';
 import type { Registrar } from './registrar.js';
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { parseUri } from '../sip/index.js';
 import type { HoldSync } from './hold.js';
 
 /** What the bridger needs from the inbound call (implemented by `Call`). */
@@ -113,7 +116,7 @@ export class Bridger {
         if (this.call.ended || signal?.aborted) return CALLER_GONE;
         const target = this.gatewayTarget(carrier, gw, number, req);
         const r = await this.ringGroup([{ target, delayMs: 0 }], timeoutMs, req.ignoreEarlyMedia, signal);
-        if (r.kind === 'answered') return this.converse(r.leg);
+        if (r.kind === 'answered') return this.converse(r.leg, req.keepCaller === true);
         if (r.kind === 'gone') return CALLER_GONE;
         if (r.kind === 'timeout') return NO_ANSWER;
         last = r.status;
@@ -340,7 +343,48 @@ export class Bridger {
   }
 
   /** The leg answered: answer the caller, bridge media, and wait for either side to hang up. */
-  private async converse(leg: OutboundLeg): Promise<BridgeOutcome> {
+  // ------------------------------------------------------------------ a SIP URI (TwiML <Dial><Sip>)
+
+  async uri(req: UriRequest, signal?: AbortSignal): Promise<BridgeOutcome> {
+    const u = parseUri(req.uri.trim());
+    if (!u || (u.scheme !== 'sip' && u.scheme !== 'sips') || !u.host) return { kind: 'no_endpoints', why: `not a SIP URI: ${req.uri.slice(0, 80)}` };
+    const host = u.host.replace(/^\[|\]$/g, '');
+    let address = host;
+    if (isIP(host) === 0) {
+      try {
+        address = (await Promise.race([
+          lookup(host),
+          new Promise<never>((_, rej) => { setTimeout(() => rej(new Error('DNS timeout')), 3000).unref(); }),
+        ])).address;
+      } catch (err) {
+        this.deps.log.info({ host, err: String(err) }, '<Dial><Sip>: host not resolved');
+        return failed(404);
+      }
+    }
+    const transport = String(u.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
+    const uri: SipUri = { scheme: 'sip', ...(u.user !== undefined ? { user: u.user } : {}), host, ...(u.port !== undefined ? { port: u.port } : {}), params: transport === 'tcp' ? { transport: 'tcp' } : {}, headers: {} };
+    const target: LegTarget = {
+      label: `sip ${host}${u.port !== undefined ? `:${u.port}` : ''}`,
+      uri,
+      dest: { transport, address, port: u.port ?? 5060 },
+      to: { uri: { ...uri, params: {}, headers: {} }, params: '' },
+      from: this.fromFor(req.callerId),
+      headers: this.headersFor(req.callerId, req.customSipHeaders),
+      ...(req.credentials ? { credentials: { username: req.credentials.username, password: req.credentials.password } } : {}),
+      replyTimeoutMs: 5000,
+    };
+    const r = await this.ringGroup([{ target, delayMs: 0 }], req.timeoutSeconds * 1000, false, signal);
+    if (r.kind === 'answered') return this.converse(r.leg, req.keepCaller === true);
+    if (r.kind === 'gone') return CALLER_GONE;
+    if (r.kind === 'timeout') return NO_ANSWER;
+    return failed(r.status);
+  }
+
+  /**
+   * The leg answered: answer the caller, bridge media, and wait for either side to hang up. With `keepCaller`
+   * (TwiML <Dial>) the far end hanging up first leaves the caller on the line, unbridged, for the next verbs.
+   */
+  private async converse(leg: OutboundLeg, keepCaller = false): Promise<BridgeOutcome> {
     this.stopRingback();
     const a = this.call.mediaSession;
     if (this.earlyLeg && this.earlyLeg !== leg) { a?.unbridge(); }
@@ -370,6 +414,8 @@ export class Bridger {
     leg.hold.onPeerDirection = (d) => this.call.hold.offer(d);
     if (this.call.hold.peerDirection !== 'sendrecv') leg.hold.offer(this.call.hold.peerDirection);
     this.call.bridged?.();
+    const startedAt = this.deps.clock.now();
+    let calleeHungUp = false;
     await new Promise<void>((resolve) => {
       let done = false;
       const off = this.call.onEnded(() => {
@@ -383,14 +429,19 @@ export class Bridger {
         if (done) return;
         done = true;
         off();
-        void this.call.hangup();
+        if (keepCaller && !this.call.ended) {
+          calleeHungUp = true;
+          a.unbridge();
+        } else {
+          void this.call.hangup();
+        }
         resolve();
       };
       if (!leg.live) leg.onRemoteEnd(leg);
     });
     this.call.hold.onPeerDirection = undefined;
     leg.hold.onPeerDirection = undefined;
-    return { kind: 'bridged' };
+    return { kind: 'bridged', seconds: Math.round((this.deps.clock.now() - startedAt) / 1000), ...(calleeHungUp ? { calleeHungUp } : {}) };
   }
 }
 

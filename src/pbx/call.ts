@@ -17,7 +17,7 @@ import type { TtsService } from '../media/tts/index.js';
 import { tone as makeTone } from '../media/tone.js';
 import type {
   BridgeOutcome, BridgingCallControl, CallControl, CallInfo, CallRecordingRequest, DtmfDigit, EndpointsRequest, PlayOutcome, Prompt,
-  RecordCallerOutcome, RecordCallerRequest, RecordingCallControl, ResourcesRequest,
+  RecordCallerOutcome, RecordCallerRequest, RecordingCallControl, ResourcesRequest, UriRequest,
 } from '../pivot/call-control.js';
 import { defaultUploader, type RecordingUploader } from '../media/upload.js';
 import { CallRecordings, type RecordingHost } from './recording.js';
@@ -179,6 +179,13 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (!b || this.state === 'ended') return Promise.resolve({ kind: 'no_endpoints', why: b ? 'call ended' : 'bridging not configured' });
     if (this.legs.length >= MAX_LEGS_PER_CALL) return Promise.resolve({ kind: 'failed', cause: 'NORMAL_TEMPORARY_FAILURE', code: 503 });
     return new Bridger(b, this).resources(req, options.signal);
+  }
+
+  bridgeUri(req: UriRequest, options: { signal?: AbortSignal } = {}): Promise<BridgeOutcome> {
+    const b = this.deps.bridging;
+    if (!b || this.state === 'ended') return Promise.resolve({ kind: 'no_endpoints', why: b ? 'call ended' : 'bridging not configured' });
+    if (this.legs.length >= MAX_LEGS_PER_CALL) return Promise.resolve({ kind: 'failed', cause: 'NORMAL_TEMPORARY_FAILURE', code: 503 });
+    return new Bridger(b, this).uri(req, options.signal);
   }
 
   bridgeEndpoints(req: EndpointsRequest, options: { signal?: AbortSignal } = {}): Promise<BridgeOutcome> {

@@ -100,6 +100,20 @@ export interface ResourcesRequest {
   readonly fromUriRealm?: string;
   /** `emit_account_id`: an X-Account-ID header on the outbound INVITE. */
   readonly emitAccountId?: boolean;
+  /** TwiML `<Dial>`: when the far end hangs up first the caller stays (the flow goes on); default false. */
+  readonly keepCaller?: boolean;
+}
+
+/** TwiML `<Dial><Sip>`: bridge to a SIP URI directly (no carrier). */
+export interface UriRequest {
+  /** `sip:user@host[:port][;transport=tcp]`; the host an IP address or a name resolved by the system. */
+  readonly uri: string;
+  readonly credentials?: { readonly username: string; readonly password: string };
+  readonly timeoutSeconds: number;
+  readonly callerId: BridgeCallerId;
+  readonly customSipHeaders: Readonly<Record<string, string>>;
+  /** When the far end hangs up first the caller stays (the flow goes on). */
+  readonly keepCaller?: boolean;
 }
 
 export interface EndpointRef {
@@ -129,8 +143,11 @@ export interface EndpointsRequest {
 }
 
 export type BridgeOutcome =
-  /** The far end answered; resolved once the bridged conversation ended (either side hung up). */
-  | { readonly kind: 'bridged' }
+  /**
+   * The far end answered; resolved once the bridged conversation ended (either side hung up). `seconds`: how long
+   * it lasted; `calleeHungUp`: the far end ended it and the caller is still there (only with `keepCaller`).
+   */
+  | { readonly kind: 'bridged'; readonly seconds?: number; readonly calleeHungUp?: boolean }
   /** No one answered: Kazoo hangup cause (`USER_BUSY`, `NO_ANSWER`, ...) and SIP code. */
   | { readonly kind: 'failed'; readonly cause: string; readonly code: number }
   /** Nothing to ring (unknown or unregistered endpoints, no carrier for the number). */
@@ -140,6 +157,8 @@ export type BridgeOutcome =
 export interface BridgingCallControl {
   bridgeResources(req: ResourcesRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
   bridgeEndpoints(req: EndpointsRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
+  /** TwiML `<Dial><Sip>` (optional: a call layer without it skips `<Sip>`). */
+  bridgeUri?(req: UriRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
 }
 
 /** True when `call` can bridge. */

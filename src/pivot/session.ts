@@ -9,6 +9,7 @@
  * const { reason } = await s.run({ module: 'pivot', data: { voice_url: 'https://ivr.example/start' } });
  * ```
  */
+import type { DialResult } from './params.js';
 import type { CallControl, DtmfDigit } from './call-control.js';
 import type { Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
@@ -106,6 +107,7 @@ export class PivotSession {
   private readonly recordingUrl: string | undefined;
   private recording: { url: string; durationSeconds: number; id: string } | undefined;
   private recordings = 0;
+  private dial: DialResult | undefined;
 
   constructor(call: CallControl, opts: PivotSessionOptions) {
     if (!opts || !opts.clock) throw new PivotError('PIVOT_BAD_OPTIONS', 'PivotSession needs a clock');
@@ -222,6 +224,7 @@ export class PivotSession {
       answered: this.call.answered,
       ended: this.call.ended,
       ...(this.recording ? { recording: this.recording } : {}),
+      ...(this.dial ? { dial: this.dial } : {}),
     };
   }
 
@@ -283,6 +286,7 @@ export class PivotSession {
       ...(this.recordingUrl !== undefined ? { recordingUrl: this.recordingUrl } : {}),
       setRecording: (r: { url: string; durationSeconds: number; id: string }): void => { this.recording = { ...r }; },
       nextRecordingNumber: (): number => ++this.recordings,
+      setDialResult: (r: DialResult): void => { this.dial = { ...r }; },
     };
   }
 }

@@ -81,17 +81,22 @@ t.test('translation: verbs to nodes, URLs resolved against the document, chain e
   tt.same((g.children!.digits as CallflowNode).data, { voice_url: 'http://ivr.test/app/next', method: 'post', req_format: 'twiml', req_body_format: 'form' });
   tt.same(chain[6]!.data, { voice_url: 'https://other.test/again', method: 'get', req_format: 'twiml', req_body_format: 'form' });
 
-  const dial = translateTwiml('<Response><Dial timeout="20" callerId="+15551230000"><Number>+14155550000</Number><Sip>sip:a@b</Sip></Dial><Say>Nobody answered</Say></Response>', 'http://a.test/');
+  const dial = translateTwiml('<Response><Dial timeout="20" callerId="+15551230000"><Number>+14155550000</Number><Sip>sip:a@b</Sip><Client>x</Client></Dial><Say>Nobody answered</Say></Response>', 'http://a.test/');
   tt.ok(dial.ok);
   if (dial.ok) {
-    tt.same(dial.skipped, ['Dial/Sip']);
+    tt.same(dial.skipped, ['Dial/Client'], 'the first target is dialled; Client is not supported');
     tt.same(dial.flow.data, { caller_id_number: '+15551230000', caller_id_name: '' });
     const res = dial.flow.children!._ as CallflowNode;
-    tt.same(res.data, { to_did: '+14155550000', timeout: 20, use_local_resources: true });
-    tt.equal((res.children!._ as CallflowNode).module, 'tts', 'a failed dial goes on with the next verb');
+    tt.equal(res.module, 'twiml_dial');
+    tt.same(res.data, { number: '+14155550000', timeout: 20 });
+    tt.equal((res.children!._ as CallflowNode).module, 'tts', 'afterwards the next verb');
   }
   const dialAction = translateTwiml('<Response><Dial action="/after">12345</Dial><Say>never</Say></Response>', 'http://a.test/x');
-  tt.same(dialAction.ok && (dialAction.flow.children!._ as CallflowNode).data.voice_url, 'http://a.test/after');
+  tt.same(dialAction.ok && (dialAction.flow.children!.action as CallflowNode).data.voice_url, 'http://a.test/after');
+  const dialSip = translateTwiml('<Response><Dial timeout="9"><Sip username="u" password="p">sip:4000@127.0.0.1:5099;transport=tcp</Sip></Dial></Response>', 'http://a.test/x');
+  tt.same(dialSip.ok && dialSip.flow.data, { sip: 'sip:4000@127.0.0.1:5099;transport=tcp', username: 'u', password: 'p', timeout: 9 });
+  const badSip = translateTwiml('<Response><Dial><Sip>http://x</Sip></Dial></Response>', 'http://a.test/x');
+  tt.same(badSip.ok && badSip.skipped, ['Dial/Sip (not a SIP URI)']);
   const rej = translateTwiml('<Response><Reject reason="busy"/><Say>x</Say></Response>', 'http://a.test/');
   tt.same(rej.ok && rej.flow, { module: 'response', data: { code: 486 } });
   const rej2 = translateTwiml('<Response><Reject/></Response>', 'http://a.test/');

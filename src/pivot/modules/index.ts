@@ -27,6 +27,7 @@ import { groupModule, ringGroupModule } from './ring-group.js';
 import { recordCallModule } from './record-call.js';
 import { recordCallerModule } from './record-caller.js';
 import { twimlRecordModule } from './twiml-record.js';
+import { twimlDialModule } from './twiml-dial.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -60,6 +61,8 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['record_caller', recordCallerModule],
   // Internal: what TwiML <Record> translates to.
   ['twiml_record', twimlRecordModule],
+  // Internal: what TwiML <Dial> translates to.
+  ['twiml_dial', twimlDialModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

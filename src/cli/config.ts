@@ -24,6 +24,8 @@ export interface SipConfig {
   advertise?: string;
   /** User-Agent / Server header. */
   userAgent: string;
+  /** DNS servers for gateway host names (`ip` or `ip:port`); default the system's. */
+  dnsServers?: string[];
 }
 
 export interface RtpConfig {
@@ -99,6 +101,8 @@ export interface GatewayConfig {
   host: string;
   /** Default 5060. */
   port: number;
+  /** A host name given without a port: located by DNS SRV (`_sip._udp`/`_sip._tcp`), RFC 3263. */
+  srv: boolean;
   transport: 'udp' | 'tcp';
   /** Digest credentials answering the gateway's 401/407 challenges (optional). */
   username?: string;
@@ -375,7 +379,8 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
       const host = str(g, 'host', gp);
       if (!HOST_RE.test(host)) throw new ConfigError(`${gp}.host`, `expected a host name or IP address, got ${show(host)}`);
       const gw: GatewayConfig = {
-        host, port: int(g, 'port', gp, 5060, 1, 65535), transport: oneOf(g, 'transport', gp, ['udp', 'tcp'] as const, 'udp'),
+        host, port: int(g, 'port', gp, 5060, 1, 65535), srv: g.port === undefined && !IP_RE.test(host),
+        transport: oneOf(g, 'transport', gp, ['udp', 'tcp'] as const, 'udp'),
         prefix: typeof g.prefix === 'string' ? g.prefix : '', suffix: typeof g.suffix === 'string' ? g.suffix : '',
         register: false, registerExpires: int(g, 'registerExpires', gp, 3600, 30, 86400),
         replyTimeout: int(g, 'replyTimeout', gp, 5, 0, 60),
@@ -492,7 +497,7 @@ export function validateConfig(input: unknown): HooklineConfig {
   checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'admin', 'mediaFetch']);
 
   const s = section(input, 'sip');
-  checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent']);
+  checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent', 'dnsServers']);
   const sip: SipConfig = {
     listen: address(s, 'listen', 'sip', '0.0.0.0')!,
     port: int(s, 'port', 'sip', 5060, 0, 65535),
@@ -500,6 +505,12 @@ export function validateConfig(input: unknown): HooklineConfig {
     advertise: address(s, 'advertise', 'sip'),
     userAgent: str(s, 'userAgent', 'sip', 'Hookline/0.1'),
   };
+  if (s.dnsServers !== undefined) {
+    if (!Array.isArray(s.dnsServers) || s.dnsServers.some((v) => typeof v !== 'string' || !/^(\[[0-9A-Fa-f:.]+\]|[0-9.]+|[0-9A-Fa-f:]+)(:\d{1,5})?$/.test(v))) {
+      throw new ConfigError('sip.dnsServers', `expected a list of IP addresses (optionally ip:port), got ${show(s.dnsServers)}`);
+    }
+    sip.dnsServers = s.dnsServers as string[];
+  }
 
   const r = section(input, 'rtp');
   checkKeys(r, 'rtp', ['address', 'advertise', 'portMin', 'portMax', 'timeoutSeconds', 'workers', 'codecs']);

@@ -28,6 +28,7 @@ import type { Registrar } from './registrar.js';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { parseUri } from '../sip/index.js';
+import type { SipResolver, SipTarget } from '../sip/resolve.js';
 import type { HoldSync } from './hold.js';
 
 /** What the bridger needs from the inbound call (implemented by `Call`). */
@@ -58,6 +59,8 @@ export interface BridgerDeps {
   registrar: Registrar | undefined;
   /** Our SIP host for From headers. */
   localHost: string;
+  /** Gateway host names → addresses (SRV, A/AAAA), RFC 3263. */
+  resolver?: SipResolver;
 }
 
 /** Default ring time for `resources` without a timeout, seconds. */
@@ -114,33 +117,46 @@ export class Bridger {
     for (const carrier of carriers) {
       for (const gw of carrier.gateways) {
         if (this.call.ended || signal?.aborted) return CALLER_GONE;
-        const target = this.gatewayTarget(carrier, gw, number, req);
-        const r = await this.ringGroup([{ target, delayMs: 0 }], timeoutMs, req.ignoreEarlyMedia, signal);
-        if (r.kind === 'answered') return this.converse(r.leg, req.keepCaller === true);
-        if (r.kind === 'gone') return CALLER_GONE;
-        if (r.kind === 'timeout') return NO_ANSWER;
-        last = r.status;
-        if (!isGatewayFailure(r.status)) return failed(r.status);
-        this.deps.log.info({ carrier: carrier.id, gateway: target.label, status: r.status }, 'gateway failed: trying the next');
+        // A host name: its SRV targets (no port given) or addresses, each tried like a gateway of its own.
+        const addrs: SipTarget[] = isIP(gw.host) !== 0 || !this.deps.resolver
+          ? [{ address: gw.host, port: gw.port, transport: gw.transport }]
+          : await this.deps.resolver.resolve(gw.host, gw.srv ? undefined : gw.port, gw.transport);
+        if (addrs.length === 0) {
+          this.deps.log.warn({ carrier: carrier.id, host: gw.host }, 'gateway host not found in DNS: trying the next');
+          last = 503;
+          continue;
+        }
+        for (const dest of addrs.slice(0, 8)) {
+          if (this.call.ended || signal?.aborted) return CALLER_GONE;
+          const target = this.gatewayTarget(carrier, gw, number, req, dest);
+          const r = await this.ringGroup([{ target, delayMs: 0 }], timeoutMs, req.ignoreEarlyMedia, signal);
+          if (r.kind === 'answered') return this.converse(r.leg, req.keepCaller === true);
+          if (r.kind === 'gone') return CALLER_GONE;
+          if (r.kind === 'timeout') return NO_ANSWER;
+          last = r.status;
+          if (!isGatewayFailure(r.status)) return failed(r.status);
+          this.deps.log.info({ carrier: carrier.id, gateway: target.label, status: r.status }, 'gateway failed: trying the next');
+        }
       }
     }
     return failed(last);
   }
 
-  private gatewayTarget(carrier: CarrierConfig, gw: CarrierConfig['gateways'][number], number: string, req: ResourcesRequest): LegTarget {
+  private gatewayTarget(carrier: CarrierConfig, gw: CarrierConfig['gateways'][number], number: string, req: ResourcesRequest, dest: SipTarget): LegTarget {
     const user = gw.prefix + formatForCarrier(number, carrier.format) + gw.suffix;
     const params: Record<string, string | null> = {};
     if (gw.transport === 'tcp') params.transport = 'tcp';
-    const uri: SipUri = { scheme: 'sip', user, host: gw.host, port: gw.port, params, headers: {} };
+    // The Request-URI keeps the configured host (a domain found by SRV stays the domain, RFC 3263).
+    const uri: SipUri = { scheme: 'sip', user, host: gw.host, ...(gw.srv ? {} : { port: gw.port }), params, headers: {} };
     const to: NameAddr = { uri: { scheme: 'sip', user, host: gw.host, params: {}, headers: {} }, params: '' };
     const cid = carrier.callerIdFormat === 'e164' && req.callerId.number ? { ...req.callerId, number: toE164(req.callerId.number) } : req.callerId;
     const realm = req.fromUriRealm ?? (req.formatFromUri ? this.deps.config.accounts.find((a) => a.id === this.call.info.accountId)?.realm : undefined);
     const headers = this.headersFor(cid, req.customSipHeaders, realm);
     if (req.emitAccountId) headers.push(['X-Account-ID', this.call.info.accountId]);
     const target: LegTarget = {
-      label: `${carrier.id} ${gw.host}:${gw.port}`,
+      label: `${carrier.id} ${gw.host}${dest.address !== gw.host ? ` (${dest.address}:${dest.port})` : `:${dest.port}`}`,
       uri,
-      dest: { transport: gw.transport, address: gw.host, port: gw.port },
+      dest: { transport: dest.transport, address: dest.address, port: dest.port },
       to,
       from: this.fromFor(cid, realm),
       headers,

@@ -20,6 +20,7 @@ import { PromptRegistry } from './prompts.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
 import { Registrar } from './registrar.js';
 import { startAdmin, type AdminServer } from './admin.js';
+import { SipResolver } from '../sip/resolve.js';
 import { MediaLoader } from '../media/fetch.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
@@ -121,7 +122,10 @@ export class Switch {
       onStarted: (leg) => { this.legs.add(leg); this.legsTotal++; },
       onReleased: (leg) => this.legReleased(leg),
     };
-    this.bridging = { config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps };
+    this.bridging = {
+      config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps,
+      resolver: new SipResolver(config.sip.dnsServers ? { servers: config.sip.dnsServers } : {}),
+    };
     this.cdrs = new CdrStore(config.cdr, log.child({ part: 'cdr' }));
     this.trunkRegs = new TrunkRegistrations(stack, clock, log.child({ part: 'trunk' }), config.carriers);
     this.trunkRegs.start();

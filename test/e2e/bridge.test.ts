@@ -11,6 +11,7 @@ import { startTestSwitch, eventually } from '../helpers/switch.js';
 import { placeCall } from '../../src/pbx/caller.js';
 import type { Switch } from '../../src/pbx/switch.js';
 import { startMediaServer, wavBytes, toneShare } from '../media/media-server.js';
+import { startDnsServer } from '../helpers/dns.js';
 
 const sippDir = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp');
 const NUMBER = '+14158867900';
@@ -209,6 +210,24 @@ t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) no
     t.ok(r.setupMs > 900 && r.setupMs < 10000, `after about the 1 s reply timeout plus the carrier's own ringing (${r.setupMs} ms), not Timer B's 32 s`);
     t.ok(seen >= 1, `the dead gateway got the INVITE (${seen} datagrams with retransmissions)`);
     t.equal((await good.done).successful, 1);
+    await noLeaks(t, sw);
+  });
+
+  t.test('a gateway host name without a port is located by DNS SRV: the first target 503, the second answers', async (t) => {
+    const bad = await startCarrier('carrier-unavailable.xml', {});
+    const good = await startCarrier('carrier-answer-bye.xml', {}, true);
+    const dns = await startDnsServer({
+      srv: { '_sip._udp.carrier.test': [{ priority: 10, weight: 0, port: bad.port, target: 'edge1.carrier.test' }, { priority: 20, weight: 0, port: good.port, target: 'edge2.carrier.test' }] },
+      a: { 'edge1.carrier.test': ['127.0.0.1'], 'edge2.carrier.test': ['127.0.0.1'] },
+    });
+    t.teardown(() => dns.close());
+    const { sw, uri } = await setup(t, () => resources({}, { _: { module: 'hangup', data: {} } }),
+      [{ id: 'trunk', gateways: [{ host: 'carrier.test' }] }], { sip: { dnsServers: [dns.address] } });
+    const r = await placeCall({ uri, ...CALLER, maxSeconds: 8 });
+    t.equal(r.outcome, 'answered', `answered through the second SRV target (${r.status})`);
+    t.equal((await bad.done).successful, 1, 'the priority-10 target was tried first');
+    t.equal((await good.done).successful, 1);
+    t.ok(dns.queries.includes('SRV _sip._udp.carrier.test'), `SRV asked (${dns.queries.join(', ')})`);
     await noLeaks(t, sw);
   });
 });

@@ -15,22 +15,11 @@ import { SippProcess, freePort, freeMediaPort, hasSipp } from './sipp.js';
 import { writeJson, type Report, type StepReport } from './report.js';
 import type { Measure } from './stats.js';
 
-export interface BridgeOptions {
-  argv: string[];
-  quick: boolean;
-  steps: number[];
-  windowSeconds: number;
-  rampSeconds: number;
-  holdMs: number;
-  probeCalls: number;
-  outDir?: string;
-  workers?: number;
-  nodeFlags: string[];
-  taskset?: string;
-  noStop: boolean;
+/** ivr's step options (the bridge scenario runs on the same step loop), plus the reference run switch. */
+export type BridgeOptions = Pick<IvrOptions, 'argv' | 'quick' | 'steps' | 'windowSeconds' | 'rampSeconds' | 'holdMs' | 'probeCalls' | 'outDir' | 'workers' | 'nodeFlags' | 'taskset' | 'noStop'> & {
   /** Run the reference (no B2BUA) first. Default true. */
   reference: boolean;
-}
+};
 
 export interface BridgeReport extends Report {
   reference: { folder: string; steps: Array<Pick<StepReport, 'concurrency' | 'measures' | 'qualityBar'>>; summary: Record<string, Measure> } | null;

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { CallflowNode } from '../pivot/callflow.js';
 import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
 import { isValidTimeZone } from '../pivot/temporal.js';
+import { parseConferenceConfig, ConferenceConfigError, type ConferenceSettings } from '../pivot/conference-config.js';
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -183,6 +184,8 @@ export interface HooklineConfig {
   menus: Record<string, StoredMenu>;
   /** Stored temporal rules (and rule sets) by id (`temporal_route`). */
   temporalRules: Record<string, StoredTemporalRule>;
+  /** Stored conferences by id (`conference` module's `id`), Kazoo `conferences` fields. */
+  conferences: Record<string, ConferenceSettings>;
 }
 
 export class ConfigError extends Error {
@@ -449,7 +452,7 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
 export function validateConfig(input: unknown): HooklineConfig {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new ConfigError('(root)', 'expected an object');
-  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules']);
+  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'conferences']);
 
   const s = section(input, 'sip');
   checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent']);
@@ -532,7 +535,7 @@ export function validateConfig(input: unknown): HooklineConfig {
 
   const bridging = bridgingSections(input, ids);
 
-  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input) };
+  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), conferences: conferencesSection(input) };
 }
 
 /** Read and validate a config file (YAML or JSON by extension; YAML parses JSON too). */
@@ -699,4 +702,21 @@ function storedSections(input: Obj): Pick<HooklineConfig, 'media' | 'menus' | 't
     };
   }
   return { media, menus, temporalRules };
+}
+
+// ---------------------------------------------------------------- conferences
+
+/** `conferences: { <id>: { name, member, moderator, play_entry_tone, ... } }` (Kazoo `conferences` fields). */
+function conferencesSection(input: Obj): Record<string, ConferenceSettings> {
+  const out: Record<string, ConferenceSettings> = {};
+  for (const [id, c] of Object.entries(section(input, 'conferences'))) {
+    if (!MEDIA_ID_RE.test(id)) throw new ConfigError(`conferences.${id}`, 'a conference id is 1-128 characters of A-Z a-z 0-9 _ . : @ + -');
+    try {
+      out[id] = parseConferenceConfig(c, `conferences.${id}`, id);
+    } catch (err) {
+      if (err instanceof ConferenceConfigError) throw new ConfigError(err.field, err.message.slice(err.field.length + 2));
+      throw err;
+    }
+  }
+  return out;
 }

@@ -24,6 +24,7 @@ import type { CallflowNode } from '../pivot/callflow.js';
 import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
 import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
+import { ConferenceManager, type ConferenceStats } from './conference.js';
 
 /** Anything the switch routes in-dialog requests to: an inbound call or an outbound leg. */
 interface DialogOwner { handleInDialog(req: IncomingRequest): void }
@@ -52,6 +53,8 @@ export interface SwitchStats {
   registrations: number;
   /** Carrier gateways we are registered with. */
   trunkRegistrations: number;
+  /** Conference rooms open and calls in them. */
+  conferences: ConferenceStats;
 }
 
 const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'PUBLISH', 'REFER', 'UPDATE', 'PRACK']);
@@ -70,6 +73,8 @@ export class Switch {
   /** Our REGISTERs to carrier gateways that ask for it (`register: true`). */
   private readonly trunkRegs: TrunkRegistrations;
   private readonly pivots = new Map<Call, PivotSession>();
+  /** Conference rooms (`conference` module). */
+  readonly conferences: ConferenceManager;
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
   private closing: Promise<void> | undefined;
@@ -94,6 +99,7 @@ export class Switch {
       onReleased: (leg) => this.legReleased(leg),
     };
     this.bridging = { config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps };
+    this.conferences = new ConferenceManager(engine, log.child({ part: 'conference' }));
     this.cdrs = new CdrStore(config.cdr, log.child({ part: 'cdr' }));
     this.trunkRegs = new TrunkRegistrations(stack, clock, log.child({ part: 'trunk' }), config.carriers);
     this.trunkRegs.start();
@@ -168,6 +174,7 @@ export class Switch {
       legsTotal: this.legsTotal,
       registrations: this.registrar?.bindingCount() ?? 0,
       trunkRegistrations: this.trunkRegs.registered,
+      conferences: this.conferences.stats(),
     };
   }
 
@@ -247,6 +254,7 @@ export class Switch {
       onEnded: (c) => this.callEnded(c),
       onDialog: (c, d: Dialog) => { this.stack.dialogs.add(d); this.byDialog.set(d.key, c); },
       bridging: this.bridging,
+      conferences: this.conferences,
     }, req, parsed.sdp, route.account);
     this.calls.set(m.callId, call);
     this.callsTotal++;
@@ -364,6 +372,7 @@ export class Switch {
       Promise.all([...this.calls.values()].map((c) => c.shutdown())),
       new Promise((r) => setTimeout(r, 2000)),
     ]);
+    this.conferences.close();
     await this.trunkRegs.close();
     await this.stack.close();
     this.prompts.clear();

@@ -24,6 +24,7 @@ import { resourcesModule } from './resources.js';
 import { deviceModule } from './device.js';
 import { userModule } from './user.js';
 import { groupModule, ringGroupModule } from './ring-group.js';
+import { conferenceModule } from './conference.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -53,6 +54,7 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['user', userModule],
   ['ring_group', ringGroupModule],
   ['group', groupModule],
+  ['conference', conferenceModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

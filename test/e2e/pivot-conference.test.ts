@@ -51,14 +51,16 @@ const FLOW = {
 
 let portBase = 41000 + ((process.pid * 17) % 30) * 200;
 
-async function conferenceCalls(uri: string, tones: number[], maxSeconds: number): Promise<CallResult[]> {
+async function conferenceCalls(uri: string, tones: number[], maxSeconds: number, digits?: string): Promise<CallResult[]> {
   return Promise.all(tones.map((hz, i) => {
     portBase += 20;
+    // the first caller presses keys (RFC 4733) once in the room, before the analysed window: the mixer must not mind
+    const keys = i === 0 && digits ? { digits, waitMs: 1800, digitGapMs: 100, digitDurationMs: 80 } : {};
     // stagger the callers a little so each hears the others join
     return new Promise<CallResult>((resolve, reject) => setTimeout(() => {
       placeCall({
         uri, from: `9990${i}`, record: true, maxSeconds, portMin: portBase, portMax: portBase + 18,
-        tone: { frequencies: [hz], ms: maxSeconds * 1000 + 2000 },
+        tone: { frequencies: [hz], ms: maxSeconds * 1000 + 2000 }, ...keys,
       }).then(resolve, reject);
     }, i * 150));
   }));
@@ -100,7 +102,7 @@ async function leakCheck(t: Test, sw: Switch): Promise<void> {
 t.test('36. ad-hoc conference: both callers hear "Joining", then each other; children never run', async (t) => {
   const { sw, uri, script } = await env(t);
   const watch = watchWorkers(sw);
-  const [a, b] = await conferenceCalls(uri, [600, 1000], 6);
+  const [a, b] = await conferenceCalls(uri, [600, 1000], 6, '12#');
   watch.stop();
   for (const [r, own, other] of [[a!, 600, 1000], [b!, 1000, 600]] as const) {
     t.equal(r.outcome, 'answered');
@@ -114,6 +116,7 @@ t.test('36. ad-hoc conference: both callers hear "Joining", then each other; chi
     t.ok(heard > 2000, `caller ${own} Hz hears the other's ${other} Hz tone (amplitude ${heard.toFixed(0)})`);
     t.ok(self < heard / 30, `caller ${own} Hz does not hear itself (amplitude ${self.toFixed(0)})`);
   }
+  t.equal(a!.digitsSent, '12#', 'the first caller sent DTMF while in the room (and still heard the other after it)');
   t.equal(watch.maxMembers, 2, 'two members in the room');
   t.equal(watch.workers.size, 2, 'the two calls were on different media workers');
   t.same(script.requests.map((r) => r.path), ['/ivr', '/ivr'], 'one request per call; the conference child never ran');

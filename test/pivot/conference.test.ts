@@ -5,6 +5,7 @@ import { PivotSession } from '../../src/pivot/session.js';
 import type { CallflowNode } from '../../src/pivot/callflow.js';
 import { parseConferenceConfig, ConferenceConfigError } from '../../src/pivot/conference-config.js';
 import { validateConfig, ConfigError } from '../../src/cli/config.js';
+import { validateCallflow } from '../../src/pivot/callflow.js';
 import { FakeCall, drive } from './helpers.js';
 
 function field(fn: () => unknown): string {
@@ -84,11 +85,23 @@ t.test('stored id, moderator flag and node tone overrides; unknown id and bad co
 
   const e3 = setup();
   const o3 = await e3.run({ module: 'conference', data: { config: { name: 'x', member: { pins: ['1'] } } } });
-  t.equal(o3.reason, 'conference_invalid');
+  t.equal(o3.reason, 'invalid_callflow', 'a bad ad-hoc config is a schema error (a pivot reply would fail over)');
+  t.equal(e3.call.conferences.length, 0);
 
   const e4 = setup();
   e4.call.conferenceOutcome = { kind: 'full' };
   const o4 = await e4.run({ module: 'conference', data: { config: { name: 'x', max_members_media: 'tts://The conference is full' } } });
   t.equal(o4.reason, 'conference_full');
   t.same(e4.call.spoken, ['The conference is full'], 'max_members_media played to a caller turned away');
+});
+
+t.test('a reply with a bad ad-hoc conference config fails validation, naming the field', async (t) => {
+  const bad = validateCallflow({ module: 'conference', data: { config: { name: 'x', member: { join_muted: 'yes' } } } }, { compat: 'lenient' });
+  t.equal(bad.ok, false);
+  if (!bad.ok) t.match(bad.errors[0]!.path, /\/data\/config\/member\/join_muted$/);
+  const noName = validateCallflow({ module: 'conference', data: { config: {} } }, { compat: 'strict' });
+  t.equal(noName.ok, false, 'ad-hoc config without a name');
+  const good = validateCallflow({ module: 'conference', data: { config: { name: 'Room 415' } } }, { compat: 'strict' });
+  t.equal(good.ok, true);
+  if (good.ok) t.equal(good.flow.data.moderator, false, 'moderator defaults to false');
 });

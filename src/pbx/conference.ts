@@ -75,6 +75,11 @@ export class ConferenceManager {
     return { rooms: this.rooms.size, members: this.memberCount };
   }
 
+  /** Open rooms: name, members, the media worker mixing it and how often it moved after a worker crash. */
+  list(): Array<{ name: string; members: number; homeWorker: number; rehomed: number }> {
+    return [...this.rooms.values()].map((r) => ({ name: r.settings.name, members: r.members.size, homeWorker: r.media.homeWorker, rehomed: r.media.rehomed }));
+  }
+
   /**
    * Put `session` in the room `key` (created with `settings` if new; an existing room keeps its own settings
    * for room-wide behaviour, while the joiner's role options come from `settings`).

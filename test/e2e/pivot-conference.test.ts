@@ -205,3 +205,34 @@ t.test('stored conference: members wait in silence for the moderator (wait_for_m
   t.equal(m!.endedBy, 'local', 'the moderator hung up itself');
   await leakCheck(t, sw);
 });
+
+t.test('the media worker mixing the room crashes: the room moves to the survivors\' worker and they keep hearing each other', async (t) => {
+  const { sw, uri } = await env(t);
+  const tones = [600, 1000, 1400, 1800];
+  const calls = conferenceCalls(uri, tones, 12);
+  t.ok(await eventually(() => sw.stats().conferences.members === 4, 20000), 'four members in the room');
+  const home = sw.conferences.list()[0]!.homeWorker;
+  const slotOf = new Map<number, number>(); // tone → worker
+  for (const c of sw.calls.values()) slotOf.set(tones[Number(c.info.from.slice(-1))]!, c.mediaSession!.slotIndex);
+  const dead = tones.filter((hz) => slotOf.get(hz) === home);
+  const alive = tones.filter((hz) => slotOf.get(hz) !== home);
+  t.equal(alive.length, 2, `two callers on the other worker (workers: ${JSON.stringify([...slotOf])})`);
+  await new Promise((r) => setTimeout(r, 1500));
+  sw.engine.crashWorkerForTest(home);
+  t.ok(await eventually(() => sw.conferences.list()[0]?.rehomed === 1, 5000), 'the room was re-homed once');
+  t.equal(sw.conferences.list()[0]?.homeWorker, 1 - home, 'on the survivors\' worker');
+  const results = await calls;
+  for (const hz of dead) t.equal(results[tones.indexOf(hz)]!.endedBy, 'remote', `caller ${hz} Hz (on the crashed worker) was hung up`);
+  for (const hz of alive) {
+    const pcm = results[tones.indexOf(hz)]!.audio!;
+    const other = alive.find((x) => x !== hz)!;
+    // the last moment a caller from the crashed worker was heard
+    let lastDead = 0;
+    for (let i = 0; i + RATE / 2 <= pcm.length; i += RATE / 10) if (dead.some((d) => amplitudeAt(pcm, d, i, i + RATE / 2) > 2000)) lastDead = i + RATE / 2;
+    t.ok(lastDead > 0, `caller ${hz} Hz heard the others before the crash (until ${(lastDead / RATE).toFixed(1)} s)`);
+    const after = conferencePart(pcm.subarray(Math.max(0, lastDead - RATE)), hz, [other]);
+    t.ok(after.windows >= 10, `after the crash caller ${hz} Hz still hears ${other} Hz for ${(after.windows / 10 + 0.4).toFixed(1)} s`);
+    t.ok(after.ownRatio < 1 / 30, `and not itself (${after.ownMax.toFixed(0)})`);
+  }
+  await leakCheck(t, sw);
+});

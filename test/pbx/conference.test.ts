@@ -6,11 +6,23 @@ import type { MediaEngine, MediaSession } from '../../src/rtp/media-engine.js';
 import type { ToWorker } from '../../src/rtp/protocol.js';
 import { getLogger } from '../../src/util/logger.js';
 
+type CloseFn = (reason: 'closed' | 'worker-crash') => void;
+interface FakeSession { slotIndex: number; sid: number; closed: boolean; closeListeners: Set<CloseFn>; crash(): void }
+
 function fakes(): { engine: MediaEngine; posted: Array<{ slot: number; msg: ToWorker }>; session(slot: number): MediaSession } {
   const posted: Array<{ slot: number; msg: ToWorker }> = [];
   let sid = 1;
   const engine = { postTo: (slot: number, msg: ToWorker) => { posted.push({ slot, msg }); } } as unknown as MediaEngine;
-  return { engine, posted, session: (slot) => ({ slotIndex: slot, sid: sid++, closed: false }) as unknown as MediaSession };
+  const session = (slot: number): MediaSession => {
+    const s: FakeSession & { on(e: string, fn: CloseFn): unknown; off(e: string, fn: CloseFn): unknown } = {
+      slotIndex: slot, sid: sid++, closed: false, closeListeners: new Set(),
+      on(e, fn) { if (e === 'close') s.closeListeners.add(fn); return s; },
+      off(e, fn) { if (e === 'close') s.closeListeners.delete(fn); return s; },
+      crash() { s.closed = true; for (const fn of [...s.closeListeners]) fn('worker-crash'); },
+    };
+    return s as unknown as MediaSession;
+  };
+  return { engine, posted, session };
 }
 
 t.test('members on two workers share one room homed on the first; the last leave removes it', async (t) => {
@@ -59,4 +71,26 @@ t.test('max_participants and require_moderator', async (t) => {
   mod.member.leave();
   t.equal(ended, 1, 'the last moderator left: the remaining member is told the room ended');
   t.same(mgr.stats(), { rooms: 0, members: 0 });
+});
+
+t.test('the home worker crashes: the room moves to a surviving member\'s worker with the same rings', async (t) => {
+  const f = fakes();
+  const mgr = new ConferenceManager(f.engine, getLogger('test'));
+  const settings = parseConferenceConfig({ name: 'R' }, 'c');
+  const sa = f.session(0);
+  const a = mgr.join('k', settings, sa, false);
+  const b = mgr.join('k', settings, f.session(1), false);
+  const c = mgr.join('k', settings, f.session(1), false);
+  if (a.kind !== 'joined' || b.kind !== 'joined' || c.kind !== 'joined') throw new Error('join failed');
+  const firstBufs = f.posted.filter((p) => p.msg.t === 'confJoin').map((p) => (p.msg as Extract<ToWorker, { t: 'confJoin' }>).buf);
+  t.same(mgr.list().map((r) => r.homeWorker), [0]);
+  f.posted.length = 0;
+  (sa as unknown as FakeSession).crash(); // worker 0 died: a's session closes with 'worker-crash'
+  const rejoined = f.posted.filter((p) => p.msg.t === 'confJoin');
+  t.same(rejoined.map((p) => [p.slot, (p.msg as Extract<ToWorker, { t: 'confJoin' }>).mid]), [[1, b.member.mid], [1, c.member.mid]], 'b and c are mixed on worker 1 now');
+  t.same(rejoined.map((p) => (p.msg as Extract<ToWorker, { t: 'confJoin' }>).buf), firstBufs.slice(1), 'with the rings they already use');
+  t.same(mgr.list(), [{ name: 'R', members: 3, homeWorker: 1, rehomed: 1 }]);
+  a.member.leave(); b.member.leave(); c.member.leave();
+  t.same(mgr.stats(), { rooms: 0, members: 0 });
+  t.equal((sa as unknown as FakeSession).closeListeners.size, 0, 'close listeners removed on leave');
 });

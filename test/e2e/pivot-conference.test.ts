@@ -183,9 +183,10 @@ t.test('stored conference: members wait in silence for the moderator (wait_for_m
         .then(resolve, reject);
     }, delayMs));
   };
-  const members = [call('6000', 600, 16, 0), call('6000', 1000, 16, 0)];
+  const members = [call('6000', 600, 25, 0), call('6000', 1000, 25, 0)];
   // the moderator calls once both members have been waiting in the room for 2 s
-  t.ok(await eventually(() => sw.stats().conferences.members === 2, 15000), 'both members in the room');
+  // (each test caller starts a media worker of its own: seconds on a loaded box)
+  t.ok(await eventually(() => sw.stats().conferences.members === 2, 20000), 'both members in the room');
   await new Promise((r) => setTimeout(r, 2000));
   const [a, b, m] = await Promise.all([...members, call('6001', 1400, 4, 0)]);
   for (const [r, own, other] of [[a!, 600, 1000], [b!, 1000, 600]] as const) {
@@ -199,8 +200,7 @@ t.test('stored conference: members wait in silence for the moderator (wait_for_m
     const part = conferencePart(pcm, own, [other, 1400]);
     t.ok(part.windows >= 10, `with the moderator in, caller ${own} Hz hears the other member and the moderator for ${(part.windows / 10 + 0.4).toFixed(1)} s`);
     t.ok(part.ownRatio < 1 / 30, `and not itself (${part.ownMax.toFixed(0)})`);
-    t.equal(r.endedBy, 'remote', `caller ${own} Hz was hung up by Hookline when the moderator left`);
-    t.ok(r.durationMs < 14000, `before its own 16 s limit (${r.durationMs} ms)`);
+    t.equal(r.endedBy, 'remote', `caller ${own} Hz was hung up by Hookline when the moderator left, before its own 25 s limit (after ${r.durationMs} ms)`);
   }
   t.equal(m!.endedBy, 'local', 'the moderator hung up itself');
   await leakCheck(t, sw);
@@ -209,8 +209,8 @@ t.test('stored conference: members wait in silence for the moderator (wait_for_m
 t.test('the media worker mixing the room crashes: the room moves to the survivors\' worker and they keep hearing each other', async (t) => {
   const { sw, uri } = await env(t);
   const tones = [600, 1000, 1400, 1800];
-  const calls = conferenceCalls(uri, tones, 12);
-  t.ok(await eventually(() => sw.stats().conferences.members === 4, 20000), 'four members in the room');
+  const calls = conferenceCalls(uri, tones, 20);
+  t.ok(await eventually(() => sw.stats().conferences.members === 4, 15000), 'four members in the room');
   const home = sw.conferences.list()[0]!.homeWorker;
   const slotOf = new Map<number, number>(); // tone → worker
   for (const c of sw.calls.values()) slotOf.set(tones[Number(c.info.from.slice(-1))]!, c.mediaSession!.slotIndex);

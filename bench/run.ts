@@ -8,6 +8,8 @@
  *   cps [--quick]            highest call rate with zero failures, RFC 7502 step-up then bisect (bench/load/cps.ts)
  *       [--start-rate N] [--max-rate N] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--node-flags ...] [--taskset 0]
  *   soak [--quick] [--calls N] [--duration S]   ivr calls held at N for S seconds: memory and latency drift
+ *   bridge [--quick]         concurrent calls bridged by `resources` to a SIPp carrier echoing RTP, after a reference
+ *       run of the same load straight at the carrier (bench/load/bridge.ts); ivr's step options, --no-reference
  *   --compare A.json B.json  ratios between two load reports (B / A)
  *
  * Micro-bench results go to bench/results/bench-<time>.json; load runs to bench/results/<scenario>-<time>/
@@ -96,6 +98,40 @@ async function ivr(args: string[], scenario: 'ivr' | 'soak' = 'ivr'): Promise<vo
   process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
 }
 
+async function bridge(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      quick: { type: 'boolean' }, steps: { type: 'string' }, window: { type: 'string' }, ramp: { type: 'string' },
+      hold: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' },
+      'node-flags': { type: 'string' }, taskset: { type: 'string' }, 'no-stop': { type: 'boolean' }, 'no-reference': { type: 'boolean' },
+    },
+  });
+  const quick = values.quick === true;
+  const { runBridge } = await import('./load/bridge.js');
+  const { installSignalHandlers } = await import('./load/ivr.js');
+  installSignalHandlers();
+  const workers = num(values.workers, 'workers');
+  const { report, dir } = await runBridge({
+    argv, quick,
+    steps: numList(values.steps, 'steps') ?? (quick ? [10, 25, 50] : [100, 250, 500, 1000, 1500]),
+    windowSeconds: num(values.window, 'window') ?? (quick ? 6 : 20),
+    rampSeconds: num(values.ramp, 'ramp') ?? (quick ? 8 : 40),
+    holdMs: num(values.hold, 'hold') ?? (quick ? 1000 : 10000),
+    probeCalls: num(values.probe, 'probe') ?? (quick ? 3 : 5),
+    ...(values.out ? { outDir: values.out } : {}),
+    ...(workers !== undefined ? { workers } : {}),
+    nodeFlags: values['node-flags'] ? values['node-flags'].split(/\s+/).filter(Boolean) : [],
+    ...(values.taskset ? { taskset: values.taskset } : {}),
+    noStop: values['no-stop'] === true,
+    reference: values['no-reference'] !== true,
+  });
+  const ref = report.reference?.summary.maxConcurrentHoldingBar;
+  process.stdout.write(`\n${report.summary.maxConcurrentHoldingBar?.value ?? 'no step'} concurrent bridged calls held the quality bar (reference, no B2BUA: ${ref ? ref.value ?? 'no step' : 'not run'})\n`);
+  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);
+  process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
+}
+
 async function cps(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args, allowPositionals: true,
@@ -139,7 +175,7 @@ try {
   } else if (argv[0] === 'cps') {
     await cps(argv.slice(1));
   } else if (argv[0] === 'bridge') {
-    throw new Error(`scenario ${argv[0]} is not implemented yet (see docs/decisions/006-bench-suite.md)`);
+    await bridge(argv.slice(1));
   } else {
     await micro(argv);
   }

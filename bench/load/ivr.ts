@@ -23,8 +23,14 @@ import { HIST_MIN_MS, HIST_STEP_MS } from '../../src/rtp/protocol.js';
 
 export interface IvrOptions {
   argv: string[];
-  /** 'soak': one step held for the window, with drift measures (memory, latency) over it. */
-  scenario?: 'ivr' | 'soak';
+  /**
+   * 'soak': one step held for the window, with drift measures (memory, latency) over it.
+   * 'bridge': each call bridged by `resources` to `carrier` (a SIPp UAS echoing RTP); with `reference`, the same
+   * load goes straight at the carrier (no B2BUA): the floor of what the load generator does on this machine.
+   */
+  scenario?: 'ivr' | 'soak' | 'bridge';
+  carrier?: { host: string; port: number; pid: number | null };
+  reference?: boolean;
   quick: boolean;
   steps: number[];
   /** Measurement window per step, s. */
@@ -47,6 +53,7 @@ export interface IvrOptions {
 
 const PACING_BAR_MS = 5;
 const scenarioFile = fileURLToPath(new URL('../../../bench/scenarios/ivr-uac.xml', import.meta.url));
+const bridgeScenarioFile = fileURLToPath(new URL('../../../bench/scenarios/bridge-uac.xml', import.meta.url));
 const silentScenarioFile = fileURLToPath(new URL('../../../bench/scenarios/ivr-uac-silent.xml', import.meta.url));
 
 /** Everything started, for Ctrl-C and errors. */
@@ -81,22 +88,32 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   if (!hasSipp()) throw new Error('sipp is not on the PATH (Debian: apt-get install sip-tester)');
   const started = new Date();
   const scen = o.scenario ?? 'ivr';
+  const bridge = scen === 'bridge';
+  if (bridge && !o.carrier) throw new Error('the bridge scenario needs a carrier');
+  const label = bridge && o.reference ? 'bridge-reference' : scen;
   // Absolute: SIPp runs with this folder as its cwd and is given file paths inside it.
-  const dir = resolve(o.outDir ?? join('bench/results', `${scen}-${started.toISOString().replace(/[:.]/g, '-')}`));
+  const dir = resolve(o.outDir ?? join('bench/results', `${label}-${started.toISOString().replace(/[:.]/g, '-')}`));
   mkdirSync(dir, { recursive: true });
   const m = machine();
   const notes: string[] = [];
-  const callSeconds = o.holdMs / 1000 + 4;
+  // How long one SIPp call lasts (the ramp rate and the drain wait follow from it).
+  const callSeconds = bridge ? 14.2 + o.holdMs / 1000 + 0.5 : o.holdMs / 1000 + 4;
+  const loadNumber = bridge ? '4003' : '4000';
+  const probeNumber = bridge ? '4004' : '4001';
 
   const script: BenchScript = await startBenchScript({ collectTimeoutMs: o.holdMs + 10000 });
   cleanups.push(() => script.close());
   let target: Target;
-  if (o.target) {
+  if (bridge && o.reference) {
+    target = externalTarget(`${o.carrier!.host}:${o.carrier!.port}`);
+    notes.push('Reference run: the same callers and probe calls straight at the SIPp carrier (RTP echo), no B2BUA in the path: the floor of what the load generator and the machine do.');
+  } else if (o.target) {
     target = externalTarget(o.target);
     notes.push('External target: its web script is not the bench\'s, so DTMF delivery to the webhook, send pacing, event-loop delay and GC are not measured; RTP quality is measured by the probe calls.');
   } else {
     target = await startHookline({
-      dir, numbers: { '4000': `${script.url}/ivr`, '4001': `${script.url}/probe`, '4002': `${script.url}/warmup` },
+      dir, numbers: { '4000': `${script.url}/ivr`, '4001': `${script.url}/probe`, '4002': `${script.url}/warmup`, '4003': `${script.url}/bridge`, '4004': `${script.url}/bridge` },
+      ...(bridge ? { extraConfig: { carriers: [{ id: 'bench-carrier', gateways: [{ host: o.carrier!.host, port: o.carrier!.port }] }] } } : {}),
       rtpPortMin: 10000, rtpPortMax: 19998, nodeFlags: o.nodeFlags,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.taskset ? { prefix: ['taskset', '-c', o.taskset] } : {}),
@@ -106,12 +123,13 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   const sampler = new ProcSampler();
   if (target.pid) sampler.watch(target.pid, 'target');
   sampler.watch(process.pid, 'bench');
+  if (bridge && o.carrier!.pid) sampler.watch(o.carrier!.pid, 'sipp-carrier');
   sampler.start(1000);
   cleanups.push(() => sampler.stop());
   const agent: AgentSample[] = [];
   const pullAgent = (): void => { for (const s of target.readAgent()) agent.push(s); };
 
-  const probe = await Probe.start({ host: target.host, port: target.port, number: '4001', from: '5559000', localAddress: '127.0.0.1' });
+  const probe = await Probe.start({ host: target.host, port: target.port, number: probeNumber, from: '5559000', localAddress: '127.0.0.1' });
   cleanups.push(() => probe.close());
 
   // Baseline: the idle process, then one warm-up probe call (TTS first synthesis, workers warm).
@@ -122,7 +140,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   sampler.sample();
   const idleSamples = sampler.samples.filter((s) => s.role === 'target' && s.t >= idleT);
   const warm = await probe.run(1, 1500);
-  if (!target.external) await probe.run(1, 15000, '4002'); // synthesises the ivr prompts once; the script hangs up
+  if (!target.external && !bridge) await probe.run(1, 15000, '4002'); // synthesises the ivr prompts once; the script hangs up
   await sleep(1000);
   sampler.sample();
   const warmT = Date.now();
@@ -149,20 +167,22 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     pullAgent();
     const a = agent[agent.length - 1];
     const tp = [...sampler.samples].reverse().find((s) => s.role === 'target');
-    return `ivr ${label} | sipp calls ${sippTotals().current}${a ? ` | hookline calls ${a.calls ?? '?'} eld p99 ${a.eld.p99.toFixed(1)} ms` : ''}${tp ? ` | cpu ${tp.cpuPct ?? '?'}% rss ${tp.rssMB} MB` : ''} | load ${os.loadavg()[0]!.toFixed(1)}`;
+    return `${scen} ${label} | sipp calls ${sippTotals().current}${a ? ` | hookline calls ${a.calls ?? '?'} eld p99 ${a.eld.p99.toFixed(1)} ms` : ''}${tp ? ` | cpu ${tp.cpuPct ?? '?'}% rss ${tp.rssMB} MB` : ''} | load ${os.loadavg()[0]!.toFixed(1)}`;
   };
 
   let prev = 0;
+  const stepStarts: number[] = [];
   for (let i = 0; i < o.steps.length && !stopping; i++) {
     const c = o.steps[i]!;
     const delta = c - prev;
     prev = c;
+    stepStarts[i] = Date.now();
     if (delta > 0) {
       // Steady state is rate × call length, capped by -l: the rate must fill the step within the ramp time
       // and keep it full with calls that last about hold + 2.5 s (digits, goodbye).
-      const rate = Math.max(1, Math.ceil(Math.max(delta / (o.rampSeconds * 0.6), (1.5 * delta) / (o.holdMs / 1000 + 2.5))));
+      const rate = Math.max(1, Math.ceil(Math.max(delta / (o.rampSeconds * 0.6), (1.5 * delta) / (callSeconds - 1.5))));
       const sp = SippProcess.start(join(dir, `sipp-${i + 1}`), [
-        `${target.host}:${target.port}`, '-sf', o.callerAudio ? scenarioFile : silentScenarioFile, '-s', '4000', '-i', '127.0.0.1', '-p', String(await freePort()),
+        `${target.host}:${target.port}`, '-sf', bridge ? bridgeScenarioFile : o.callerAudio ? scenarioFile : silentScenarioFile, '-s', loadNumber, '-i', '127.0.0.1', '-p', String(await freePort()),
         '-mp', String(await freeMediaPort()), '-r', String(rate), '-l', String(delta), '-d', String(o.holdMs),
         '-recv_timeout', String(o.holdMs + 30000), '-max_recv_loops', '10000', '-max_sched_loops', '10000',
       ]);
@@ -178,6 +198,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     }
     if (stopping) break;
     const start = Date.now();
+    const stepStart = stepStarts[i] ?? start;
     const probeRun = probe.run(o.probeCalls, o.windowSeconds * 1000);
     const tick = setInterval(() => progress(status(`step ${i + 1}/${o.steps.length} measuring ${c} (${Math.round((Date.now() - start) / 1000)}/${o.windowSeconds} s)`)), 1000);
     const probes = await probeRun;
@@ -185,30 +206,38 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     const end = Date.now();
     await sleep(1100); // the last agent line of the window
     pullAgent();
-    const step = buildStep(c, start, end, sipps, probes, sampler.samples, agent, target);
+    // Bridged calls last longer than a window: their setup delays are those answered since the step's ramp began.
+    const step = buildStep(c, start, end, sipps, probes, sampler.samples, agent, target, bridge, bridge ? stepStart : start);
     steps.push(step);
-    progress(`ivr step ${i + 1}/${o.steps.length}: ${c} calls — setup p99 ${show(step.measures.setupP99Ms)}, pacing p99 ${show(step.measures.pacingP99Ms)}, jitter ${show(step.measures.jitterMs)}, loss ${show(step.measures.rtpLossPct)}, cpu ${show(step.measures.targetCpuPct)} → ${step.qualityBar.pass === false ? `FAILS (${step.qualityBar.failed.join(', ')})` : step.qualityBar.pass ? 'holds' : 'unknown'}`);
+    progress(`${label} step ${i + 1}/${o.steps.length}: ${c} calls — setup p99 ${show(step.measures.setupP99Ms)}, ${bridge ? `inter-arrival error p99 ${show(step.measures.gapErrP99Ms)}` : `pacing p99 ${show(step.measures.pacingP99Ms)}`}, jitter ${show(step.measures.jitterMs)}, loss ${show(step.measures.rtpLossPct)}, cpu ${show(step.measures.targetCpuPct)} → ${step.qualityBar.pass === false ? `FAILS (${step.qualityBar.failed.join(', ')})` : step.qualityBar.pass ? 'holds' : 'unknown'}`);
     if (process.stderr.isTTY) process.stderr.write('\n');
     if (step.qualityBar.pass === false && !o.noStop) { notes.push(`Stopped after step ${c}: it broke the quality bar (${step.qualityBar.failed.join(', ')}).`); break; }
   }
 
   // Drain: SIPp stops placing calls; calls in progress finish (their digits reach the webhook), then DTMF per step.
-  progress('ivr: draining (SIPp places no new calls; calls in progress finish)');
+  progress(`${label}: draining (SIPp places no new calls; calls in progress finish)`);
   await Promise.all(sipps.map((s) => s.stop((callSeconds + 15) * 1000)));
   await sleep(1500);
   pullAgent();
-  for (const s of steps) addDtmf(s, script, target.external);
+  for (const s of steps) if (bridge) s.measures.dtmfOk = missing('ratio', 'bridge: the callers send no digits'); else addDtmf(s, script, target.external);
   if (stopping) notes.push('Interrupted (SIGINT/SIGTERM): the report holds the steps finished before the signal.');
   const finished = new Date();
   m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const summary = summarize(steps, baseline);
   if (scen === 'soak' && steps[0]) Object.assign(summary, drift(steps[0]));
   const report: Report = {
-    schema: 'hookline-bench/1', scenario: scen, quick: o.quick, command: commandLine(o.argv), argv: o.argv,
+    schema: 'hookline-bench/1', scenario: label, quick: o.quick, command: commandLine(o.argv), argv: o.argv,
     startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
     machine: m,
     target: { kind: target.external ? 'external' : 'hookline-child', host: target.host, port: target.port, command: target.command, config: target.config },
-    settings: { steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds, holdMs: o.holdMs, probeCalls: o.probeCalls, scenario: o.callerAudio ? 'bench/scenarios/ivr-uac.xml' : 'bench/scenarios/ivr-uac-silent.xml', callerAudio: o.callerAudio, qualityBar: `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, no frames skipped (≤ 1 % short of 50/s), ASR 100 %, every digit delivered` },
+    settings: {
+      steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds, holdMs: o.holdMs, probeCalls: o.probeCalls,
+      scenario: bridge ? 'bench/scenarios/bridge-uac.xml (carrier: bench/scenarios/bridge-carrier.xml with -rtp_echo)' : o.callerAudio ? 'bench/scenarios/ivr-uac.xml' : 'bench/scenarios/ivr-uac-silent.xml',
+      callerAudio: o.callerAudio,
+      qualityBar: bridge
+        ? `probe inter-arrival error p99 ≤ ${PACING_BAR_MS} ms (the probe's own paced RTP, echoed by the carrier through the bridge), no RTP loss, no frames skipped (≤ 1 % short of 50/s), ASR 100 %`
+        : `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, no frames skipped (≤ 1 % short of 50/s), ASR 100 %, every digit delivered`,
+    },
     baseline, steps, summary, targets: targetChecks(steps, summary, baseline, o), notes,
     timeline: { proc: sampler.samples, agent: agent.map(({ pacer, ...rest }) => ({ ...rest, pacer: pacer ? { ...pacer, hist: undefined } : null })), script: script.stats },
   };
@@ -234,7 +263,7 @@ function measureOf(xs: number[], unit: string, how: 'mean' | 'max' | 'p50' | 'p9
   return measured(v!, unit, `${how} of ${from}`);
 }
 
-function buildStep(c: number, start: number, end: number, sipps: SippProcess[], probes: ProbeCallResult[], proc: ProcSample[], agentAll: AgentSample[], target: Target): StepReport {
+function buildStep(c: number, start: number, end: number, sipps: SippProcess[], probes: ProbeCallResult[], proc: ProcSample[], agentAll: AgentSample[], target: Target, bridge = false, setupFrom = start): StepReport {
   const ms: Record<string, Measure> = {};
   // SIPp: setup delays of calls answered in the window, counters over the window.
   const setupMs: number[] = [];
@@ -242,9 +271,9 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
   const sippRows: Array<{ sipp: number; rows: SippStatRow[] }> = [];
   let answered = 0; let failed = 0; let current = 0;
   sipps.forEach((s, k) => {
-    for (const r of s.rtt()) if (r.t >= start && r.t <= end) { setupMs.push(r.ms); setupAt.push(r.t); }
+    for (const r of s.rtt()) if (r.t >= setupFrom && r.t <= end) { setupMs.push(r.ms); setupAt.push(r.t); }
     const rows = s.stats();
-    const w = inWindow(rows, start - 1000, end + 1000);
+    const w = inWindow(rows, setupFrom - 1000, end + 1000);
     sippRows.push({ sipp: k + 1, rows: w });
     if (w.length >= 2) { failed += w[w.length - 1]!.failed - w[0]!.failed; }
     const last = w[w.length - 1];
@@ -325,7 +354,10 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
   const check = (name: string, m: Measure | undefined, ok: (v: number) => boolean): void => {
     if (!m || m.value === null) unknown.push(name); else if (!ok(m.value)) failedBar.push(name);
   };
-  check(`send pacing p99 ≤ ${PACING_BAR_MS} ms`, ms.pacingP99Ms, (v) => v <= PACING_BAR_MS);
+  // A bridge relays the far end's packets as they come (nothing of ours is paced): judge the arrival timing the
+  // probe sees instead, which holds both legs and the carrier's echo.
+  if (bridge) check(`inter-arrival error p99 ≤ ${PACING_BAR_MS} ms`, ms.gapErrP99Ms, (v) => v <= PACING_BAR_MS);
+  else check(`send pacing p99 ≤ ${PACING_BAR_MS} ms`, ms.pacingP99Ms, (v) => v <= PACING_BAR_MS);
   check('no RTP loss', ms.rtpLossPct, (v) => v === 0);
   check('no frames skipped (deficit ≤ 1 %)', ms.rtpDeficitPct, (v) => v <= 1);
   check('ASR 100 %', ms.asr, (v) => v === 1);
@@ -403,11 +435,15 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
   const maxHold = summary.maxConcurrentHoldingBar!.value;
   const biggest = steps.length ? Math.max(...steps.map((s) => s.concurrency)) : 0;
   const perCall = summary.rssPerCallKB?.value ?? null;
+  if (o.reference) return []; // the load generator alone: nothing of Hookline's to judge
+  const bridge = o.scenario === 'bridge';
+  const goal = bridge ? 1000 : 2000;
   return [
     {
-      target: 'ivr concurrent calls (send pacing p99 ≤ 5 ms, no loss)', goal: '≥ 2,000',
+      target: bridge ? 'bridge concurrent bridged calls (probe inter-arrival error p99 ≤ 5 ms, no loss)' : 'ivr concurrent calls (send pacing p99 ≤ 5 ms, no loss)',
+      goal: `≥ ${goal.toLocaleString('en-US')}`,
       measured: maxHold === null ? 'no step held the bar' : `${maxHold} held${biggest > maxHold ? `, ${biggest} did not` : ` (largest step tried: ${biggest})`}`,
-      met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= 2000 ? true : biggest > maxHold ? false : null,
+      met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= goal ? true : biggest > maxHold ? false : null,
     },
     {
       target: 'memory per active call', goal: '≤ 64 KB RSS per call',
@@ -431,7 +467,7 @@ function writeCharts(dir: string, r: Report): string[] {
   const v = (s: StepReport, k: string): number | null => s.measures[k]?.value ?? null;
   const files: string[] = [];
   writeFileSync(join(dir, 'jitter.svg'), lineChart({
-    title: `ivr: jitter and pacing against concurrent calls (${r.machine.cores} cores, ${r.startedAt.slice(0, 16)})`,
+    title: `${r.scenario}: jitter and pacing against concurrent calls (${r.machine.cores} cores, ${r.startedAt.slice(0, 16)})`,
     xLabel: 'concurrent calls', yLabel: 'ms', hLine: { y: PACING_BAR_MS, label: 'bar: 5 ms' },
     series: [
       { name: 'send pacing p99 (agent)', points: r.steps.map((s) => [x(s), v(s, 'pacingP99Ms')]) },
@@ -441,7 +477,7 @@ function writeCharts(dir: string, r: Report): string[] {
   }));
   files.push('jitter.svg');
   writeFileSync(join(dir, 'cpu.svg'), lineChart({
-    title: 'ivr: CPU against concurrent calls (100 % = one core)',
+    title: `${r.scenario}: CPU against concurrent calls (100 % = one core)`,
     xLabel: 'concurrent calls', yLabel: '% of one core',
     series: [
       { name: 'Hookline (mean)', points: r.steps.map((s) => [x(s), v(s, 'targetCpuPct')]) },
@@ -452,7 +488,7 @@ function writeCharts(dir: string, r: Report): string[] {
   }));
   files.push('cpu.svg');
   writeFileSync(join(dir, 'setup.svg'), lineChart({
-    title: 'ivr: setup delay (INVITE → 200, includes webhook + first TTS) against concurrent calls', xLabel: 'concurrent calls', yLabel: 'ms',
+    title: `${r.scenario}: setup delay (INVITE → 200${r.scenario === 'ivr' ? ', includes webhook + first TTS' : ''}) against concurrent calls`, xLabel: 'concurrent calls', yLabel: 'ms',
     series: [
       { name: 'p50 (SIPp)', points: r.steps.map((s) => [x(s), v(s, 'setupP50Ms')]) },
       { name: 'p99 (SIPp)', points: r.steps.map((s) => [x(s), v(s, 'setupP99Ms')]) },
@@ -460,7 +496,7 @@ function writeCharts(dir: string, r: Report): string[] {
   }));
   files.push('setup.svg');
   writeFileSync(join(dir, 'rss.svg'), lineChart({
-    title: 'ivr: Hookline RSS against concurrent calls', xLabel: 'concurrent calls', yLabel: 'MB',
+    title: `${r.scenario}: target RSS against concurrent calls`, xLabel: 'concurrent calls', yLabel: 'MB',
     series: [{ name: 'RSS (max in window)', points: r.steps.map((s) => [x(s), v(s, 'targetRssMB')]) }],
   }));
   files.push('rss.svg');

@@ -5,7 +5,8 @@
  * out-of-order, the interarrival jitter estimator J (§6.4.1 / A.8), the inter-arrival time error
  * |arrival gap − 20 ms| (p99), and the delay variation of each packet against its RTP timestamp
  * (transit − minimum transit, p99: an upper bound on the sender's pacing error plus loopback transport).
- * It sends 20 ms silence frames back so a symmetric-RTP peer latches and an RTP timeout never fires.
+ * It sends 20 ms silence frames back (deadline-paced) so a symmetric-RTP peer latches and an RTP timeout never
+ * fires; in the bridge scenario the carrier echoes them and they are what the probe measures.
  *
  * Runs in a worker so the HTTP script server and the report code in the bench process do not delay the receive
  * timestamps. `Probe.start()` in the main thread; `probe.run(n, ms)` places n concurrent calls for ms each.
@@ -225,11 +226,22 @@ async function probeCall(stack: SipStack, o: ProbeOptions, durationMs: number): 
       pkt.writeUInt32BE(ssrc, 8);
       let seq = 0; let ts = 0;
       const addr = neg.media.address; const port = neg.media.port;
-      sendTimer = setInterval(() => {
-        pkt.writeUInt16BE(seq, 2); pkt.writeUInt32BE(ts >>> 0, 4);
-        seq = (seq + 1) & 0xffff; ts += 160;
-        sock.send(pkt, port, addr);
-      }, 20);
+      // Paced by deadline (next += 20 ms exactly), not setInterval, which drifts 1-2 % slow: in the bridge scenario
+      // this stream comes back through both legs and is what the probe measures. A sender more than 100 ms late
+      // jumps to now instead of bursting the backlog.
+      let next = performance.now() + 20;
+      const tick = (): void => {
+        const now = performance.now();
+        if (now - next > 100) next = now;
+        while (next - now <= 1) {
+          pkt.writeUInt16BE(seq, 2); pkt.writeUInt32BE(ts >>> 0, 4);
+          seq = (seq + 1) & 0xffff; ts += 160;
+          sock.send(pkt, port, addr);
+          next += 20;
+        }
+        sendTimer = setTimeout(tick, Math.max(0, next - performance.now() - 1));
+      };
+      sendTimer = setTimeout(tick, 19);
     }
     let byeSeen: (() => void) | undefined;
     const remoteBye = new Promise<void>((r) => { byeSeen = r; });
@@ -252,7 +264,7 @@ async function probeCall(stack: SipStack, o: ProbeOptions, durationMs: number): 
     res.error = String(err);
     return res;
   } finally {
-    clearInterval(sendTimer);
+    clearTimeout(sendTimer);
     sock.close();
     res.packets = stats.packets;
     res.expected = stats.expected();

@@ -5,6 +5,8 @@
  * - `/probe`: tts greeting → sleep (the quality probe hangs up itself).
  * - `/warmup`: the ivr prompts once (so every bench call hears them from the TTS cache) → hangup.
  * - `/cps`: a short tts → hangup.
+ * - `/bridge`: `resources` to BRIDGE_NUMBER through the bench carrier (no ring timeout worth noting; the call ends
+ *   when either side hangs up).
  * Memory is bounded: at most `maxCalls` call records are kept (the oldest are dropped and counted).
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
@@ -19,7 +21,7 @@ export interface CallRecord {
   digits: string | null;
 }
 
-export interface ScriptStats { requests: number; ivrCalls: number; probeCalls: number; cpsCalls: number; errors: number; dropped: number }
+export interface ScriptStats { requests: number; ivrCalls: number; probeCalls: number; cpsCalls: number; bridgeCalls: number; errors: number; dropped: number }
 
 export interface BenchScript {
   url: string;
@@ -30,6 +32,8 @@ export interface BenchScript {
 
 export const GREETING = 'Welcome to the Hookline benchmark. Please enter your three digit code, then press pound.';
 export const EXPECTED_DIGITS = '123';
+/** The number the bridge scenario dials out to (the SIPp carrier answers any). */
+export const BRIDGE_NUMBER = '+15550001000';
 
 function digitsOf(params: URLSearchParams): string | null {
   for (const [k, v] of params) if (k === 'Digits' || k.startsWith('Digits[')) return v;
@@ -39,7 +43,7 @@ function digitsOf(params: URLSearchParams): string | null {
 export async function startBenchScript(opts: { collectTimeoutMs: number; maxCalls?: number }): Promise<BenchScript> {
   const maxCalls = opts.maxCalls ?? 200_000;
   const calls = new Map<string, CallRecord>();
-  const stats: ScriptStats = { requests: 0, ivrCalls: 0, probeCalls: 0, cpsCalls: 0, errors: 0, dropped: 0 };
+  const stats: ScriptStats = { requests: 0, ivrCalls: 0, probeCalls: 0, cpsCalls: 0, bridgeCalls: 0, errors: 0, dropped: 0 };
   let base = '';
   const flows: Record<string, () => object> = {
     '/ivr': () => ({
@@ -54,6 +58,7 @@ export async function startBenchScript(opts: { collectTimeoutMs: number; maxCall
     '/probe': () => ({ module: 'tts', data: { text: 'This is the quality probe. Please hold.' }, children: { _: { module: 'sleep', data: { duration: 600 } } } }),
     '/warmup': () => ({ module: 'tts', data: { text: GREETING }, children: { _: { module: 'tts', data: { text: 'Thank you. Goodbye.' }, children: { _: { module: 'hangup', data: {} } } } } }),
     '/cps': () => ({ module: 'tts', data: { text: 'Hello.' }, children: { _: { module: 'hangup', data: {} } } }),
+    '/bridge': () => ({ module: 'resources', data: { to_did: BRIDGE_NUMBER, use_local_resources: false, timeout: 20 } }),
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -77,6 +82,7 @@ export async function startBenchScript(opts: { collectTimeoutMs: number; maxCall
         if (rec) { rec.second = now; rec.digits = digitsOf(params); }
       } else if (url.pathname === '/probe') stats.probeCalls++;
       else if (url.pathname === '/cps') stats.cpsCalls++;
+      else if (url.pathname === '/bridge') stats.bridgeCalls++;
       const body = JSON.stringify(flow());
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);

@@ -38,6 +38,8 @@ export interface StartOptions {
   /** Prefix command (e.g. ['taskset', '-c', '0']). */
   prefix?: string[];
   logLevel?: string;
+  /** More config sections (e.g. `carriers` for the bridge scenario). */
+  extraConfig?: Record<string, unknown>;
 }
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -54,6 +56,7 @@ export async function startHookline(o: StartOptions): Promise<Target> {
     accounts: [{ id: 'bench' }],
     numbers,
     log: { level: o.logLevel ?? 'warn' },
+    ...(o.extraConfig ?? {}),
   };
   const configFile = join(o.dir, 'hookline-bench.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));

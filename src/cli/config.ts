@@ -10,6 +10,7 @@ import type { CallflowNode } from '../pivot/callflow.js';
 import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
 import { isValidTimeZone } from '../pivot/temporal.js';
 import { parseConferenceConfig, ConferenceConfigError, type ConferenceSettings } from '../pivot/conference-config.js';
+import type { AdminConfig } from '../pbx/admin.js';
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -54,6 +55,14 @@ export interface TtsConfig {
   cacheEntries: number;
   /** Optional folder for a persistent cache. */
   cacheDir?: string;
+  /** Folder of Piper voices (`<name>.onnx` + `<name>.onnx.json`); none by default (no Piper engine). */
+  voicesDir?: string;
+  /** Piper worker threads (each keeps its loaded voice models). Default 1. */
+  piperWorkers: number;
+  /** ONNX Runtime threads per Piper inference. Default 1. */
+  piperThreads: number;
+  /** Per-sentence-batch Piper synthesis budget, ms (a worker that overruns is replaced). Default 30000. */
+  piperTimeoutMs: number;
 }
 
 export interface PivotConfig {
@@ -61,7 +70,14 @@ export interface PivotConfig {
   apiVersion: string;
   /** Upper bound for `req_timeout_ms`. Default 5000. */
   maxReqTimeoutMs: number;
+  /**
+   * Where TwiML `<Record>` stores its recordings (PUT `<recordingUrl>/<CallSid>-<n>.wav`); the stored file's URL is
+   * reported as `RecordingUrl`. Without it `<Record>` is skipped.
+   */
+  recordingUrl?: string;
 }
+
+export type { AdminConfig };
 
 export interface AccountConfig { id: string; name?: string; realm?: string }
 
@@ -97,6 +113,11 @@ export interface GatewayConfig {
   register: boolean;
   /** Expires asked for in the REGISTER, seconds. Default 3600. */
   registerExpires: number;
+  /**
+   * No reply at all (not even 100 Trying) to an INVITE within this many seconds: the gateway counts as down and
+   * the next one is tried (instead of waiting for Timer B, 64*T1 = 32 s). Default 5; 0 = wait for Timer B.
+   */
+  replyTimeout: number;
 }
 
 /** An outbound trunk (`resources`): without `account` it is global (use_local_resources false), else the account's. */
@@ -186,6 +207,24 @@ export interface HooklineConfig {
   temporalRules: Record<string, StoredTemporalRule>;
   /** Stored conferences by id (`conference` module's `id`), Kazoo `conferences` fields. */
   conferences: Record<string, ConferenceSettings>;
+  /** Read-only admin HTTP endpoint (debug records, CDRs, stats); off unless `admin.port` is set. */
+  admin: AdminConfig;
+  /** Bounds of the media loader behind `play` URLs and stored media (downloads, decoding, cache). */
+  mediaFetch: MediaFetchConfig;
+}
+
+export interface MediaFetchConfig {
+  /** Largest download or file, bytes. Default 20 MiB. */
+  maxBytes: number;
+  /** Whole request (headers and body), ms. Default 10000. */
+  timeoutMs: number;
+  /** Longest decoded audio, seconds. Default 600. */
+  maxSeconds: number;
+  /** Cache: most entries (default 128) and most bytes of decoded audio (default 64 MiB). */
+  cacheEntries: number;
+  cacheBytes: number;
+  /** Freshness of a cached file without Cache-Control max-age from its server, seconds. Default 60. */
+  maxAgeSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -335,13 +374,14 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
     const gateways: GatewayConfig[] = gws.map((g, j) => {
       const gp = `${path}.gateways[${j}]`;
       if (!isObj(g)) throw new ConfigError(gp, `expected an object, got ${show(g)}`);
-      checkKeys(g, gp, ['host', 'port', 'transport', 'username', 'password', 'realm', 'prefix', 'suffix', 'register', 'registerExpires']);
+      checkKeys(g, gp, ['host', 'port', 'transport', 'username', 'password', 'realm', 'prefix', 'suffix', 'register', 'registerExpires', 'replyTimeout']);
       const host = str(g, 'host', gp);
       if (!HOST_RE.test(host)) throw new ConfigError(`${gp}.host`, `expected a host name or IP address, got ${show(host)}`);
       const gw: GatewayConfig = {
         host, port: int(g, 'port', gp, 5060, 1, 65535), transport: oneOf(g, 'transport', gp, ['udp', 'tcp'] as const, 'udp'),
         prefix: typeof g.prefix === 'string' ? g.prefix : '', suffix: typeof g.suffix === 'string' ? g.suffix : '',
         register: false, registerExpires: int(g, 'registerExpires', gp, 3600, 30, 86400),
+        replyTimeout: int(g, 'replyTimeout', gp, 5, 0, 60),
       };
       if (g.register !== undefined && typeof g.register !== 'boolean') throw new ConfigError(`${gp}.register`, `expected true or false, got ${show(g.register)}`);
       gw.register = g.register === true;
@@ -452,7 +492,7 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
 export function validateConfig(input: unknown): HooklineConfig {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new ConfigError('(root)', 'expected an object');
-  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'conferences']);
+  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'admin', 'mediaFetch', 'conferences']);
 
   const s = section(input, 'sip');
   checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent']);
@@ -479,7 +519,7 @@ export function validateConfig(input: unknown): HooklineConfig {
   if (rtp.portMax <= rtp.portMin) throw new ConfigError('rtp.portMax', `must be greater than rtp.portMin (${rtp.portMin})`);
 
   const tt = section(input, 'tts');
-  checkKeys(tt, 'tts', ['voice', 'language', 'workers', 'queueLimit', 'cacheEntries', 'cacheDir']);
+  checkKeys(tt, 'tts', ['voice', 'language', 'workers', 'queueLimit', 'cacheEntries', 'cacheDir', 'voicesDir', 'piperWorkers', 'piperThreads', 'piperTimeoutMs']);
   const tts: TtsConfig = {
     voice: str(tt, 'voice', 'tts', 'female'),
     language: str(tt, 'language', 'tts', 'en-us'),
@@ -487,15 +527,24 @@ export function validateConfig(input: unknown): HooklineConfig {
     queueLimit: int(tt, 'queueLimit', 'tts', 256, 1, 100000),
     cacheEntries: int(tt, 'cacheEntries', 'tts', 512, 0, 1000000),
     cacheDir: optStr(tt, 'cacheDir', 'tts'),
+    voicesDir: optStr(tt, 'voicesDir', 'tts'),
+    piperWorkers: int(tt, 'piperWorkers', 'tts', 1, 1, 16),
+    piperThreads: int(tt, 'piperThreads', 'tts', 1, 1, 64),
+    piperTimeoutMs: int(tt, 'piperTimeoutMs', 'tts', 30000, 100, 600000),
   };
 
   const p = section(input, 'pivot');
-  checkKeys(p, 'pivot', ['compat', 'apiVersion', 'maxReqTimeoutMs']);
+  checkKeys(p, 'pivot', ['compat', 'apiVersion', 'maxReqTimeoutMs', 'recordingUrl']);
   const pivot: PivotConfig = {
     compat: oneOf(p, 'compat', 'pivot', ['lenient', 'strict'] as const, 'lenient'),
     apiVersion: str(p, 'apiVersion', 'pivot', '2015-03-01'),
     maxReqTimeoutMs: int(p, 'maxReqTimeoutMs', 'pivot', 5000, 100, 120000),
   };
+  const recordingUrl = optStr(p, 'recordingUrl', 'pivot');
+  if (recordingUrl !== undefined) {
+    if (!/^https?:\/\/[^/?#]+/.test(recordingUrl)) throw new ConfigError('pivot.recordingUrl', `expected an http(s) URL, got ${show(recordingUrl)}`);
+    pivot.recordingUrl = recordingUrl;
+  }
 
   const c = section(input, 'calls');
   checkKeys(c, 'calls', ['maxConcurrent', 'maxDurationSeconds']);
@@ -535,7 +584,26 @@ export function validateConfig(input: unknown): HooklineConfig {
 
   const bridging = bridgingSections(input, ids);
 
-  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), conferences: conferencesSection(input) };
+  const ad = section(input, 'admin');
+  checkKeys(ad, 'admin', ['listen', 'port', 'token']);
+  const admin: AdminConfig = { listen: address(ad, 'listen', 'admin', '127.0.0.1')! };
+  if (ad.port !== undefined) admin.port = int(ad, 'port', 'admin', 0, 0, 65535);
+  const token = optStr(ad, 'token', 'admin');
+  if (token !== undefined) {
+    if (token.length < 16) throw new ConfigError('admin.token', 'expected at least 16 characters');
+    admin.token = token;
+  }
+  const mf = section(input, 'mediaFetch');
+  checkKeys(mf, 'mediaFetch', ['maxBytes', 'timeoutMs', 'maxSeconds', 'cacheEntries', 'cacheBytes', 'maxAgeSeconds']);
+  const mediaFetch: MediaFetchConfig = {
+    maxBytes: int(mf, 'maxBytes', 'mediaFetch', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    timeoutMs: int(mf, 'timeoutMs', 'mediaFetch', 10000, 100, 600000),
+    maxSeconds: int(mf, 'maxSeconds', 'mediaFetch', 600, 1, 86400),
+    cacheEntries: int(mf, 'cacheEntries', 'mediaFetch', 128, 0, 100000),
+    cacheBytes: int(mf, 'cacheBytes', 'mediaFetch', 64 * 1024 * 1024, 0, 16 * 1024 * 1024 * 1024),
+    maxAgeSeconds: int(mf, 'maxAgeSeconds', 'mediaFetch', 60, 0, 86400 * 30),
+  };
+  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), admin, mediaFetch, conferences: conferencesSection(input) };
 }
 
 /** Read and validate a config file (YAML or JSON by extension; YAML parses JSON too). */
@@ -557,6 +625,8 @@ export function loadConfigFile(file: string): HooklineConfig {
   for (const [id, m] of Object.entries(config.media)) {
     if (m.file !== undefined && !isAbsolute(m.file)) config.media[id] = { file: resolvePath(dirname(file), m.file) };
   }
+  // So is `tts.voicesDir`.
+  if (config.tts.voicesDir !== undefined && !isAbsolute(config.tts.voicesDir)) config.tts.voicesDir = resolvePath(dirname(file), config.tts.voicesDir);
   return config;
 }
 

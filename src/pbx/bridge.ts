@@ -8,22 +8,27 @@
  * - `Bridger.endpoints()`: devices (and users' devices) to their registered contacts; simultaneous (all at
  *   once, per-endpoint delay) or single (one after another), `repeats` times.
  * - Ringing: a 183 with SDP is relayed to the caller as early media (unless ignore_early_media); a 180, or
- *   early media ignored, gives the caller 180 Ringing while not answered, or a local ringback tone (440+480 Hz,
- *   2 s on, 4 s off) once answered.
+ *   early media ignored, gives the caller 180 Ringing while it is still plainly ringing, or a local ringback
+ *   tone (440+480 Hz, 2 s on, 4 s off) in-band once it hears early media or is answered.
  * - Answered: the caller is answered (if not yet), the media sessions bridged; the first BYE from either
- *   side is carried to the other. The caller hanging up while legs ring cancels them (CANCEL → 487).
+ *   side is carried to the other; a hold (re-INVITE sendonly/inactive) or resume on either side is re-offered
+ *   to the other with a re-INVITE of ours (hold.ts). The caller hanging up while legs ring cancels them (CANCEL → 487).
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import type { MediaSession } from '../rtp/media-engine.js';
 import type { NameAddr, SipUri, Source } from '../sip/index.js';
 import type {
-  BridgeCallerId, BridgeOutcome, CallInfo, EndpointsRequest, PlayOutcome, Prompt, ResourcesRequest,
+  BridgeCallerId, BridgeOutcome, CallInfo, EndpointsRequest, PlayOutcome, Prompt, ResourcesRequest, UriRequest,
 } from '../pivot/call-control.js';
 import type { CarrierConfig, DeviceConfig, HooklineConfig } from '../cli/config.js';
 import { OutboundLeg, type LegDeps, type LegTarget } from './leg.js';
 import { causeForStatus, formatForCarrier, isGatewayFailure, toE164 } from './numbers.js';
 import type { Registrar } from './registrar.js';
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { parseUri } from '../sip/index.js';
+import type { HoldSync } from './hold.js';
 
 /** What the bridger needs from the inbound call (implemented by `Call`). */
 export interface BridgeHost {
@@ -32,12 +37,17 @@ export interface BridgeHost {
   readonly answered: boolean;
   readonly mediaSession: MediaSession | undefined;
   answer(): Promise<void>;
-  ring(): void;
+  /** 180 to a caller that is still plainly ringing (true), else false: early media or answered. */
+  ring(): boolean;
   play(prompt: Prompt, options?: { signal?: AbortSignal; earlyMedia?: boolean }): Promise<PlayOutcome>;
   hangup(): Promise<void>;
   onEnded(listener: () => void): () => void;
   /** A leg was placed for this call (CDR). */
   noteLeg(leg: OutboundLeg): void;
+  /** Hold carried across the bridge. */
+  readonly hold: HoldSync;
+  /** The caller's media is now bridged to an answered leg (record_on_bridge). */
+  bridged?(): void;
 }
 
 export interface BridgerDeps {
@@ -89,7 +99,7 @@ export class Bridger {
 
   async resources(req: ResourcesRequest, signal?: AbortSignal): Promise<BridgeOutcome> {
     const number = req.normalize ? toE164(req.toDid) : req.toDid.trim();
-    const account = this.call.info.accountId;
+    const account = req.huntAccountId ?? this.call.info.accountId;
     const carriers = this.deps.config.carriers
       .filter((c) => (req.useLocalResources ? c.account === account : c.account === undefined))
       .filter((c) => req.outboundFlags.every((f) => c.flags.includes(f)))
@@ -106,7 +116,7 @@ export class Bridger {
         if (this.call.ended || signal?.aborted) return CALLER_GONE;
         const target = this.gatewayTarget(carrier, gw, number, req);
         const r = await this.ringGroup([{ target, delayMs: 0 }], timeoutMs, req.ignoreEarlyMedia, signal);
-        if (r.kind === 'answered') return this.converse(r.leg);
+        if (r.kind === 'answered') return this.converse(r.leg, req.keepCaller === true);
         if (r.kind === 'gone') return CALLER_GONE;
         if (r.kind === 'timeout') return NO_ANSWER;
         last = r.status;
@@ -124,13 +134,17 @@ export class Bridger {
     const uri: SipUri = { scheme: 'sip', user, host: gw.host, port: gw.port, params, headers: {} };
     const to: NameAddr = { uri: { scheme: 'sip', user, host: gw.host, params: {}, headers: {} }, params: '' };
     const cid = carrier.callerIdFormat === 'e164' && req.callerId.number ? { ...req.callerId, number: toE164(req.callerId.number) } : req.callerId;
+    const realm = req.fromUriRealm ?? (req.formatFromUri ? this.deps.config.accounts.find((a) => a.id === this.call.info.accountId)?.realm : undefined);
+    const headers = this.headersFor(cid, req.customSipHeaders, realm);
+    if (req.emitAccountId) headers.push(['X-Account-ID', this.call.info.accountId]);
     const target: LegTarget = {
       label: `${carrier.id} ${gw.host}:${gw.port}`,
       uri,
       dest: { transport: gw.transport, address: gw.host, port: gw.port },
       to,
-      from: this.fromFor(cid),
-      headers: this.headersFor(cid, req.customSipHeaders),
+      from: this.fromFor(cid, realm),
+      headers,
+      ...(gw.replyTimeout > 0 ? { replyTimeoutMs: gw.replyTimeout * 1000 } : {}),
     };
     if (gw.username !== undefined && gw.password !== undefined) {
       target.credentials = { username: gw.username, password: gw.password, ...(gw.realm !== undefined ? { realm: gw.realm } : {}) };
@@ -138,18 +152,21 @@ export class Bridger {
     return target;
   }
 
-  private fromFor(cid: BridgeCallerId): NameAddr {
+  /** From for an outbound leg: the caller ID at our host (or `realm`: format_from_uri / from_uri_realm). */
+  private fromFor(cid: BridgeCallerId, realm?: string): NameAddr {
     const user = cid.number && /^[A-Za-z0-9+*#._-]{1,64}$/.test(cid.number) ? cid.number : 'anonymous';
-    const na: NameAddr = { uri: { scheme: 'sip', user, host: this.deps.localHost, params: {}, headers: {} }, params: '' };
+    const host = realm && /^[A-Za-z0-9.-]{1,253}$/.test(realm) ? realm : this.deps.localHost;
+    const na: NameAddr = { uri: { scheme: 'sip', user, host, params: {}, headers: {} }, params: '' };
     if (cid.name) na.displayName = cid.name.replace(/["\\\r\n]/g, '').slice(0, 64);
     return na;
   }
 
-  private headersFor(cid: BridgeCallerId, custom: Readonly<Record<string, string>>): Array<[string, string]> {
+  private headersFor(cid: BridgeCallerId, custom: Readonly<Record<string, string>>, realm?: string): Array<[string, string]> {
     const h: Array<[string, string]> = [];
     if (cid.number && /^[A-Za-z0-9+*#._-]{1,64}$/.test(cid.number)) {
       const name = cid.name ? `"${cid.name.replace(/["\\\r\n]/g, '').slice(0, 64)}" ` : '';
-      h.push(['P-Asserted-Identity', `${name}<sip:${cid.number}@${this.deps.localHost}>`]);
+      const host = realm && /^[A-Za-z0-9.-]{1,253}$/.test(realm) ? realm : this.deps.localHost;
+      h.push(['P-Asserted-Identity', `${name}<sip:${cid.number}@${host}>`]);
     }
     for (const [k, v] of Object.entries(custom)) h.push([k, v]);
     return h;
@@ -168,10 +185,14 @@ export class Bridger {
       const g = cfg.ringGroups.find((x) => x.id === ep.id);
       for (const m of g?.endpoints ?? []) eps.push({ type: m.type, id: m.id, delaySeconds: m.delay, timeoutSeconds: m.timeout });
     }
+    // The caller's own device and its owner's devices are not rung unless can_call_self. A call whose From is a
+    // device's username has proved it is that device (the switch challenges it).
+    const self = req.canCallSelf ? undefined : this.deps.registrar?.device(this.call.info.from);
+    const isSelf = (d: DeviceConfig): boolean => self !== undefined && (d.id === self.id || (self.owner !== undefined && d.owner === self.owner));
     for (const ep of eps.slice(0, 64)) {
-      const devices: DeviceConfig[] = ep.type === 'device'
+      const devices: DeviceConfig[] = (ep.type === 'device'
         ? cfg.devices.filter((d) => d.id === ep.id)
-        : cfg.devices.filter((d) => d.owner === ep.id);
+        : cfg.devices.filter((d) => d.owner === ep.id)).filter((d) => !isSelf(d));
       const ringing: Ringing[] = [];
       for (const d of devices) {
         for (const t of this.deviceTargets(d, req)) ringing.push({ target: t, delayMs: ep.delaySeconds * 1000 });
@@ -182,11 +203,15 @@ export class Bridger {
       this.deps.log.info({ endpoints: req.endpoints.map((e) => `${e.type}:${e.id}`) }, 'no registered endpoint to ring');
       return { kind: 'no_endpoints', why: 'no registered endpoint' };
     }
+    // `group` by id: the stored group's own strategy and ring time where the module gave none.
+    const stored = req.endpoints.length === 1 && req.endpoints[0]!.type === 'group' ? cfg.ringGroups.find((x) => x.id === req.endpoints[0]!.id) : undefined;
+    const strategy = stored && req.defaultsFromGroup?.strategy ? stored.strategy : req.strategy;
+    const timeoutSeconds = stored && req.defaultsFromGroup?.timeout ? stored.timeout : req.timeoutSeconds;
     let last: BridgeOutcome = NO_ANSWER;
     for (let round = 0; round < req.repeats; round++) {
-      const batches = req.strategy === 'single'
+      const batches = strategy === 'single'
         ? groups.map((g) => ({ ringing: g.ringing.map((r) => ({ ...r, delayMs: 0 })), timeoutMs: g.timeoutMs }))
-        : [{ ringing: groups.flatMap((g) => g.ringing), timeoutMs: req.timeoutSeconds * 1000 }];
+        : [{ ringing: groups.flatMap((g) => g.ringing), timeoutMs: timeoutSeconds * 1000 }];
       for (const b of batches) {
         if (this.call.ended || signal?.aborted) return CALLER_GONE;
         const r = await this.ringGroup(b.ringing, b.timeoutMs, req.ignoreEarlyMedia, signal);
@@ -204,7 +229,7 @@ export class Bridger {
     const realm = d.realm ?? this.deps.config.registrar.realm;
     return reg.contacts(d.username).map((b) => ({
       label: `device ${d.id}`,
-      uri: b.uri,
+      uri: req.staticInvite && /^[A-Za-z0-9+*#._-]{1,64}$/.test(req.staticInvite) ? { ...b.uri, user: req.staticInvite } : b.uri,
       dest: b.source,
       to: { uri: { scheme: 'sip', user: d.username, host: realm, params: {}, headers: {} }, params: '' },
       from: this.fromFor(req.callerId),
@@ -289,10 +314,11 @@ export class Bridger {
 
   private startRingback(): void {
     if (this.ringback || this.call.ended) return;
-    if (!this.call.answered) this.call.ring();
     const ac = new AbortController();
     this.ringback = ac;
-    if (!this.call.answered) return; // the caller's phone rings by itself after 180
+    // A caller still ringing gets 180 and its phone rings by itself; one already hearing early media (or
+    // answered) hears our ringback tone in-band instead of silence.
+    if (!this.call.answered && this.call.ring()) return;
     void (async () => {
       while (!ac.signal.aborted && !this.call.ended) {
         const o = await this.call.play(RINGBACK, { signal: ac.signal, earlyMedia: true });
@@ -317,7 +343,48 @@ export class Bridger {
   }
 
   /** The leg answered: answer the caller, bridge media, and wait for either side to hang up. */
-  private async converse(leg: OutboundLeg): Promise<BridgeOutcome> {
+  // ------------------------------------------------------------------ a SIP URI (TwiML <Dial><Sip>)
+
+  async uri(req: UriRequest, signal?: AbortSignal): Promise<BridgeOutcome> {
+    const u = parseUri(req.uri.trim());
+    if (!u || (u.scheme !== 'sip' && u.scheme !== 'sips') || !u.host) return { kind: 'no_endpoints', why: `not a SIP URI: ${req.uri.slice(0, 80)}` };
+    const host = u.host.replace(/^\[|\]$/g, '');
+    let address = host;
+    if (isIP(host) === 0) {
+      try {
+        address = (await Promise.race([
+          lookup(host),
+          new Promise<never>((_, rej) => { setTimeout(() => rej(new Error('DNS timeout')), 3000).unref(); }),
+        ])).address;
+      } catch (err) {
+        this.deps.log.info({ host, err: String(err) }, '<Dial><Sip>: host not resolved');
+        return failed(404);
+      }
+    }
+    const transport = String(u.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
+    const uri: SipUri = { scheme: 'sip', ...(u.user !== undefined ? { user: u.user } : {}), host, ...(u.port !== undefined ? { port: u.port } : {}), params: transport === 'tcp' ? { transport: 'tcp' } : {}, headers: {} };
+    const target: LegTarget = {
+      label: `sip ${host}${u.port !== undefined ? `:${u.port}` : ''}`,
+      uri,
+      dest: { transport, address, port: u.port ?? 5060 },
+      to: { uri: { ...uri, params: {}, headers: {} }, params: '' },
+      from: this.fromFor(req.callerId),
+      headers: this.headersFor(req.callerId, req.customSipHeaders),
+      ...(req.credentials ? { credentials: { username: req.credentials.username, password: req.credentials.password } } : {}),
+      replyTimeoutMs: 5000,
+    };
+    const r = await this.ringGroup([{ target, delayMs: 0 }], req.timeoutSeconds * 1000, false, signal);
+    if (r.kind === 'answered') return this.converse(r.leg, req.keepCaller === true);
+    if (r.kind === 'gone') return CALLER_GONE;
+    if (r.kind === 'timeout') return NO_ANSWER;
+    return failed(r.status);
+  }
+
+  /**
+   * The leg answered: answer the caller, bridge media, and wait for either side to hang up. With `keepCaller`
+   * (TwiML <Dial>) the far end hanging up first leaves the caller on the line, unbridged, for the next verbs.
+   */
+  private async converse(leg: OutboundLeg, keepCaller = false): Promise<BridgeOutcome> {
     this.stopRingback();
     const a = this.call.mediaSession;
     if (this.earlyLeg && this.earlyLeg !== leg) { a?.unbridge(); }
@@ -342,6 +409,13 @@ export class Bridger {
       return failed(500);
     }
     this.deps.log.info({ leg: leg.callId, codecA: a.config?.codec, codecB: leg.codec }, 'bridged');
+    // Hold on either side is offered to the other (a caller already holding when the leg answers is carried too).
+    this.call.hold.onPeerDirection = (d) => leg.hold.offer(d);
+    leg.hold.onPeerDirection = (d) => this.call.hold.offer(d);
+    if (this.call.hold.peerDirection !== 'sendrecv') leg.hold.offer(this.call.hold.peerDirection);
+    this.call.bridged?.();
+    const startedAt = this.deps.clock.now();
+    let calleeHungUp = false;
     await new Promise<void>((resolve) => {
       let done = false;
       const off = this.call.onEnded(() => {
@@ -355,12 +429,19 @@ export class Bridger {
         if (done) return;
         done = true;
         off();
-        void this.call.hangup();
+        if (keepCaller && !this.call.ended) {
+          calleeHungUp = true;
+          a.unbridge();
+        } else {
+          void this.call.hangup();
+        }
         resolve();
       };
       if (!leg.live) leg.onRemoteEnd(leg);
     });
-    return { kind: 'bridged' };
+    this.call.hold.onPeerDirection = undefined;
+    leg.hold.onPeerDirection = undefined;
+    return { kind: 'bridged', seconds: Math.round((this.deps.clock.now() - startedAt) / 1000), ...(calleeHungUp ? { calleeHungUp } : {}) };
   }
 }
 

@@ -16,13 +16,16 @@ import { createAnswer, parseSdp, type NegotiatedAudio, type SessionDescription, 
 import type { TtsService } from '../media/tts/index.js';
 import { tone as makeTone } from '../media/tone.js';
 import type {
-  BridgeOutcome, BridgingCallControl, CallControl, CallInfo, ConferenceOutcome, ConferenceRequest, ConferencingCallControl, DtmfDigit,
-  EndpointsRequest, PlayOutcome, Prompt, ResourcesRequest,
+  BridgeOutcome, BridgingCallControl, CallControl, CallInfo, CallRecordingRequest, ConferenceOutcome, ConferenceRequest, ConferencingCallControl,
+  DtmfDigit, EndpointsRequest, PlayOutcome, Prompt, RecordCallerOutcome, RecordCallerRequest, RecordingCallControl, ResourcesRequest, UriRequest,
 } from '../pivot/call-control.js';
 import type { ConferenceManager } from './conference.js';
+import { defaultUploader, type RecordingUploader } from '../media/upload.js';
+import { CallRecordings, type RecordingHost } from './recording.js';
 import type { PromptRegistry } from './prompts.js';
 import { Bridger, type BridgeHost, type BridgerDeps } from './bridge.js';
 import type { OutboundLeg } from './leg.js';
+import { HoldSync } from './hold.js';
 
 export type EndReason =
   | 'local-hangup' | 'remote-bye' | 'cancel' | 'ack-timeout' | 'rtp-timeout' | 'max-duration' | 'shutdown'
@@ -48,6 +51,8 @@ export interface CallDeps {
   bridging?: BridgerDeps;
   /** Conference rooms; without it the `conference` module hangs up. */
   conferences?: ConferenceManager;
+  /** Recording uploads (default: the process-wide uploader). */
+  uploader?: RecordingUploader;
 }
 
 /** Most outbound legs one call may place (failover, ring groups, repeats). */
@@ -73,13 +78,15 @@ export function dtmfFromInfo(contentType: string | undefined, body: string): Dtm
   return DTMF_RE.test(d) ? d : undefined;
 }
 
-export class Call implements CallControl, BridgingCallControl, ConferencingCallControl, BridgeHost {
+export class Call implements CallControl, BridgingCallControl, RecordingCallControl, ConferencingCallControl, BridgeHost, RecordingHost {
   readonly info: CallInfo;
   private state: 'ringing' | 'early' | 'answered' | 'ended' = 'ringing';
   private dialog: Dialog | undefined;
   private media: MediaSession | undefined;
   private negotiated: NegotiatedAudio | undefined;
   private localSdp: SessionDescription | undefined;
+  /** Hold carried to a bridged leg (the bridge listens while the legs talk). */
+  readonly hold: HoldSync;
   private localSdpText = '';
   private answering: Promise<void> | undefined;
   private readonly digitListeners = new Set<(d: DtmfDigit) => void>();
@@ -96,6 +103,8 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
   /** Outbound legs placed for this call, oldest first (CDR). */
   readonly legs: OutboundLeg[] = [];
   private readonly log: Logger;
+  /** record_caller / record_call of this call, and their upload results (`recordings.notes`). */
+  readonly recordings: CallRecordings;
 
   constructor(
     private readonly deps: CallDeps,
@@ -120,6 +129,13 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
     };
     this.startedAt = deps.clock.now();
     this.log = deps.log.child({ callId: m.callId });
+    this.hold = new HoldSync({
+      stack: deps.stack, clock: deps.clock, log: this.log, mediaAddress: deps.mediaAddress,
+      current: () => (this.state === 'answered' && this.dialog && this.media && this.localSdp && this.negotiated
+        ? { dialog: this.dialog, media: this.media, local: this.localSdp, negotiated: this.negotiated } : undefined),
+      adopt: (local, text, n) => { this.localSdp = local; this.localSdpText = text; this.negotiated = n; this.configureMedia(); },
+    });
+    this.recordings = new CallRecordings(this, deps.uploader ?? defaultUploader(), deps.clock, this.log);
     const tx = invite.serverTransaction as InviteServerTransaction | null;
     if (tx) {
       tx.onCancel = () => {
@@ -143,6 +159,19 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
   get sipDialog(): Dialog | undefined { return this.dialog; }
   /** The caller's media session (bridging puts outbound legs on its worker). */
   get mediaSession(): MediaSession | undefined { return this.media; }
+  /** True once media flows to the caller (answered, or early media). */
+  get mediaStarted(): boolean { return this.media?.config !== undefined; }
+
+  recordCaller(req: RecordCallerRequest, options: { signal?: AbortSignal } = {}): Promise<RecordCallerOutcome> {
+    return this.recordings.recordCaller(req, options.signal);
+  }
+
+  startCallRecording(req: CallRecordingRequest): void { this.recordings.startCall(req); }
+
+  stopCallRecording(): Promise<void> { return this.recordings.stopCall(); }
+
+  /** The bridger connected the caller to a leg (record_on_bridge). */
+  bridged(): void { this.recordings.kick(true); }
 
   noteLeg(leg: OutboundLeg): void {
     if (this.legs.length < MAX_LEGS_PER_CALL) this.legs.push(leg);
@@ -153,6 +182,13 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
     if (!b || this.state === 'ended') return Promise.resolve({ kind: 'no_endpoints', why: b ? 'call ended' : 'bridging not configured' });
     if (this.legs.length >= MAX_LEGS_PER_CALL) return Promise.resolve({ kind: 'failed', cause: 'NORMAL_TEMPORARY_FAILURE', code: 503 });
     return new Bridger(b, this).resources(req, options.signal);
+  }
+
+  bridgeUri(req: UriRequest, options: { signal?: AbortSignal } = {}): Promise<BridgeOutcome> {
+    const b = this.deps.bridging;
+    if (!b || this.state === 'ended') return Promise.resolve({ kind: 'no_endpoints', why: b ? 'call ended' : 'bridging not configured' });
+    if (this.legs.length >= MAX_LEGS_PER_CALL) return Promise.resolve({ kind: 'failed', cause: 'NORMAL_TEMPORARY_FAILURE', code: 503 });
+    return new Bridger(b, this).uri(req, options.signal);
   }
 
   bridgeEndpoints(req: EndpointsRequest, options: { signal?: AbortSignal } = {}): Promise<BridgeOutcome> {
@@ -217,16 +253,23 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
     this.localSdp = a.answer;
     this.localSdpText = a.sdp;
     this.negotiated = a.media;
+    this.hold.peerOffered(this.offer, a.media.mediaIndex);
   }
 
   private startMedia(): void {
+    if (!this.media || this.media.config) return;
+    this.configureMedia();
+  }
+
+  private configureMedia(): void {
     const n = this.negotiated;
-    if (!n || !this.media || this.media.config) return;
+    if (!n || !this.media) return;
     this.media.configure({
       address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType, direction: n.direction,
       ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
       rtpTimeoutMs: this.deps.rtpTimeoutMs,
     });
+    this.recordings.kick();
   }
 
   answer(): Promise<void> {
@@ -251,6 +294,7 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
     this.dialog = d;
     this.deps.onDialog(this, d);
     this.startMedia();
+    this.recordings.kick();
     this.maxTimer = this.deps.clock.setTimeout(() => {
       this.maxTimer = undefined;
       this.log.info('maximum call duration reached');
@@ -269,9 +313,11 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
     }
   }
 
-  /** Send 180 Ringing (before answer). */
-  ring(): void {
-    if (this.state === 'ringing') this.invite.respond(180, 'Ringing');
+  /** Send 180 Ringing if the caller is still plainly ringing; false once early media or the answer started. */
+  ring(): boolean {
+    if (this.state !== 'ringing') return false;
+    this.invite.respond(180, 'Ringing');
+    return true;
   }
 
   async play(prompt: Prompt, options: { signal?: AbortSignal; earlyMedia?: boolean } = {}): Promise<PlayOutcome> {
@@ -453,6 +499,8 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
   private reInvite(req: IncomingRequest): void {
     const m = req.message;
     if (!this.media || !this.localSdp) { req.respond(500, 'Server Internal Error'); return; }
+    // Our own re-INVITE (hold carried from the other leg) is in flight: glare (RFC 3261 §14.2).
+    if (this.hold.pending) { req.respond(491, 'Request Pending'); return; }
     const contact = this.deps.stack.contact(this.info.request || 'hookline', req.source.transport);
     if (m.body.length === 0) {
       req.respond(200, 'OK', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] });
@@ -470,13 +518,9 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
     if (prev && (prev.address !== a.media.address || prev.port !== a.media.port || prev.codec !== a.media.codec
       || prev.direction !== a.media.direction || prev.telephoneEventPt !== a.media.telephoneEventPt)) {
       // New address, codec or direction (hold: sendonly/inactive stops the RTP timeout from firing).
-      this.media.configure({
-        address: a.media.address, port: a.media.port, codec: a.media.codec, payloadType: a.media.payloadType,
-        direction: a.media.direction,
-        ...(a.media.telephoneEventPt !== undefined ? { telephoneEventPt: a.media.telephoneEventPt } : {}),
-        rtpTimeoutMs: this.deps.rtpTimeoutMs,
-      });
+      this.configureMedia();
     }
+    this.hold.peerOffered(offer.sdp, a.media.mediaIndex);
   }
 
   onDigit(listener: (digit: DtmfDigit) => void): () => void {
@@ -522,6 +566,7 @@ export class Call implements CallControl, BridgingCallControl, ConferencingCallC
     for (const r of this.plays.values()) r('stopped');
     this.plays.clear();
     if (this.dialog) this.dialog.terminate();
+    this.recordings.callEnding();
     const media = this.media;
     this.media = undefined;
     if (media) void media.close();

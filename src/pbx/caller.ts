@@ -1,6 +1,6 @@
 /**
  * The built-in test caller (`hookline call`): a small UAC on Hookline's own SIP stack and media engine.
- * It dials, sends RFC 4733 digits once answered, records what it hears, waits for the far end's BYE
+ * It dials, sends RFC 4733 digits once answered, records what it hears (early media from a 183 with SDP too), waits for the far end's BYE
  * (or hangs up itself after `maxSeconds`), and reports the outcome.
  */
 import { createSocket } from 'node:dgram';
@@ -126,9 +126,25 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
       req.respond(481, 'Call/Transaction Does Not Exist');
     };
     let cancelTimer: NodeJS.Timeout | undefined;
+    let early = false;
     const final = await new Promise<SipResponse>((resolve) => {
       const tx = stack.sendRequest(invite, dest, (res) => {
-        if (res.status < 200) { if (res.status > 100 && result.progress.length < 16) result.progress.push(res.status); return; }
+        if (res.status < 200) {
+          if (res.status > 100 && result.progress.length < 16) result.progress.push(res.status);
+          // Early media (183 with SDP): listen (and record) before the answer.
+          if (res.status > 100 && !early && res.body.length > 0 && session) {
+            const e = acceptAnswer(offer, res.body.toString('utf8'));
+            if (e.ok) {
+              early = true;
+              session.configure({
+                address: e.media.address, port: e.media.port, codec: e.media.codec, payloadType: e.media.payloadType,
+                ...(e.media.telephoneEventPt !== undefined ? { telephoneEventPt: e.media.telephoneEventPt } : {}),
+              });
+              if (o.record) session.startRecording((o.maxSeconds ?? 60) + 61);
+            }
+          }
+          return;
+        }
         if (res.status < 300) {
           if (!dialog) dialog = Dialog.fromUac(invite, res, tx.peer);
           (tx as InviteClientTransaction).sendAck(dialog.createAck());
@@ -143,6 +159,12 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
     result.setupMs = Math.round(clock.now() - t0);
     if (final.status >= 300 || !dialog) {
       result.outcome = final.synthetic ? 'timeout' : 'rejected';
+      if (early && o.record) {
+        result.audio = await session.stopRecording();
+        const a = audioActivity(result.audio);
+        result.rms = a.rms;
+        result.heardSeconds = a.activeSeconds;
+      }
       return result;
     }
     result.outcome = 'answered';
@@ -158,7 +180,7 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
       });
     }
     const maxMs = (o.maxSeconds ?? 60) * 1000;
-    if (o.record) session.startRecording(maxMs / 1000 + 1);
+    if (o.record && !early) session.startRecording(maxMs / 1000 + 1);
     let toneRef: ReturnType<MediaEngine['registerPrompt']> | undefined;
     if (o.tone && neg.ok) {
       toneRef = engine.registerPrompt(makeTone(o.tone.frequencies, { durationMs: o.tone.ms }));

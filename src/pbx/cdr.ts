@@ -95,7 +95,10 @@ export class CdrStore {
   dropped = 0;
   posted = 0;
 
-  constructor(private readonly cfg: CdrConfig, private readonly log: Logger, private readonly fetchImpl: typeof fetch = fetch) {}
+  constructor(private cfg: CdrConfig, private readonly log: Logger, private readonly fetchImpl: typeof fetch = fetch) {}
+
+  /** Config reload: the new url/file/maxRecords apply to the next records; stored records are kept. */
+  setConfig(cfg: CdrConfig): void { this.cfg = cfg; }
 
   get size(): number { return this.records.length; }
 

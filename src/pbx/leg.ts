@@ -14,6 +14,7 @@ import {
   type SipResponse, type SipStack, type SipUri, type Source,
 } from '../sip/index.js';
 import { authorize, pickChallenge } from '../sip/auth.js';
+import { HoldSync } from './hold.js';
 import type { MediaEngine, MediaSession } from '../rtp/media-engine.js';
 import { acceptAnswer, createAnswer, createOffer, parseSdp, serializeSdp, type AudioCodec, type NegotiatedAudio, type SessionDescription } from '../rtp/sdp.js';
 
@@ -42,6 +43,8 @@ export interface LegTarget {
   from: NameAddr;
   credentials?: { username: string; password: string; realm?: string };
   headers: Array<[string, string]>;
+  /** Give up on an INVITE that got no reply at all after this long (ms): 408, and the caller tries the next. */
+  replyTimeoutMs?: number;
 }
 
 export type LegState = 'new' | 'calling' | 'proceeding' | 'answered' | 'failed' | 'cancelled' | 'ended';
@@ -81,10 +84,18 @@ export class OutboundLeg {
   private byeInFlight: Promise<void> | undefined;
   private readonly timers = new Set<TimerHandle>();
   private readonly log: Logger;
+  /** Hold carried to the caller (the bridge listens while the legs talk). */
+  readonly hold: HoldSync;
 
   constructor(private readonly deps: LegDeps, readonly target: LegTarget) {
     this.startedAt = deps.clock.now();
     this.log = deps.log.child({ leg: this.callId, target: target.label });
+    this.hold = new HoldSync({
+      stack: deps.stack, clock: deps.clock, log: this.log, mediaAddress: deps.mediaAddress,
+      current: () => (this.state === 'answered' && this.dialog && this.media && this.offer && this.negotiated
+        ? { dialog: this.dialog, media: this.media, local: this.offer, negotiated: this.negotiated } : undefined),
+      adopt: (local, text, n) => { this.offer = local; this.offerText = text; this.negotiated = n; this.configureMedia(); },
+    });
   }
 
   get sipDialog(): Dialog | undefined { return this.dialog; }
@@ -135,7 +146,15 @@ export class OutboundLeg {
     });
     this.invite = req;
     try {
-      this.tx = this.deps.stack.invite(req, t.dest, (res) => this.onResponse(req, res));
+      const tx = this.deps.stack.invite(req, t.dest, (res) => this.onResponse(req, res));
+      this.tx = tx;
+      if (t.replyTimeoutMs) {
+        const h = this.deps.clock.setTimeout(() => {
+          this.timers.delete(h);
+          if (this.invite === req) tx.giveUp(`no reply from ${t.label} within ${t.replyTimeoutMs} ms`);
+        }, t.replyTimeoutMs);
+        this.timers.add(h);
+      }
     } catch (err) {
       this.log.error({ err: String(err) }, 'INVITE could not be sent');
       this.fail(503, 'Transport unavailable');
@@ -182,6 +201,7 @@ export class OutboundLeg {
       this.state = 'answered';
       this.answeredAt = this.deps.clock.now();
       this.finalStatus = status;
+      this.hold.peerAnswered(this.negotiated.direction);
       this.deps.onDialog(this, d);
       this.log.info({ codec: this.negotiated.codec }, 'leg answered');
       this.onAnswer?.(this);
@@ -320,6 +340,8 @@ export class OutboundLeg {
     const m = req.message;
     const contact = this.deps.stack.contact(this.target.from.uri.user ?? 'hookline', req.source.transport);
     if (!this.media || !this.offer || this.state !== 'answered') { req.respond(500, 'Server Internal Error'); return; }
+    // Our own re-INVITE (hold carried from the caller) is in flight: glare (RFC 3261 §14.2).
+    if (this.hold.pending) { req.respond(491, 'Request Pending'); return; }
     if (m.body.length === 0) {
       req.respond(200, 'OK', { body: this.offerText, contentType: 'application/sdp', contact: [contact] });
       return;
@@ -333,6 +355,7 @@ export class OutboundLeg {
     this.negotiated = a.media;
     req.respond(200, 'OK', { body: a.sdp, contentType: 'application/sdp', contact: [contact] });
     this.configureMedia();
+    this.hold.peerOffered(o.sdp, a.media.mediaIndex);
   }
 
   /** Release media, timers and the dialog; idempotent. */

@@ -11,7 +11,7 @@ import { getLogger, type Logger } from '../util/logger.js';
 import { SipStack, type IncomingRequest, type Dialog, type TimerSettings } from '../sip/index.js';
 import { MediaEngine } from '../rtp/media-engine.js';
 import { createAnswer, parseSdp } from '../rtp/sdp.js';
-import { TtsService } from '../media/tts/index.js';
+import { FliteEngine, PiperEngine, TtsService, type TtsEngine } from '../media/tts/index.js';
 import { PivotSession, PivotDebugStore } from '../pivot/index.js';
 import type { HooklineConfig } from '../cli/config.js';
 import { routeFor } from '../cli/config.js';
@@ -19,12 +19,18 @@ import { Call, ALLOW } from './call.js';
 import { PromptRegistry } from './prompts.js';
 import { OutboundLeg, type LegDeps } from './leg.js';
 import { Registrar } from './registrar.js';
+import { startAdmin, type AdminServer } from './admin.js';
+import { MediaLoader } from '../media/fetch.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
 import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
+import { flushRecordings } from './recording.js';
 import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
 import { ConferenceManager, type ConferenceStats } from './conference.js';
+
+/** How long close() waits for recordings still encoding or uploading. */
+const RECORDING_FLUSH_MS = 5000;
 
 /** Anything the switch routes in-dialog requests to: an inbound call or an outbound leg. */
 interface DialogOwner { handleInDialog(req: IncomingRequest): void }
@@ -66,21 +72,42 @@ export class Switch {
   readonly legs = new Set<OutboundLeg>();
   private legsTotal = 0;
   /** Registrar for `devices` (undefined when none are configured: REGISTER then gets 405). */
-  readonly registrar: Registrar | undefined;
+  get registrar(): Registrar | undefined { return this.registrarImpl; }
+  private registrarImpl: Registrar | undefined;
+  /** The running config (a reload swaps it; calls in progress keep the one they started with). */
+  get config(): HooklineConfig { return this.configImpl; }
+  private configImpl: HooklineConfig;
   private readonly bridging: BridgerDeps;
   /** Call detail records (one per call, every leg): query with `cdrs.query()`. */
   readonly cdrs: CdrStore;
   /** Our REGISTERs to carrier gateways that ask for it (`register: true`). */
-  private readonly trunkRegs: TrunkRegistrations;
+  private trunkRegs: TrunkRegistrations;
   private readonly pivots = new Map<Call, PivotSession>();
   /** Conference rooms (`conference` module). */
   readonly conferences: ConferenceManager;
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
   private closing: Promise<void> | undefined;
+  private admin: AdminServer | undefined;
+  private loader: { cfg: HooklineConfig['mediaFetch']; loader: MediaLoader } | undefined;
+
+  /** The media loader for `play`/stored media, built from `mediaFetch` (rebuilt when a reload changes it). */
+  private mediaLoader(): MediaLoader {
+    const cfg = this.configImpl.mediaFetch;
+    if (!this.loader || this.loader.cfg !== cfg) {
+      this.loader = {
+        cfg,
+        loader: new MediaLoader({
+          clock: this.clock, logger: this.log.child({ part: 'media' }), maxBytes: cfg.maxBytes, timeoutMs: cfg.timeoutMs,
+          maxSeconds: cfg.maxSeconds, cacheEntries: cfg.cacheEntries, cacheBytes: cfg.cacheBytes, maxAgeMs: cfg.maxAgeSeconds * 1000,
+        }),
+      };
+    }
+    return this.loader.loader;
+  }
 
   private constructor(
-    readonly config: HooklineConfig,
+    config: HooklineConfig,
     readonly stack: SipStack,
     readonly engine: MediaEngine,
     readonly tts: TtsService,
@@ -90,7 +117,8 @@ export class Switch {
     private readonly log: Logger,
     private readonly mediaAddress: string,
   ) {
-    this.registrar = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;
+    this.configImpl = config;
+    this.registrarImpl = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;
     const legDeps: LegDeps = {
       stack, engine, clock, log: log.child({ part: 'leg' }), codecs: config.rtp.codecs, mediaAddress,
       rtpTimeoutMs: config.rtp.timeoutSeconds * 1000,
@@ -109,6 +137,35 @@ export class Switch {
         if (req.message.method !== 'ACK') req.respond(500, 'Server Internal Error');
       }
     };
+  }
+
+  /**
+   * Config reload (`kill -HUP`): numbers, accounts, pivot settings, calls limits, media, menus, temporal rules,
+   * carriers, devices, users, ring groups, registrar and CDR settings take effect for new calls. Registrations of
+   * devices that remain are kept; bindings of removed devices are dropped; gateway registrations are redone when
+   * the carriers changed. `sip`, `rtp`, `tts` and `log` need a restart here (sockets, workers, voices): they keep
+   * their running values and are named in `restartNeeded` (the CLI applies `log.level` itself).
+   */
+  async reload(next: HooklineConfig): Promise<{ applied: string[]; restartNeeded: string[] }> {
+    const old = this.configImpl;
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    const fixed = ['sip', 'rtp', 'tts', 'log', 'admin'] as const;
+    const restartNeeded = fixed.filter((k) => !same(old[k], next[k]));
+    const merged: HooklineConfig = { ...next, sip: old.sip, rtp: old.rtp, tts: old.tts, log: old.log, admin: old.admin };
+    const applied = (Object.keys(merged) as Array<keyof HooklineConfig>).filter((k) => !same(old[k], merged[k]));
+    this.configImpl = merged;
+    this.bridging.config = merged;
+    if (this.registrarImpl) this.registrarImpl.setDevices(merged.devices, merged.registrar);
+    else if (merged.devices.length > 0) this.registrarImpl = new Registrar(merged.registrar, merged.devices, this.clock, this.log.child({ part: 'registrar' }));
+    this.bridging.registrar = this.registrarImpl;
+    this.cdrs.setConfig(merged.cdr);
+    if (!same(old.carriers, merged.carriers)) {
+      await this.trunkRegs.close();
+      this.trunkRegs = new TrunkRegistrations(this.stack, this.clock, this.log.child({ part: 'trunk' }), merged.carriers);
+      this.trunkRegs.start();
+    }
+    this.log.info({ applied, restartNeeded }, 'config reloaded');
+    return { applied, restartNeeded };
   }
 
   static async start(config: HooklineConfig, opts: SwitchOptions = {}): Promise<Switch> {
@@ -142,6 +199,7 @@ export class Switch {
       throw err;
     }
     const tts = opts.tts ?? new TtsService({
+      ...(config.tts.voicesDir ? { engines: withPiper(config.tts, config.tts.voicesDir) } : {}),
       workers: config.tts.workers,
       queueLimit: config.tts.queueLimit,
       cacheEntries: config.tts.cacheEntries,
@@ -151,14 +209,22 @@ export class Switch {
     });
     // Warm the TTS engine (WASM compile, first instance) so the first caller does not wait for it.
     void tts.warmUp().catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
-    return new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
+    const sw = new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
+    try { await sw.startAdmin(); } catch (err) { await sw.close(); throw new Error(`admin endpoint: ${String(err)}`); }
+    return sw;
   }
 
-  addresses(): { sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }> } {
+  addresses(): { sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }>; admin?: string } {
     const sip: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }> = [];
     if (this.stack.udpPort) sip.push({ transport: 'udp', address: this.config.sip.listen, port: this.stack.udpPort });
     if (this.stack.tcpPort) sip.push({ transport: 'tcp', address: this.config.sip.listen, port: this.stack.tcpPort });
-    return { sip };
+    return { sip, ...(this.admin ? { admin: this.admin.url } : {}) };
+  }
+
+  /** Start the admin HTTP endpoint when configured (`admin.port`); Switch.start does it. */
+  async startAdmin(): Promise<void> {
+    if (this.admin || this.configImpl.admin.port === undefined) return;
+    this.admin = await startAdmin(this, this.configImpl.admin, this.log.child({ part: 'admin' }));
   }
 
   stats(): SwitchStats {
@@ -275,8 +341,10 @@ export class Switch {
       compat: this.config.pivot.compat,
       apiVersion: this.config.pivot.apiVersion,
       maxReqTimeoutMs: this.config.pivot.maxReqTimeoutMs,
+      ...(this.config.pivot.recordingUrl !== undefined ? { recordingUrl: this.config.pivot.recordingUrl } : {}),
       debugStore: this.debugStore,
       storedConfig: this.config,
+      media: this.mediaLoader(),
     });
     this.pivots.set(call, session);
     try {
@@ -368,6 +436,7 @@ export class Switch {
   }
 
   private async doClose(): Promise<void> {
+    await this.admin?.close();
     await Promise.race([
       Promise.all([...this.calls.values()].map((c) => c.shutdown())),
       new Promise((r) => setTimeout(r, 2000)),
@@ -378,5 +447,23 @@ export class Switch {
     this.prompts.clear();
     await this.engine.close();
     if (this.ownsTts) await this.tts.close();
+    // recordings of the calls just ended are encoded and uploaded in the background: give them a moment
+    const left = await flushRecordings(RECORDING_FLUSH_MS);
+    if (left > 0) this.log.warn({ left }, 'recordings still uploading at shutdown');
   }
+}
+
+/** flite (the default engine) plus Piper voices from `voicesDir`; the configured default voice is preloaded. */
+function withPiper(tts: HooklineConfig['tts'], voicesDir: string): TtsEngine[] {
+  return [
+    new FliteEngine({ workers: tts.workers, queueLimit: tts.queueLimit }),
+    new PiperEngine({
+      voicesDir,
+      workers: tts.piperWorkers,
+      threads: tts.piperThreads,
+      timeoutMs: tts.piperTimeoutMs,
+      queueLimit: tts.queueLimit,
+      preload: [tts.voice],
+    }),
+  ];
 }

@@ -95,6 +95,27 @@ export interface ResourcesRequest {
   readonly normalize: boolean;
   /** Only carriers that have every one of these flags. */
   readonly outboundFlags: readonly string[];
+  /** `hunt_account_id`: with useLocalResources, that account's carriers instead of the call's. */
+  readonly huntAccountId?: string;
+  /** `format_from_uri`: the account's realm as the From host; `from_uri_realm` names the realm itself. */
+  readonly formatFromUri?: boolean;
+  readonly fromUriRealm?: string;
+  /** `emit_account_id`: an X-Account-ID header on the outbound INVITE. */
+  readonly emitAccountId?: boolean;
+  /** TwiML `<Dial>`: when the far end hangs up first the caller stays (the flow goes on); default false. */
+  readonly keepCaller?: boolean;
+}
+
+/** TwiML `<Dial><Sip>`: bridge to a SIP URI directly (no carrier). */
+export interface UriRequest {
+  /** `sip:user@host[:port][;transport=tcp]`; the host an IP address or a name resolved by the system. */
+  readonly uri: string;
+  readonly credentials?: { readonly username: string; readonly password: string };
+  readonly timeoutSeconds: number;
+  readonly callerId: BridgeCallerId;
+  readonly customSipHeaders: Readonly<Record<string, string>>;
+  /** When the far end hangs up first the caller stays (the flow goes on). */
+  readonly keepCaller?: boolean;
 }
 
 export interface EndpointRef {
@@ -115,11 +136,20 @@ export interface EndpointsRequest {
   readonly callerId: BridgeCallerId;
   readonly customSipHeaders: Readonly<Record<string, string>>;
   readonly ignoreEarlyMedia: boolean;
+  /** `static_invite`: the Request-URI user sent to the phone instead of its registered one. */
+  readonly staticInvite?: string;
+  /** `can_call_self`: also ring the caller's own device and the devices of its owner (default: skipped). */
+  readonly canCallSelf?: boolean;
+  /** A stored ring group (`group` by id) supplies the strategy and/or ring time the module did not give. */
+  readonly defaultsFromGroup?: { readonly strategy: boolean; readonly timeout: boolean };
 }
 
 export type BridgeOutcome =
-  /** The far end answered; resolved once the bridged conversation ended (either side hung up). */
-  | { readonly kind: 'bridged' }
+  /**
+   * The far end answered; resolved once the bridged conversation ended (either side hung up). `seconds`: how long
+   * it lasted; `calleeHungUp`: the far end ended it and the caller is still there (only with `keepCaller`).
+   */
+  | { readonly kind: 'bridged'; readonly seconds?: number; readonly calleeHungUp?: boolean }
   /** No one answered: Kazoo hangup cause (`USER_BUSY`, `NO_ANSWER`, ...) and SIP code. */
   | { readonly kind: 'failed'; readonly cause: string; readonly code: number }
   /** Nothing to ring (unknown or unregistered endpoints, no carrier for the number). */
@@ -129,6 +159,8 @@ export type BridgeOutcome =
 export interface BridgingCallControl {
   bridgeResources(req: ResourcesRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
   bridgeEndpoints(req: EndpointsRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
+  /** TwiML `<Dial><Sip>` (optional: a call layer without it skips `<Sip>`). */
+  bridgeUri?(req: UriRequest, options?: { signal?: AbortSignal }): Promise<BridgeOutcome>;
 }
 
 /** True when `call` can bridge. */
@@ -166,4 +198,61 @@ export interface ConferencingCallControl {
 /** True when `call` can join conferences. */
 export function canConference(call: CallControl): call is CallControl & ConferencingCallControl {
   return typeof (call as Partial<ConferencingCallControl>).joinConference === 'function';
+}
+
+// ---------------------------------------------------------------- recording (optional, like bridging: without it
+// `record_call` and `record_caller` are skipped → `_`). PIVOT.md 2.8, 3.2.
+
+/** Where and how a finished recording is uploaded. */
+export interface RecordingTarget {
+  /** Full upload URL (file name included). */
+  readonly url: string;
+  readonly method: 'PUT' | 'POST';
+  readonly format: 'wav' | 'mp3';
+}
+
+export type RecordingUploadOutcome =
+  | { readonly kind: 'uploaded'; readonly url: string; readonly bytes: number; readonly seconds: number; readonly attempts: number }
+  | { readonly kind: 'failed'; readonly url: string; readonly error: string }
+  /** Nothing uploaded: empty, shorter than `record_min_sec`, or never started. */
+  | { readonly kind: 'skipped'; readonly why: string };
+
+/** `record_caller`: the caller only, until `signal` aborts (a key), silence, the time limit or hang-up. */
+export interface RecordCallerRequest extends RecordingTarget {
+  readonly maxSeconds: number;
+  /** Stop after this much caller silence, seconds; 0 = never. */
+  readonly silenceSeconds: number;
+  /** Do not upload a recording in which the caller never made a sound (TwiML: no audio → no recording). */
+  readonly skipSilent?: boolean;
+}
+
+export interface RecordCallerOutcome {
+  readonly reason: 'stopped' | 'silence' | 'time_limit' | 'hangup' | 'busy';
+  /** Recorded length, seconds. */
+  readonly seconds: number;
+  /** Settles once the upload finished (or failed / was skipped); never rejects. */
+  readonly upload: Promise<RecordingUploadOutcome>;
+}
+
+/** `record_call`: both directions mixed, in the background. */
+export interface CallRecordingRequest extends RecordingTarget {
+  readonly maxSeconds: number;
+  /** `now` (as soon as media flows), or only once the call is answered / bridged. */
+  readonly startOn: 'now' | 'answer' | 'bridge';
+  /** Recordings shorter than this (seconds) are discarded. */
+  readonly minSeconds: number;
+}
+
+export interface RecordingCallControl {
+  recordCaller(req: RecordCallerRequest, options?: { signal?: AbortSignal }): Promise<RecordCallerOutcome>;
+  /** Start recording the call; uploaded on stop, at the time limit or when the call ends. Ignored when one runs. */
+  startCallRecording(req: CallRecordingRequest): void;
+  /** Stop the call recording (if any) and start its upload; resolves once the audio is in hand. */
+  stopCallRecording(): Promise<void>;
+}
+
+/** True when `call` can record. */
+export function canRecord(call: CallControl): call is CallControl & RecordingCallControl {
+  const c = call as Partial<RecordingCallControl>;
+  return typeof c.recordCaller === 'function' && typeof c.startCallRecording === 'function' && typeof c.stopCallRecording === 'function';
 }

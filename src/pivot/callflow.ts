@@ -151,7 +151,8 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     timeout: { type: 'integer', min: 0, default: 20 },
     repeats: { type: 'integer', min: 1, default: 1 },
   },
-  group: { id: { type: 'string' }, timeout: { type: 'integer', min: 0, default: 20 } },
+  // No schema default for timeout: a stored group's own ring time applies when the module gives none.
+  group: { id: { type: 'string' }, timeout: { type: 'integer', min: 0 } },
   resources: { to_did: { type: 'string' }, use_local_resources: { type: 'boolean', default: true }, timeout: { type: 'integer', min: 0 } },
   offnet: { to_did: { type: 'string' }, use_local_resources: { type: 'boolean', default: true }, timeout: { type: 'integer', min: 0 } },
   conference: {
@@ -165,12 +166,22 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     url: { type: 'string' },
     method: { type: 'string', enum: ['put', 'post'], caseInsensitive: true, default: 'put' },
     time_limit: { type: 'integer', min: 5, max: 10800, default: 3600 },
+    record_on_answer: { type: 'boolean', default: false },
+    record_on_bridge: { type: 'boolean', default: false },
+    record_min_sec: { type: 'integer', min: 0, max: 10800 },
+    record_sample_rate: { type: 'integer', min: 8000, max: 48000 },
+    should_follow_transfer: { type: 'boolean', default: true },
+    label: { type: 'string', maxLength: 256 },
+    media_name: { type: 'string', minLength: 1, maxLength: 256, pattern: /^[^/\\?#]+$/ },
   },
   record_caller: {
     url: { type: 'string' },
     format: { type: 'string', enum: ['mp3', 'wav'] },
     method: { type: 'string', enum: ['put', 'post'], caseInsensitive: true, default: 'put' },
     time_limit: { type: 'integer', min: 5, max: 10800, default: 3600 },
+    // Hookline extensions: keys that stop the recording (default any), seconds of silence that stop it (0 = off).
+    terminators: { type: 'dtmf[]' },
+    silence_timeout: { type: 'integer', min: 0, max: 10800 },
   },
   temporal_route: {
     rules: { type: 'string[]', default: [] },

@@ -12,6 +12,7 @@
  * - `collect_dtmf` takes `default` (cut at its first terminator) as a prefix, clears it, then
  *   consumes pending digits, then live ones.
  */
+import type { DialResult } from './params.js';
 import type { CallControl, DtmfDigit } from './call-control.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
@@ -105,4 +106,12 @@ export interface ModuleContext {
   readonly media: MediaSource;
   /** Wall-clock time, epoch ms (temporal routes). */
   now(): number;
+  /** Where TwiML `<Record>` stores recordings (config `pivot.recordingUrl`); undefined: `<Record>` is skipped. */
+  readonly recordingUrl?: string;
+  /** Remember a TwiML `<Record>` result for the next TwiML requests (RecordingUrl, RecordingDuration, RecordingSid). */
+  setRecording?(r: { url: string; durationSeconds: number; id: string }): void;
+  /** Next 1-based recording number of this call (file names). */
+  nextRecordingNumber?(): number;
+  /** Remember a TwiML `<Dial>` result for the next TwiML requests (DialCallStatus, DialCallDuration, DialCallSid). */
+  setDialResult?(r: DialResult): void;
 }

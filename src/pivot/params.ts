@@ -26,7 +26,15 @@ export interface ParamState {
   readonly lastCollection?: string;
   readonly answered: boolean;
   readonly ended: boolean;
+  /** The latest TwiML `<Record>` result (sent as RecordingUrl/RecordingDuration/RecordingSid in TwiML requests only). */
+  readonly recording?: { readonly url: string; readonly durationSeconds: number; readonly id: string };
+  /** The latest TwiML `<Dial>` result (DialCallStatus, DialCallDuration, DialCallSid; TwiML requests only). */
+  readonly dial?: DialResult;
 }
+
+/** Twilio's DialCallStatus values. */
+export type DialStatus = 'completed' | 'answered' | 'busy' | 'no-answer' | 'failed' | 'canceled';
+export interface DialResult { readonly status: DialStatus; readonly seconds?: number; readonly sid?: string }
 
 function put(out: PivotParams, key: string, v: string | undefined): void {
   if (v !== undefined && v !== '') out[key] = v;
@@ -48,6 +56,16 @@ export function buildParams(s: ParamState, format: ReqFormat): PivotParams {
     put(out, 'Direction', i.direction);
     put(out, 'CallerName', i.callerIdName);
     put(out, 'CallerNumber', i.callerIdNumber);
+    if (s.recording) {
+      put(out, 'RecordingUrl', s.recording.url);
+      out.RecordingDuration = Math.round(s.recording.durationSeconds);
+      put(out, 'RecordingSid', s.recording.id);
+    }
+    if (s.dial) {
+      put(out, 'DialCallStatus', s.dial.status);
+      if (s.dial.seconds !== undefined) out.DialCallDuration = s.dial.seconds;
+      put(out, 'DialCallSid', s.dial.sid);
+    }
     if (s.lastCollection !== undefined && s.collections.has(s.lastCollection)) {
       // A plain string, as TwiML scripts expect; an empty result is still reported.
       out.Digits = s.collections.get(s.lastCollection) ?? '';

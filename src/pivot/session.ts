@@ -9,6 +9,7 @@
  * const { reason } = await s.run({ module: 'pivot', data: { voice_url: 'https://ivr.example/start' } });
  * ```
  */
+import type { DialResult } from './params.js';
 import type { CallControl, DtmfDigit } from './call-control.js';
 import type { Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
@@ -62,6 +63,8 @@ export interface PivotSessionOptions {
   media?: MediaSource;
   /** Wall clock, epoch ms, for `temporal_route` (default `Date.now`). */
   now?: () => number;
+  /** Base URL where TwiML `<Record>` stores recordings (PUT); without it `<Record>` is skipped. */
+  recordingUrl?: string;
 }
 
 let sharedLoader: MediaLoader | undefined;
@@ -101,6 +104,10 @@ export class PivotSession {
   private readonly stored: PivotStored;
   private readonly media: MediaSource;
   private readonly wallNow: () => number;
+  private readonly recordingUrl: string | undefined;
+  private recording: { url: string; durationSeconds: number; id: string } | undefined;
+  private recordings = 0;
+  private dial: DialResult | undefined;
 
   constructor(call: CallControl, opts: PivotSessionOptions) {
     if (!opts || !opts.clock) throw new PivotError('PIVOT_BAD_OPTIONS', 'PivotSession needs a clock');
@@ -117,6 +124,7 @@ export class PivotSession {
     this.stored = { ...EMPTY_STORED, ...(opts.storedConfig ? storedFromRecords(opts.storedConfig) : {}), ...opts.stored };
     this.media = opts.media ?? defaultMediaLoader();
     this.wallNow = opts.now ?? Date.now;
+    this.recordingUrl = opts.recordingUrl;
     this.startedAt = opts.clock.now();
     this.log = (opts.logger ?? getLogger('pivot')).child({ callId: call.info.callId });
     this.webhook = new WebhookClient({
@@ -215,6 +223,8 @@ export class PivotSession {
       ...(this.lastCollection !== undefined ? { lastCollection: this.lastCollection } : {}),
       answered: this.call.answered,
       ended: this.call.ended,
+      ...(this.recording ? { recording: this.recording } : {}),
+      ...(this.dial ? { dial: this.dial } : {}),
     };
   }
 
@@ -273,6 +283,10 @@ export class PivotSession {
       stored: this.stored,
       media: this.media,
       now: (): number => this.wallNow(),
+      ...(this.recordingUrl !== undefined ? { recordingUrl: this.recordingUrl } : {}),
+      setRecording: (r: { url: string; durationSeconds: number; id: string }): void => { this.recording = { ...r }; },
+      nextRecordingNumber: (): number => ++this.recordings,
+      setDialResult: (r: DialResult): void => { this.dial = { ...r }; },
     };
   }
 }

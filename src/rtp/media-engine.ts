@@ -84,6 +84,8 @@ export interface MediaSessionEvents {
   timeout: () => void;
   remote: (address: string, port: number) => void;
   close: (reason: CloseReason) => void;
+  /** The call recorder reached its time limit (`full`) or heard `silenceMs` of caller silence (once each). */
+  recorder: (reason: 'full' | 'silence') => void;
 }
 
 export interface MediaEngineStats {
@@ -149,6 +151,8 @@ const STARTUP_GRACE_MS = 30000;
 const MAX_DTMF_DIGITS = 64;
 /** Silence after each in-band DTMF tone, ms. */
 const INBAND_DTMF_GAP_MS = 60;
+/** Longest call recording (record_call / record_caller time_limit maximum, PIVOT.md 3.2). */
+export const MAX_RECORDER_SECONDS = 10800;
 
 export class MediaEngine {
   readonly address: string;
@@ -466,6 +470,7 @@ export class MediaSession {
   private readonly internalPlays = new Map<number, () => void>();
   private readonly pendingDtmf = new Map<number, () => void>();
   private readonly pendingRec = new Map<number, (pcm: Int16Array) => void>();
+  private readonly pendingRecorder = new Map<number, (pcm: Int16Array) => void>();
   private nextPlayId = 1;
   private configured: MediaSessionConfig | undefined;
   private remoteAddr: { address: string; port: number } | undefined;
@@ -614,6 +619,30 @@ export class MediaSession {
     });
   }
 
+  /**
+   * Start the call recorder (src/rtp/recorder.ts): `mix` records the caller plus what the caller hears (our
+   * prompts, the bridged peer), else the caller only; at most `maxSeconds` (≤ 10800; then a `recorder` 'full'
+   * event); `silenceMs` > 0 gives a `recorder` 'silence' event once the caller was quiet that long.
+   * Restarts if already recording. Independent of `startRecording`.
+   */
+  startRecorder(opts: { mix: boolean; maxSeconds: number; silenceMs?: number }): void {
+    if (this.closed) return;
+    if (!(opts.maxSeconds > 0 && opts.maxSeconds <= MAX_RECORDER_SECONDS)) throw new MediaError('INVALID_ARGUMENT', `bad maxSeconds ${opts.maxSeconds}`);
+    const silenceMs = opts.silenceMs ?? 0;
+    if (!(silenceMs >= 0 && silenceMs <= MAX_RECORDER_SECONDS * 1000)) throw new MediaError('INVALID_ARGUMENT', `bad silenceMs ${silenceMs}`);
+    this.engine.postTo(this.slotIndex, { t: 'recorderStart', sid: this.sid, mix: opts.mix, maxSeconds: opts.maxSeconds, silenceMs });
+  }
+
+  /** Stop the call recorder; resolves with the PCM16 8 kHz audio (empty when not recording or closed). */
+  stopRecorder(): Promise<Int16Array> {
+    if (this.closed) return Promise.resolve(new Int16Array(0));
+    const req = this.engine.nextRequest();
+    return new Promise<Int16Array>((resolve) => {
+      this.pendingRecorder.set(req, resolve);
+      this.engine.postTo(this.slotIndex, { t: 'recorderStop', sid: this.sid, req });
+    });
+  }
+
   /** Stop sending, close the sockets, free the ports; pending plays report 'stopped'. Idempotent. */
   close(): Promise<void> {
     if (this.closePromise) return this.closePromise;
@@ -643,6 +672,8 @@ export class MediaSession {
         break;
       case 'dtmfDone': { const r = this.pendingDtmf.get(m.req); this.pendingDtmf.delete(m.req); r?.(); break; }
       case 'recording': { const r = this.pendingRec.get(m.req); this.pendingRec.delete(m.req); r?.(m.pcm); break; }
+      case 'recorderData': { const r = this.pendingRecorder.get(m.req); this.pendingRecorder.delete(m.req); r?.(m.pcm); break; }
+      case 'recorderEvent': this.emit('recorder', m.reason); break;
       case 'closed': this.finish('closed'); break;
       default: break;
     }
@@ -667,6 +698,8 @@ export class MediaSession {
     this.pendingDtmf.clear();
     for (const r of this.pendingRec.values()) r(new Int16Array(0));
     this.pendingRec.clear();
+    for (const r of this.pendingRecorder.values()) r(new Int16Array(0));
+    this.pendingRecorder.clear();
     this.engine.sessionClosed(this);
     this.closeResolve?.();
     this.emit('close', reason);

@@ -20,6 +20,7 @@ import { decodeRtp, looksLikeRtcp, RtpDecodeResult, RtpPacket, writeU32, MARKER_
 import { decodeTelephoneEvent, eventToDtmf, TelephoneEvent, END_BIT, DEFAULT_EVENT_VOLUME } from './telephone-event.js';
 import { HIST_BINS, HIST_MIN_MS, HIST_STEP_MS } from './protocol.js';
 import { Mixer, MemberPort } from './mixer.js';
+import { CallRecorder, REC_NONE, REC_FULL } from './recorder.js';
 import type { ConfigureMsg, FromWorker, PacerStats, ToWorker, WorkerInit } from './protocol.js';
 
 const FRAME_MS = 20;
@@ -127,6 +128,8 @@ class Session {
   recHaveTs = false;
   recNextTs = 0;
   recSsrc = 0;
+  /** Call recorder (record_call / record_caller), see recorder.ts. */
+  recorder: CallRecorder | undefined;
   // bridging (relay to `peer`, a session of this worker)
   peer: Session | undefined;
   /** Our paced frames are suppressed while relayed packets flow (performance.now() ms). */
@@ -268,6 +271,7 @@ function sendFrame(s: Session): void {
     buf[2] = (s.seq >>> 8) & 0xff;
     buf[3] = s.seq & 0xff;
     writeU32(buf, 4, s.ts);
+    if (s.recorder) recorderEvent(s, s.recorder.tx(buf, HEADER, FRAME_SAMPLES, s.dec, s.ts));
     if (s.sending) {
       s.rtp.send(buf, s.remotePort, s.remoteAddr);
       s.marker = false;
@@ -416,7 +420,7 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     return;
   }
   const n = rxPacket.payloadLength;
-  if ((!s.detector && !s.rec && !s.member) || n === 0 || n > MAX_DECODE_SAMPLES) return;
+  if ((!s.detector && !s.rec && !s.recorder && !s.member) || n === 0 || n > MAX_DECODE_SAMPLES) return;
   if (s.decodeBuf.length !== n) s.decodeBuf = new Int16Array(n); // only when the peer's ptime differs
   const pcm = s.decodeBuf;
   const dec = s.dec;
@@ -425,6 +429,11 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   if (s.detector) s.detector.process(pcm, s.onInband);
   if (s.rec) record(s, pcm, rxPacket.timestamp, rxPacket.ssrc);
   if (s.member) s.member.up.write(pcm, n);
+  if (s.recorder) recorderEvent(s, s.recorder.rx(pcm, n, rxPacket.timestamp, rxPacket.ssrc, s.ts));
+}
+
+function recorderEvent(s: Session, ev: number): void {
+  if (ev !== REC_NONE) post({ t: 'recorderEvent', sid: s.sid, reason: ev === REC_FULL ? 'full' : 'silence' });
 }
 
 /**
@@ -468,6 +477,7 @@ function relay(s: Session, o: Session, msg: Buffer, isEvent: boolean): void {
     const x = s.isPcma ? A2U : U2A;
     for (let i = 0; i < n; i++) buf[HEADER + i] = x[msg[off + i]!]!;
   }
+  if (o.recorder && !isEvent) recorderEvent(o, o.recorder.tx(buf, HEADER, n, o.dec, outTs));
   o.rtp.send(buf, o.remotePort, o.remoteAddr);
   statSent++;
   o.seq = (o.seq + 1) & 0xffff;
@@ -644,6 +654,7 @@ async function close(sid: number): Promise<void> {
   abortDtmf(s);
   s.rec = undefined;
   s.member = undefined;
+  s.recorder = undefined;
   await Promise.all([closeSocket(s.rtp), closeSocket(s.rtcp)]);
   sessions.delete(sid);
   post({ t: 'closed', sid });
@@ -685,6 +696,19 @@ function handle(m: ToWorker): void {
       let pcm = new Int16Array(0);
       if (s && s.rec) { pcm = s.rec.slice(0, s.recLen); s.rec = undefined; s.recLen = 0; }
       post({ t: 'recording', sid: m.sid, req: m.req, pcm }, [pcm.buffer as ArrayBuffer]);
+      break;
+    }
+    case 'recorderStart': {
+      const s = sessions.get(m.sid);
+      if (!s || s.closed) break;
+      s.recorder = new CallRecorder({ mix: m.mix, maxSamples: m.maxSeconds * 8000, baseTs: s.ts, silenceSamples: m.silenceMs * 8 });
+      break;
+    }
+    case 'recorderStop': {
+      const s = sessions.get(m.sid);
+      let pcm: Int16Array = new Int16Array(0);
+      if (s && s.recorder) { pcm = s.recorder.take(); s.recorder = undefined; }
+      post({ t: 'recorderData', sid: m.sid, req: m.req, pcm }, [pcm.buffer as ArrayBuffer]);
       break;
     }
     case 'close': void close(m.sid); break;

@@ -53,6 +53,9 @@ export type ToWorker =
   | { readonly t: 'dtmf'; readonly sid: number; readonly req: number; readonly events: readonly number[]; readonly durationMs: number }
   | { readonly t: 'recStart'; readonly sid: number; readonly maxSeconds: number }
   | { readonly t: 'recStop'; readonly sid: number; readonly req: number }
+  /** Call recorder (recorder.ts): `mix` = caller + what the caller hears; `silenceMs` 0 = no silence stop. */
+  | { readonly t: 'recorderStart'; readonly sid: number; readonly mix: boolean; readonly maxSeconds: number; readonly silenceMs: number }
+  | { readonly t: 'recorderStop'; readonly sid: number; readonly req: number }
   | { readonly t: 'close'; readonly sid: number }
   | { readonly t: 'bridge'; readonly sid: number; readonly peer: number }
   | { readonly t: 'unbridge'; readonly sid: number }
@@ -106,6 +109,8 @@ export type FromWorker =
   | { readonly t: 'remote'; readonly sid: number; readonly address: string; readonly port: number }
   | { readonly t: 'dtmfDone'; readonly sid: number; readonly req: number }
   | { readonly t: 'recording'; readonly sid: number; readonly req: number; readonly pcm: Int16Array }
+  | { readonly t: 'recorderEvent'; readonly sid: number; readonly reason: 'full' | 'silence' }
+  | { readonly t: 'recorderData'; readonly sid: number; readonly req: number; readonly pcm: Int16Array }
   | { readonly t: 'closed'; readonly sid: number }
   | { readonly t: 'pong' }
   | { readonly t: 'stats'; readonly req: number; readonly stats: PacerStats };

@@ -31,6 +31,9 @@ const bad: Array<[string, unknown, string]> = [
   ['inverted range', { rtp: { portMin: 20000, portMax: 10000 } }, 'rtp.portMax'],
   ['bad codec', { rtp: { codecs: ['G729'] } }, 'rtp.codecs[0]'],
   ['bad compat', { pivot: { compat: 'loose' } }, 'pivot.compat'],
+  ['bad tts.voicesDir', { tts: { voicesDir: 5 } }, 'tts.voicesDir'],
+  ['bad tts.piperWorkers', { tts: { piperWorkers: 0 } }, 'tts.piperWorkers'],
+  ['bad tts.piperTimeoutMs', { tts: { piperTimeoutMs: 'soon' } }, 'tts.piperTimeoutMs'],
   ['bad log level', { log: { level: 'loud' } }, 'log.level'],
   ['number without flow', { numbers: { '4999': {} } }, 'numbers.4999.flow'],
   ['flow without module', { numbers: { '4999': { flow: { data: {} } } } }, 'numbers.4999.flow.module'],
@@ -119,7 +122,7 @@ t.test('bridging sections: carriers, devices, users, ring groups, registrar, cdr
     cdr: { url: 'http://127.0.0.1/cdr' },
   });
   t.equal(c.carriers.length, 2);
-  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', register: false, registerExpires: 3600, username: 'u', password: 'p' });
+  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', register: false, registerExpires: 3600, replyTimeout: 5, username: 'u', password: 'p' });
   t.equal(c.carriers[0]!.account, undefined, 'global');
   t.equal(c.carriers[1]!.account, 'a1');
   t.equal(c.carriers[1]!.format, 'npan');
@@ -160,4 +163,34 @@ t.test('a relative media file path is relative to the config file', async (t) =>
   const c = loadConfigFile(f);
   t.same(c.media.hold, { file: join(dir, 'sounds/hold.wav') });
   t.same(c.media.abs, { file: '/srv/a.wav' });
+});
+
+t.test('admin: off by default, 127.0.0.1, fields named', async (t) => {
+  t.same(validateConfig({}).admin, { listen: '127.0.0.1' }, 'no port: no endpoint');
+  t.same(validateConfig({ admin: { port: 8089 } }).admin, { listen: '127.0.0.1', port: 8089 });
+  t.equal(fieldOf(() => validateConfig({ admin: { port: 70000 } })), 'admin.port');
+  t.equal(fieldOf(() => validateConfig({ admin: { port: 8089, token: 'short' } })), 'admin.token');
+  t.equal(fieldOf(() => validateConfig({ admin: { listen: 'everywhere' } })), 'admin.listen');
+  t.equal(fieldOf(() => validateConfig({ admin: { prot: 1 } })), 'admin.prot');
+});
+
+t.test('tts Piper settings: defaults, and a relative voicesDir is relative to the config file', async (t) => {
+  const d = validateConfig({});
+  t.equal(d.tts.voicesDir, undefined, 'no Piper engine by default');
+  t.same([d.tts.piperWorkers, d.tts.piperThreads, d.tts.piperTimeoutMs], [1, 1, 30000]);
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-cfg-voices-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const f = join(dir, 'hookline.yaml');
+  writeFileSync(f, 'tts:\n  voicesDir: voices\n  piperThreads: 2\n');
+  const c = loadConfigFile(f);
+  t.equal(c.tts.voicesDir, join(dir, 'voices'));
+  t.equal(c.tts.piperThreads, 2);
+});
+
+t.test('mediaFetch: defaults and named fields', async (t) => {
+  t.same(validateConfig({}).mediaFetch, { maxBytes: 20 * 1024 * 1024, timeoutMs: 10000, maxSeconds: 600, cacheEntries: 128, cacheBytes: 64 * 1024 * 1024, maxAgeSeconds: 60 });
+  t.equal(validateConfig({ mediaFetch: { maxBytes: 4096 } }).mediaFetch.maxBytes, 4096);
+  t.equal(fieldOf(() => validateConfig({ mediaFetch: { maxBytes: 10 } })), 'mediaFetch.maxBytes');
+  t.equal(fieldOf(() => validateConfig({ mediaFetch: { timeoutMs: 'soon' } })), 'mediaFetch.timeoutMs');
+  t.equal(fieldOf(() => validateConfig({ mediaFetch: { maxbytes: 1 } })), 'mediaFetch.maxbytes');
 });

@@ -10,6 +10,7 @@ import { startScriptServer, runSipp, freePort, freeEvenPort, hasSipp, type Scrip
 import { startTestSwitch, eventually } from '../helpers/switch.js';
 import { placeCall } from '../../src/pbx/caller.js';
 import type { Switch } from '../../src/pbx/switch.js';
+import { startMediaServer, wavBytes, toneShare } from '../media/media-server.js';
 
 const sippDir = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp');
 const NUMBER = '+14158867900';
@@ -158,5 +159,56 @@ t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) no
       await noLeaks(t, sw);
       await sw.close();
     }
+  });
+
+  t.test('a caller already hearing early media gets a local ringback tone while the carrier rings (180 without SDP)', async (t) => {
+    const carrier = await startCarrier('carrier-ring-cancel.xml', {});
+    const media = await startMediaServer({ '/short.wav': { body: wavBytes(1000, 500, 8000), contentType: 'audio/wav' } });
+    t.teardown(() => media.close());
+    let base = '';
+    const { sw, script, uri } = await setup(t, (path) => (path === '/ivr'
+      ? { body: { module: 'play', data: { id: `${media.url}/short.wav`, answer: false }, children: { _: {
+        module: 'resources', data: { to_did: NUMBER, use_local_resources: false, timeout: 4 },
+        children: { NO_ANSWER: { module: 'pivot', data: { voice_url: `${base}/noanswer` } } } } } } }
+      : { body: { module: 'response', data: { code: 480, message: 'Temporarily Unavailable' } } }), [{ id: 'trunk', gateways: [gateway(carrier.port)] }]);
+    base = script.url;
+    const r = await placeCall({ uri, ...CALLER, record: true, maxSeconds: 10 });
+    t.equal(r.outcome, 'rejected', `never answered (${r.status})`);
+    t.equal(r.status, 480);
+    t.same(r.progress, [183], 'early media only: no 180 once the caller hears in-band audio');
+    const audio = r.audio ?? new Int16Array(0);
+    // After the 0.5 s of 1 kHz: ringback (440 + 480 Hz, 2 s on) while the carrier rings.
+    const ring = audio.subarray(Math.min(audio.length, 8000), Math.min(audio.length, 8000 + 12000));
+    const share = toneShare(ring, 440) + toneShare(ring, 480);
+    t.ok(ring.length >= 8000, `early audio recorded (${(audio.length / 8000).toFixed(2)} s)`);
+    t.ok(share > 0.6, `the caller heard 440+480 Hz ringback (share of energy ${share.toFixed(2)})`);
+    t.ok(toneShare(ring, 1000) < 0.05, 'not the earlier prompt');
+    t.equal((await carrier.done).successful, 1, 'the carrier was cancelled');
+    await noLeaks(t, sw);
+  });
+
+  t.test('a gateway that never replies: the next one is tried after replyTimeout, not Timer B', async (t) => {
+    // A UDP socket that swallows everything (no ICMP, no reply): a gateway that is down.
+    const { createSocket } = await import('node:dgram');
+    const dead = createSocket('udp4');
+    await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
+    let seen = 0;
+    dead.on('message', () => { seen++; });
+    t.teardown(() => dead.close());
+    const good = await startCarrier('carrier-answer-bye.xml', {}, true);
+    const script = await startScriptServer(() => resources({}, { _: { module: 'hangup', data: {} } }));
+    // RFC 3261 default timers here (Timer B = 32 s), so only the reply timeout can explain a quick failover.
+    const { sw, uri } = await startTestSwitch({
+      accounts: [{ id: 'acct-seed-1' }],
+      numbers: { '4999': { account: 'acct-seed-1', flow: { module: 'pivot', data: { voice_url: `${script.url}/ivr`, method: 'post' } } } },
+      carriers: [{ id: 'trunk', gateways: [gateway(dead.address().port, { replyTimeout: 1 }), gateway(good.port)] }],
+    });
+    t.teardown(async () => { await sw.close(); await script.close(); });
+    const r = await placeCall({ uri: uri('4999'), ...CALLER, maxSeconds: 8 });
+    t.equal(r.outcome, 'answered', `answered by the second gateway (${r.status})`);
+    t.ok(r.setupMs > 900 && r.setupMs < 10000, `after about the 1 s reply timeout plus the carrier's own ringing (${r.setupMs} ms), not Timer B's 32 s`);
+    t.ok(seen >= 1, `the dead gateway got the INVITE (${seen} datagrams with retransmissions)`);
+    t.equal((await good.done).successful, 1);
+    await noLeaks(t, sw);
   });
 });

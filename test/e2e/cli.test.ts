@@ -7,9 +7,10 @@ import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { freePort, wavStats } from '../helpers/peers.js';
+import { tinyPiperConfig, tinyPiperModel } from '../helpers/onnx.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const bin = join(root, 'bin/hookline.js');
@@ -71,6 +72,21 @@ t.test('demo switch speaks to the built-in caller; digits are read back', async 
   server.kill('SIGTERM');
   const code = await new Promise((r) => server.once('exit', r));
   t.equal(code, 0, 'serve exits cleanly on SIGTERM');
+});
+
+t.test('check-config lists the Piper voices and the skipped files', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hookline-cli-voices-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'voices'));
+  writeFileSync(join(dir, 'voices', 'en_US-tiny.onnx'), tinyPiperModel());
+  writeFileSync(join(dir, 'voices', 'en_US-tiny.onnx.json'), JSON.stringify(tinyPiperConfig()));
+  writeFileSync(join(dir, 'voices', 'broken.onnx'), tinyPiperModel());
+  writeFileSync(join(dir, 'voices', 'broken.onnx.json'), JSON.stringify({ audio: { sample_rate: 22050 } }));
+  writeFileSync(join(dir, 'hookline.yaml'), 'tts:\n  voicesDir: voices\n');
+  const r = await run(['check-config', join(dir, 'hookline.yaml')]);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, 'piper voice en_US-tiny: espeak en-us, 22050 Hz');
+  t.match(r.out, `piper voice skipped: ${join(dir, 'voices', 'broken.onnx.json')}: espeak.voice missing`);
 });
 
 t.test('bad config names the field and exits 2', async (t) => {

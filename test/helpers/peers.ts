@@ -103,7 +103,7 @@ export async function startScriptServer(handler: (req: ScriptRequest, index: num
       let reply: ScriptReply;
       try { reply = handler(sr, index); } catch (e) { reply = { status: 500, body: String(e) }; }
       const send = (): void => {
-        const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+        const text = typeof reply.body === 'string' || Buffer.isBuffer(reply.body) ? reply.body : JSON.stringify(reply.body);
         const headers: Record<string, string> = {};
         const ct = reply.contentType === undefined ? 'application/json' : reply.contentType;
         if (ct) headers['content-type'] = ct;

@@ -9,7 +9,7 @@ import { makePair } from '../sip/helpers.js';
 function carrier(): CarrierConfig[] {
   return [{
     id: 'trunk', priority: 1, rules: [], flags: [], format: 'e164', callerIdFormat: 'asis',
-    gateways: [{ host: '10.0.0.2', port: 5060, transport: 'udp', prefix: '', suffix: '', username: 'u', password: 'p', register: true, registerExpires: 3600 }],
+    gateways: [{ host: '10.0.0.2', port: 5060, transport: 'udp', prefix: '', suffix: '', username: 'u', password: 'p', register: true, registerExpires: 3600, replyTimeout: 5 }],
   }];
 }
 

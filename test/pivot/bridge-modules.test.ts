@@ -82,3 +82,30 @@ t.test('ring_group and group: endpoints, strategy, repeats', async (t) => {
   const g = await run({ module: 'group', data: { id: 'sales' } }, { kind: 'bridged' });
   t.same(g.call.endpoints[0]!.endpoints, [{ type: 'group', id: 'sales', delaySeconds: 0, timeoutSeconds: 20 }]);
 });
+
+t.test('resources: hunt_account_id, format_from_uri, from_uri_realm, emit_account_id reach the call layer', async (t) => {
+  const { call } = await run({ module: 'resources', data: { to_did: '+1415', hunt_account_id: 'acct-2', format_from_uri: true, emit_account_id: true } }, { kind: 'bridged' });
+  const r = call.resources[0]!;
+  t.equal(r.huntAccountId, 'acct-2');
+  t.equal(r.formatFromUri, true);
+  t.equal(r.emitAccountId, true);
+  t.equal(r.fromUriRealm, undefined);
+  const plain = (await run({ module: 'resources', data: { from_uri_realm: 'carrier.example' } }, { kind: 'bridged' })).call.resources[0]!;
+  t.equal(plain.fromUriRealm, 'carrier.example');
+  t.equal(plain.huntAccountId, undefined);
+  t.equal(plain.emitAccountId, undefined, 'off unless asked');
+});
+
+t.test('device/user: static_invite and can_call_self; group by id takes the stored strategy and timeout it was not given', async (t) => {
+  const d = (await run({ module: 'device', data: { id: 'DEV1', static_invite: 'frontdesk', can_call_self: true } }, { kind: 'bridged' })).call.endpoints[0]!;
+  t.equal(d.staticInvite, 'frontdesk');
+  t.equal(d.canCallSelf, true);
+  const u = (await run({ module: 'user', data: { id: 'U1' } }, { kind: 'bridged' })).call.endpoints[0]!;
+  t.equal(u.canCallSelf, undefined, 'not rung back to itself by default');
+  const g = (await run({ module: 'group', data: { id: 'sales' } }, { kind: 'bridged' })).call.endpoints[0]!;
+  t.same(g.defaultsFromGroup, { strategy: true, timeout: true }, 'nothing given: both from the stored group');
+  const g2 = (await run({ module: 'group', data: { id: 'sales', strategy: 'single', timeout: 7 } }, { kind: 'bridged' })).call.endpoints[0]!;
+  t.same(g2.defaultsFromGroup, { strategy: false, timeout: false });
+  t.equal(g2.strategy, 'single');
+  t.equal(g2.timeoutSeconds, 7);
+});

@@ -42,6 +42,19 @@ t.test('XML parser: elements, attributes, entities, CDATA, comments; refuses DTD
   }
 });
 
+t.test('Say voice: Twilio names mapped or dropped, other names (flite/Piper voices) passed on as written', async (tt) => {
+  const cases: Array<[string, string | undefined]> = [
+    ['man', 'male'], ['WOMAN', 'female'], ['alice', undefined], ['Polly.Joanna', undefined], ['Google.en-US-Standard-A', undefined],
+    ['en_US-lessac-medium', 'en_US-lessac-medium'], ['kal16', 'kal16'], ['', undefined],
+  ];
+  for (const [voice, want] of cases) {
+    const r = translateTwiml(`<Response><Say voice="${voice}">Hi</Say></Response>`, 'http://a.test/');
+    tt.ok(r.ok);
+    if (!r.ok) continue;
+    tt.equal((r.flow.data as { voice?: string }).voice, want, `voice="${voice}"`);
+  }
+});
+
 t.test('translation: verbs to nodes, URLs resolved against the document, chain ends at Redirect/Hangup', async (tt) => {
   const r = translateTwiml(`<Response>
       <Say voice="man" language="en-GB" loop="2">Hello</Say>
@@ -54,29 +67,36 @@ t.test('translation: verbs to nodes, URLs resolved against the document, chain e
     </Response>`, 'http://ivr.test/app/start?x=1');
   tt.ok(r.ok);
   if (!r.ok) return;
-  tt.same(r.skipped, ['Record']);
+  tt.same(r.skipped, []);
   const chain: CallflowNode[] = [];
   for (let n: CallflowNode | undefined = r.flow; n; n = n.children?._ as CallflowNode | undefined) chain.push(n);
-  tt.same(chain.map((n) => n.module), ['tts', 'tts', 'play', 'sleep', 'twiml_gather', 'pivot']);
+  tt.same(chain.map((n) => n.module), ['tts', 'tts', 'play', 'sleep', 'twiml_gather', 'twiml_record', 'pivot']);
+  tt.same(chain[5]!.data, { timeout_s: 5, max_length_s: 3600, finish_on_key: '1234567890*#', play_beep: true }, '<Record/> with Twilio defaults');
+  tt.same((chain[5]!.children!.recorded as CallflowNode).data, { voice_url: 'http://ivr.test/app/start?x=1', method: 'post', req_format: 'twiml', req_body_format: 'form' }, 'no action: this document');
   tt.same(chain[0]!.data, { text: 'Hello', terminators: [], voice: 'male', language: 'en-gb' });
   tt.same(chain[2]!.data, { id: 'http://ivr.test/media/beep.wav', terminators: [], loop_count: 3 });
   tt.same(chain[3]!.data, { duration: 2, unit: 's' });
   const g = chain[4]!;
   tt.same(g.data, { prompts: [{ say: 'Enter code' }, { play: 'http://ivr.test/app/beep.mp3' }, { pause: 1 }], num_digits: 3, timeout_ms: 7000, finish_on_key: '*' });
   tt.same((g.children!.digits as CallflowNode).data, { voice_url: 'http://ivr.test/app/next', method: 'post', req_format: 'twiml', req_body_format: 'form' });
-  tt.same(chain[5]!.data, { voice_url: 'https://other.test/again', method: 'get', req_format: 'twiml', req_body_format: 'form' });
+  tt.same(chain[6]!.data, { voice_url: 'https://other.test/again', method: 'get', req_format: 'twiml', req_body_format: 'form' });
 
-  const dial = translateTwiml('<Response><Dial timeout="20" callerId="+15551230000"><Number>+14155550000</Number><Sip>sip:a@b</Sip></Dial><Say>Nobody answered</Say></Response>', 'http://a.test/');
+  const dial = translateTwiml('<Response><Dial timeout="20" callerId="+15551230000"><Number>+14155550000</Number><Sip>sip:a@b</Sip><Client>x</Client></Dial><Say>Nobody answered</Say></Response>', 'http://a.test/');
   tt.ok(dial.ok);
   if (dial.ok) {
-    tt.same(dial.skipped, ['Dial/Sip']);
+    tt.same(dial.skipped, ['Dial/Client'], 'the first target is dialled; Client is not supported');
     tt.same(dial.flow.data, { caller_id_number: '+15551230000', caller_id_name: '' });
     const res = dial.flow.children!._ as CallflowNode;
-    tt.same(res.data, { to_did: '+14155550000', timeout: 20, use_local_resources: true });
-    tt.equal((res.children!._ as CallflowNode).module, 'tts', 'a failed dial goes on with the next verb');
+    tt.equal(res.module, 'twiml_dial');
+    tt.same(res.data, { number: '+14155550000', timeout: 20 });
+    tt.equal((res.children!._ as CallflowNode).module, 'tts', 'afterwards the next verb');
   }
   const dialAction = translateTwiml('<Response><Dial action="/after">12345</Dial><Say>never</Say></Response>', 'http://a.test/x');
-  tt.same(dialAction.ok && (dialAction.flow.children!._ as CallflowNode).data.voice_url, 'http://a.test/after');
+  tt.same(dialAction.ok && (dialAction.flow.children!.action as CallflowNode).data.voice_url, 'http://a.test/after');
+  const dialSip = translateTwiml('<Response><Dial timeout="9"><Sip username="u" password="p">sip:4000@127.0.0.1:5099;transport=tcp</Sip></Dial></Response>', 'http://a.test/x');
+  tt.same(dialSip.ok && dialSip.flow.data, { sip: 'sip:4000@127.0.0.1:5099;transport=tcp', username: 'u', password: 'p', timeout: 9 });
+  const badSip = translateTwiml('<Response><Dial><Sip>http://x</Sip></Dial></Response>', 'http://a.test/x');
+  tt.same(badSip.ok && badSip.skipped, ['Dial/Sip (not a SIP URI)']);
   const rej = translateTwiml('<Response><Reject reason="busy"/><Say>x</Say></Response>', 'http://a.test/');
   tt.same(rej.ok && rej.flow, { module: 'response', data: { code: 486 } });
   const rej2 = translateTwiml('<Response><Reject/></Response>', 'http://a.test/');

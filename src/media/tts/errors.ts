@@ -9,7 +9,10 @@ export type TtsErrorCode =
   /** The engine failed (worker crashed, WASM failed to load, unreadable output). */
   | 'TTS_ENGINE'
   /** The text is longer than the configured maximum. */
-  | 'TTS_TEXT_TOO_LONG';
+  | 'TTS_TEXT_TOO_LONG'
+  /** The engine cannot run on this installation (an optional dependency is missing or does not load);
+   * TtsService falls back to its default engine. */
+  | 'TTS_UNAVAILABLE';
 
 export class TtsError extends Error {
   override readonly name = 'TtsError';

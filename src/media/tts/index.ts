@@ -5,3 +5,4 @@ export { TtsError, type TtsErrorCode } from './errors.js';
 export type { TtsEngine, TtsAudio } from './types.js';
 export { splitSentences, mapVoice, isEnglish, cleanText, KAZOO_VOICES } from './text.js';
 export { PcmCache, cacheKeyHash, type PcmCacheOptions } from './cache.js';
+export { PiperEngine, PIPER_INSTALL_HINT, scanVoices, PiperVoiceError, type PiperEngineOptions, type PiperVoiceInfo } from './piper/index.js';

@@ -95,16 +95,31 @@ export class TtsService {
     }
     if (!/[\p{L}\p{N}]/u.test(clean)) return new Int16Array(0);
     const { engine, voice, language } = this.resolve(opts);
+    return this.speak(clean, engine, voice, language);
+  }
+
+  /** Cache, then engine (one synthesis for identical concurrent requests). `language`: the key's third part. */
+  private speak(clean: string, engine: TtsEngine, voice: string, language: string): Promise<Int16Array> {
     const key = `${engine.name}\u0000${voice}\u0000${language}\u0000${TTS_OUTPUT_RATE}\u0000${clean}`;
     const hit = this.cache.get(key);
-    if (hit) return hit;
+    if (hit) return Promise.resolve(hit);
     const pending = this.inflight.get(key);
     if (pending) return pending;
     const job = (async () => {
       try {
         const disk = await this.cache.load(key);
         if (disk) return disk;
-        const audio = await engine.synthesize(clean, voice, { sampleRate: TTS_OUTPUT_RATE });
+        let audio;
+        try {
+          audio = await engine.synthesize(clean, voice, { sampleRate: TTS_OUTPUT_RATE });
+        } catch (err) {
+          if (!(err instanceof TtsError) || err.code !== 'TTS_UNAVAILABLE' || engine === this.defaultEngine) throw err;
+          // An optional engine that cannot run here (reason logged by the engine): speak with the default
+          // engine's voice. Straight to speak(), not through resolve(), which could pick this engine again.
+          this.warnOnce(`unavailable:${engine.name}`, { engine: engine.name, reason: err.message }, 'TTS engine unavailable; using the default engine');
+          const d = this.defaultEngine;
+          return await this.speak(clean, d, this.defaultEngineVoice(), this.hasVoices(d) ? 'en' : this.defaultLanguage);
+        }
         if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS service closed');
         const pcm = audio.sampleRate === TTS_OUTPUT_RATE ? audio.pcm : resample(audio.pcm, audio.sampleRate, TTS_OUTPUT_RATE);
         normalizePeak(pcm);
@@ -161,29 +176,94 @@ export class TtsService {
     return this.closing;
   }
 
+  /**
+   * Pick engine and voice. An explicit `engine` wins; otherwise the voice chooses: the default engine's
+   * voices first (Kazoo names, flite names), then the other engines' (e.g. a Piper voice by file name).
+   * A voice of a non-default engine keeps its own language (it is that voice's language), so the
+   * language tag does not replace it. A non-English language otherwise looks for an engine voice speaking
+   * it, else falls back to the default voice (as before). Unknown voices fall back to the default voice,
+   * whichever engine it belongs to (a Piper voice may be the configured default).
+   */
   private resolve(opts: SayOptions): { engine: TtsEngine; voice: string; language: string } {
-    let engine = this.defaultEngine;
-    if (opts.engine && opts.engine !== engine.name) {
-      const e = this.engines.get(opts.engine);
-      if (e) engine = e;
-      else this.warnOnce(`engine:${opts.engine}`, { engine: opts.engine }, 'unknown TTS engine; using the default');
-    }
     const language = opts.language ?? this.defaultLanguage;
-    let requested = opts.voice ?? this.defaultVoice;
+    const requested = opts.voice ?? this.defaultVoice;
+    let forced: TtsEngine | undefined;
+    if (opts.engine) {
+      forced = this.engines.get(opts.engine);
+      if (!forced) this.warnOnce(`engine:${opts.engine}`, { engine: opts.engine }, 'unknown TTS engine; using the default');
+    }
+    if (forced && forced !== this.defaultEngine) {
+      const voice = this.match(forced, requested) ?? this.match(forced, this.defaultVoice);
+      if (voice !== undefined) return this.picked(forced, voice, language);
+      this.warnOnce(`voice:${forced.name}:${requested}`, { voice: requested, engine: forced.name }, 'unknown TTS voice for this engine; using the default engine');
+      forced = this.defaultEngine;
+    }
+    const free = forced === undefined;
+    const d = this.defaultEngine;
+    const defaultKnows = !this.hasVoices(d) || this.match(d, requested) !== undefined;
+    if (free && !defaultKnows) {
+      // Only names the default engine does not know: a Piper file named "slt" does not shadow flite's slt.
+      for (const engine of this.engines.values()) {
+        if (engine === d || !this.hasVoices(engine)) continue;
+        const voice = this.match(engine, requested);
+        if (voice !== undefined) return this.picked(engine, voice, language);
+      }
+    }
     if (!isEnglish(language)) {
+      if (free) {
+        for (const engine of this.engines.values()) {
+          const voice = engine.voiceForLanguage?.(language);
+          if (voice !== undefined) return this.picked(engine, voice, language);
+        }
+      }
       this.warnOnce(`lang:${language}`, { language }, 'no TTS voice for this language; using the default English voice');
-      requested = this.defaultVoice;
+      return this.defaultVoicePick(free, language);
     }
-    const voices = engine.voices;
-    if (!voices) return { engine, voice: requested, language };
-    let voice = mapVoice(requested, voices);
-    if (!voice) {
-      this.warnOnce(`voice:${requested}`, { voice: requested }, 'unknown TTS voice; using the default');
-      voice = mapVoice(this.defaultVoice, voices) ?? Object.keys(voices)[0] ?? requested;
-    }
+    if (!this.hasVoices(d)) return { engine: d, voice: requested, language };
+    const voice = this.match(d, requested);
     // The bundled voices are all English: the audio depends on voice and text only, so every request
     // that reaches them shares one cache entry whatever language tag it carried.
-    return { engine, voice, language: 'en' };
+    if (voice !== undefined) return { engine: d, voice, language: 'en' };
+    if (requested !== this.defaultVoice) this.warnOnce(`voice:${requested}`, { voice: requested }, 'unknown TTS voice; using the default');
+    return this.defaultVoicePick(free, language);
+  }
+
+  /** The configured default voice, on whichever engine has it (only the default engine when one was forced). */
+  private defaultVoicePick(free: boolean, language: string): { engine: TtsEngine; voice: string; language: string } {
+    const d = this.defaultEngine;
+    if (!this.hasVoices(d)) return { engine: d, voice: this.defaultVoice, language };
+    const voice = this.match(d, this.defaultVoice);
+    if (voice !== undefined) return { engine: d, voice, language: 'en' };
+    if (free) {
+      for (const engine of this.engines.values()) {
+        if (engine === d || !this.hasVoices(engine)) continue;
+        const v = this.match(engine, this.defaultVoice);
+        if (v !== undefined) return this.picked(engine, v, language);
+      }
+    }
+    return { engine: d, voice: this.defaultEngineVoice(), language: 'en' };
+  }
+
+  /** A voice of the default engine: the default voice if it has it, else its 'female', else its first. */
+  private defaultEngineVoice(): string {
+    const d = this.defaultEngine;
+    if (!this.hasVoices(d)) return this.defaultVoice;
+    return this.match(d, this.defaultVoice) ?? this.match(d, 'female') ?? Object.keys(d.voices ?? {})[0] ?? this.defaultVoice;
+  }
+
+  private hasVoices(engine: TtsEngine): boolean {
+    return engine.voices !== undefined || engine.matchVoice !== undefined;
+  }
+
+  private picked(engine: TtsEngine, voice: string, language: string): { engine: TtsEngine; voice: string; language: string } {
+    // The cache key's third part: what the audio depends on besides voice and text.
+    return { engine, voice, language: engine.voiceTag ? engine.voiceTag(voice) : language };
+  }
+
+  private match(engine: TtsEngine, requested: string): string | undefined {
+    if (engine.matchVoice) return engine.matchVoice(requested);
+    if (!engine.voices) return requested;
+    return mapVoice(requested, engine.voices);
   }
 
   private warnOnce(key: string, fields: Record<string, string>, msg: string): void {

@@ -15,6 +15,15 @@ export interface TtsEngine {
    * callers check `TtsAudio.sampleRate` and convert when it differs.
    */
   synthesize(text: string, voice: string, opts?: { sampleRate?: number }): Promise<TtsAudio>;
+  /**
+   * Map a requested voice name to this engine's voice (the name then passed to synthesize), or undefined
+   * when the engine has no such voice. Without it TtsService matches against `voices` (Kazoo names too).
+   */
+  matchVoice?(requested: string): string | undefined;
+  /** A voice of this engine speaking `language` (a BCP 47 tag such as de-DE), if it has one. */
+  voiceForLanguage?(language: string): string | undefined;
+  /** Changes when the voice's data changes (e.g. a voice file replaced on disk); part of the cache key. */
+  voiceTag?(voice: string): string;
   /** Start workers ahead of the first request. */
   warmUp?(): Promise<void>;
   /** Release workers and files. Idempotent. */

@@ -11,7 +11,7 @@ import { customHeaders, failureKeys, outboundCallerId, seconds } from './resourc
 
 /** Run an endpoints bridge and turn its outcome into the next step (device/user/ring_group rules). */
 export async function bridgeEndpoints(
-  node: CallflowNode, ctx: ModuleContext, endpoints: EndpointRef[], extra: Partial<Pick<EndpointsRequest, 'strategy' | 'timeoutSeconds' | 'repeats'>>,
+  node: CallflowNode, ctx: ModuleContext, endpoints: EndpointRef[], extra: Partial<Pick<EndpointsRequest, 'strategy' | 'timeoutSeconds' | 'repeats' | 'defaultsFromGroup'>>,
 ): Promise<Step> {
   if (!canBridge(ctx.call)) {
     ctx.log.warn({ module: node.module }, 'this call cannot place outbound legs');
@@ -27,6 +27,9 @@ export async function bridgeEndpoints(
     callerId: bool(d, 'suppress_clid') === true ? {} : outboundCallerId(ctx),
     customSipHeaders: customHeaders(d),
     ignoreEarlyMedia: bool(d, 'ignore_early_media') === true,
+    ...(str(d, 'static_invite') ? { staticInvite: str(d, 'static_invite') } : {}),
+    ...(bool(d, 'can_call_self') === true ? { canCallSelf: true } : {}),
+    ...(extra.defaultsFromGroup ? { defaultsFromGroup: extra.defaultsFromGroup } : {}),
   }, { signal: ctx.signal });
   ctx.log.info({ module: node.module, outcome }, 'bridge finished');
   if (outcome.kind === 'bridged') return { kind: 'end', reason: 'bridged' };

@@ -25,6 +25,10 @@ import { deviceModule } from './device.js';
 import { userModule } from './user.js';
 import { groupModule, ringGroupModule } from './ring-group.js';
 import { conferenceModule } from './conference.js';
+import { recordCallModule } from './record-call.js';
+import { recordCallerModule } from './record-caller.js';
+import { twimlRecordModule } from './twiml-record.js';
+import { twimlDialModule } from './twiml-dial.js';
 
 export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotModule>([
   ['pivot', pivotModule],
@@ -55,6 +59,12 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['ring_group', ringGroupModule],
   ['group', groupModule],
   ['conference', conferenceModule],
+  ['record_call', recordCallModule],
+  ['record_caller', recordCallerModule],
+  // Internal: what TwiML <Record> translates to.
+  ['twiml_record', twimlRecordModule],
+  // Internal: what TwiML <Dial> translates to.
+  ['twiml_dial', twimlDialModule],
 ]);
 
 export function moduleFor(name: string, registry: ReadonlyMap<string, PivotModule> = MODULES): PivotModule {

@@ -73,6 +73,10 @@ export const resourcesModule: PivotModule = {
       customSipHeaders: customHeaders(d),
       normalize: !(bool(d, 'bypass_e164') === true || bool(d, 'do_not_normalize') === true),
       outboundFlags: strList(d, 'outbound_flags') ?? [],
+      ...(str(d, 'hunt_account_id') ? { huntAccountId: str(d, 'hunt_account_id') } : {}),
+      ...(bool(d, 'format_from_uri') === true ? { formatFromUri: true } : {}),
+      ...(str(d, 'from_uri_realm') ? { fromUriRealm: str(d, 'from_uri_realm') } : {}),
+      ...(bool(d, 'emit_account_id') === true ? { emitAccountId: true } : {}),
     }, { signal: ctx.signal });
     ctx.log.info({ module: node.module, toDid, outcome }, 'resources finished');
     if (outcome.kind === 'bridged') return { kind: 'end', reason: 'bridged' };

@@ -47,9 +47,12 @@ export const groupModule: PivotModule = {
     if (!id) return Promise.resolve({ kind: 'next' });
     const timeout = seconds(d, 'timeout', 20) || 20;
     const strategy = str(d, 'strategy');
+    const strategyGiven = strategy === 'single' || strategy === 'simultaneous';
+    // What the module leaves out comes from the stored group (its own strategy and timeout).
     return bridgeEndpoints(node, ctx, [{ type: 'group', id, delaySeconds: 0, timeoutSeconds: timeout }], {
       timeoutSeconds: timeout, repeats: Math.min(10, Math.max(1, seconds(d, 'repeats', 1))),
-      ...(strategy === 'single' || strategy === 'simultaneous' ? { strategy } : {}),
+      ...(strategyGiven ? { strategy } : {}),
+      defaultsFromGroup: { strategy: !strategyGiven, timeout: d.timeout === undefined },
     });
   },
 };

@@ -11,8 +11,9 @@
  * | `<Redirect method>url` | `pivot` (method default POST, Twilio names); verbs after it never run |
  * | `<Hangup/>` | `hangup` |
  * | `<Reject reason>` | `response` 486 (`busy`) or 603 (`rejected`, the default) |
- * | `<Dial timeout callerId action method>number</Dial>` (or `<Number>`) | `set_cid` + `resources`; a failed dial → `action` (no `DialCallStatus` yet) or the next verb (lenient; strict mode hangs up as `resources` does) |
- * | other verbs (`Record`, `Sms`…) and nouns (`Sip`, `Client`…) | skipped (logged through `skipped`) |
+ * | `<Dial timeout callerId action method>number</Dial>` (or `<Number>`, or `<Sip username password>uri`) | (`set_cid` +) `twiml_dial`: carriers for a number, the URI itself for `<Sip>`; when the far end hangs up or nobody answers the caller stays: `pivot` to `action` with DialCallStatus/DialCallDuration/DialCallSid, else the next verb |
+ * | `<Record action method timeout finishOnKey maxLength playBeep>` | `twiml_record`: stored (config `pivot.recordingUrl`) → `pivot` to `action` (default: this document's URL) with RecordingUrl/RecordingDuration/RecordingSid; empty, or no storage → next verb |
+ * | other verbs (`Sms`…) and nouns (`Client`, `Conference`, `Queue`…) | skipped (logged through `skipped`) |
  *
  * URLs resolve against the document's URL; only http(s) results are used. When the verbs run out the flow
  * ends and the call is hung up.
@@ -47,12 +48,17 @@ function resolveUrl(ref: string | undefined, base: string): string | undefined {
   }
 }
 
-/** Twilio voice names → ours (`man` → male; `woman`, `alice`, `Polly.*` … → the default female). */
+/**
+ * Twilio voice names → ours (`man` → male; `woman`, `alice`, `Polly.*`, `Google.*` → the default female);
+ * any other name (a flite or Piper voice of this switch) is passed on as written.
+ */
 function voiceOf(e: XmlElement): string | undefined {
-  const v = attr(e, 'voice')?.toLowerCase();
+  const raw = attr(e, 'voice')?.trim();
+  const v = raw?.toLowerCase();
   if (v === 'man' || v === 'male') return 'male';
   if (v === 'woman' || v === 'female') return 'female';
-  return undefined;
+  if (!raw || v === 'alice' || /^(polly|google)\./.test(v!)) return undefined;
+  return raw;
 }
 
 function languageOf(e: XmlElement): string | undefined {
@@ -140,29 +146,57 @@ function verbNodes(e: XmlElement, base: string, skipped: string[]): Link[] {
         next: '_',
       }];
     }
+    case 'Record': {
+      const action = resolveUrl(attr(e, 'action'), base);
+      if (!action) { skipped.push('Record (bad action)'); return []; }
+      const finish = attr(e, 'finishOnKey');
+      return [{
+        node: {
+          module: 'twiml_record',
+          data: {
+            timeout_s: intAttr(e, 'timeout', 5, 0, 3600),
+            max_length_s: intAttr(e, 'maxLength', 3600, 1, 3600),
+            finish_on_key: finish === undefined ? '1234567890*#' : [...finish].filter((k) => /^[0-9*#]$/.test(k)).join(''),
+            play_beep: attr(e, 'playBeep')?.toLowerCase() !== 'false',
+          },
+          children: { recorded: pivotTo(action, attr(e, 'method')) },
+        },
+        next: '_',
+      }];
+    }
     case 'Dial': {
-      // A bare number or <Number> children: an outbound bridge through the carriers (`resources`). Other
-      // nouns (<Sip>, <Client>, <Conference>, <Queue>) are not supported. The first number is dialled.
+      // A bare number or <Number>: through the account's carriers; <Sip>: straight to that URI (with its
+      // username/password for a digest challenge). The first target is dialled; <Client>, <Conference>, <Queue>
+      // are not supported. Afterwards (the far end hung up, or no answer): `action` with DialCallStatus, else
+      // the next verb (twiml_dial).
       let number = textOf(e);
+      let sip: { uri: string; username?: string; password?: string } | undefined;
       for (const c of e.children) {
         if (typeof c === 'string') continue;
-        if (c.name === 'Number' && !number) number = textOf(c);
-        else if (c.name !== 'Number') skipped.push(`Dial/${c.name}`);
+        if (c.name === 'Number' && !number && !sip) number = textOf(c);
+        else if (c.name === 'Sip' && !number && !sip) {
+          sip = { uri: textOf(c) };
+          const u = attr(c, 'username'); const p = attr(c, 'password');
+          if (u !== undefined && p !== undefined) { sip.username = u; sip.password = p; }
+        } else if (c.name !== 'Number' && c.name !== 'Sip') skipped.push(`Dial/${c.name}`);
       }
-      if (!/^\+?[0-9*#]{1,32}$/.test(number)) { if (number) skipped.push('Dial (not a number)'); return []; }
+      if (sip && !/^sips?:[^\s<>"]{3,256}$/i.test(sip.uri)) { skipped.push('Dial/Sip (not a SIP URI)'); sip = undefined; }
+      if (!sip && !/^\+?[0-9*#]{1,32}$/.test(number)) { if (number) skipped.push('Dial (not a number)'); return []; }
       const out: Link[] = [];
       const callerId = attr(e, 'callerId');
       if (callerId && /^\+?[0-9]{1,32}$/.test(callerId)) out.push({ node: { module: 'set_cid', data: { caller_id_number: callerId, caller_id_name: '' } }, next: '_' });
-      const node: CallflowNode = { module: 'resources', data: { to_did: number, timeout: intAttr(e, 'timeout', 30, 5, 600), use_local_resources: true } };
+      const data: Record<string, string | number> = { timeout: intAttr(e, 'timeout', 30, 5, 600) };
+      if (sip) {
+        data.sip = sip.uri;
+        if (sip.username !== undefined && sip.password !== undefined) { data.username = sip.username; data.password = sip.password; }
+      } else data.number = number;
+      const node: CallflowNode = { module: 'twiml_dial', data };
       const action = attr(e, 'action');
-      // Answered: the flow ends with the bridged call. Failed: `action` if given, else the next verb.
       if (action !== undefined) {
         const url = resolveUrl(action, base);
-        if (url) node.children = { _: pivotTo(url, attr(e, 'method')) };
-        out.push({ node });
-      } else {
-        out.push({ node, next: '_' });
+        if (url) node.children = { action: pivotTo(url, attr(e, 'method')) };
       }
+      out.push({ node, next: '_' });
       return out;
     }
     default:

@@ -167,6 +167,14 @@ export class InviteClientTransaction extends Transaction {
     return ack;
   }
 
+  /**
+   * The TU gives up on a request that got no response at all (e.g. a gateway that never answers): retransmissions
+   * stop and the TU gets the synthetic 408 now instead of at Timer B. No-op once anything was received.
+   */
+  giveUp(why: string): void {
+    if (this.state === 'calling') this.fail('timeout', why);
+  }
+
   private fail(kind: 'timeout' | 'transport', why: string): void {
     if (this.state !== 'calling' && this.state !== 'proceeding') return;
     this.terminate(why);

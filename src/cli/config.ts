@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { CallflowNode } from '../pivot/callflow.js';
 import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
 import { isValidTimeZone } from '../pivot/temporal.js';
+import { parseConferenceConfig, ConferenceConfigError, type ConferenceSettings } from '../pivot/conference-config.js';
 import type { AdminConfig } from '../pbx/admin.js';
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -208,6 +209,8 @@ export interface HooklineConfig {
   menus: Record<string, StoredMenu>;
   /** Stored temporal rules (and rule sets) by id (`temporal_route`). */
   temporalRules: Record<string, StoredTemporalRule>;
+  /** Stored conferences by id (`conference` module's `id`), Kazoo `conferences` fields. */
+  conferences: Record<string, ConferenceSettings>;
   /** Read-only admin HTTP endpoint (debug records, CDRs, stats); off unless `admin.port` is set. */
   admin: AdminConfig;
   /** Bounds of the media loader behind `play` URLs and stored media (downloads, decoding, cache). */
@@ -494,7 +497,7 @@ function bridgingSections(input: Obj, accountIds: Set<string>): Pick<HooklineCon
 export function validateConfig(input: unknown): HooklineConfig {
   if (input === undefined || input === null) input = {};
   if (!isObj(input)) throw new ConfigError('(root)', 'expected an object');
-  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'admin', 'mediaFetch']);
+  checkKeys(input, '', ['sip', 'rtp', 'tts', 'pivot', 'calls', 'accounts', 'numbers', 'log', 'carriers', 'devices', 'users', 'ringGroups', 'registrar', 'cdr', 'media', 'menus', 'temporalRules', 'admin', 'mediaFetch', 'conferences']);
 
   const s = section(input, 'sip');
   checkKeys(s, 'sip', ['listen', 'port', 'transports', 'advertise', 'userAgent', 'dnsServers']);
@@ -611,7 +614,7 @@ export function validateConfig(input: unknown): HooklineConfig {
     cacheBytes: int(mf, 'cacheBytes', 'mediaFetch', 64 * 1024 * 1024, 0, 16 * 1024 * 1024 * 1024),
     maxAgeSeconds: int(mf, 'maxAgeSeconds', 'mediaFetch', 60, 0, 86400 * 30),
   };
-  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), admin, mediaFetch };
+  return { sip, rtp, tts, pivot, calls, accounts, numbers, log, ...bridging, ...storedSections(input), admin, mediaFetch, conferences: conferencesSection(input) };
 }
 
 /** Read and validate a config file (YAML or JSON by extension; YAML parses JSON too). */
@@ -780,4 +783,21 @@ function storedSections(input: Obj): Pick<HooklineConfig, 'media' | 'menus' | 't
     };
   }
   return { media, menus, temporalRules };
+}
+
+// ---------------------------------------------------------------- conferences
+
+/** `conferences: { <id>: { name, member, moderator, play_entry_tone, ... } }` (Kazoo `conferences` fields). */
+function conferencesSection(input: Obj): Record<string, ConferenceSettings> {
+  const out: Record<string, ConferenceSettings> = {};
+  for (const [id, c] of Object.entries(section(input, 'conferences'))) {
+    if (!MEDIA_ID_RE.test(id)) throw new ConfigError(`conferences.${id}`, 'a conference id is 1-128 characters of A-Z a-z 0-9 _ . : @ + -');
+    try {
+      out[id] = parseConferenceConfig(c, `conferences.${id}`, id);
+    } catch (err) {
+      if (err instanceof ConferenceConfigError) throw new ConfigError(err.field, err.message.slice(err.field.length + 2));
+      throw err;
+    }
+  }
+  return out;
 }

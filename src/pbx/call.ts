@@ -16,9 +16,10 @@ import { createAnswer, parseSdp, type NegotiatedAudio, type SessionDescription, 
 import type { TtsService } from '../media/tts/index.js';
 import { tone as makeTone } from '../media/tone.js';
 import type {
-  BridgeOutcome, BridgingCallControl, CallControl, CallInfo, CallRecordingRequest, DtmfDigit, EndpointsRequest, PlayOutcome, Prompt,
-  RecordCallerOutcome, RecordCallerRequest, RecordingCallControl, ResourcesRequest, UriRequest,
+  BridgeOutcome, BridgingCallControl, CallControl, CallInfo, CallRecordingRequest, ConferenceOutcome, ConferenceRequest, ConferencingCallControl,
+  DtmfDigit, EndpointsRequest, PlayOutcome, Prompt, RecordCallerOutcome, RecordCallerRequest, RecordingCallControl, ResourcesRequest, UriRequest,
 } from '../pivot/call-control.js';
+import type { ConferenceManager } from './conference.js';
 import { defaultUploader, type RecordingUploader } from '../media/upload.js';
 import { CallRecordings, type RecordingHost } from './recording.js';
 import type { PromptRegistry } from './prompts.js';
@@ -48,6 +49,8 @@ export interface CallDeps {
   onDialog: (call: Call, dialog: Dialog) => void;
   /** Outbound legs (resources, device, user, ring_group); without it the bridge modules fail. */
   bridging?: BridgerDeps;
+  /** Conference rooms; without it the `conference` module hangs up. */
+  conferences?: ConferenceManager;
   /** Recording uploads (default: the process-wide uploader). */
   uploader?: RecordingUploader;
 }
@@ -75,7 +78,7 @@ export function dtmfFromInfo(contentType: string | undefined, body: string): Dtm
   return DTMF_RE.test(d) ? d : undefined;
 }
 
-export class Call implements CallControl, BridgingCallControl, RecordingCallControl, BridgeHost, RecordingHost {
+export class Call implements CallControl, BridgingCallControl, RecordingCallControl, ConferencingCallControl, BridgeHost, RecordingHost {
   readonly info: CallInfo;
   private state: 'ringing' | 'early' | 'answered' | 'ended' = 'ringing';
   private dialog: Dialog | undefined;
@@ -193,6 +196,36 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (!b || this.state === 'ended') return Promise.resolve({ kind: 'no_endpoints', why: b ? 'call ended' : 'bridging not configured' });
     if (this.legs.length >= MAX_LEGS_PER_CALL) return Promise.resolve({ kind: 'failed', cause: 'NORMAL_TEMPORARY_FAILURE', code: 503 });
     return new Bridger(b, this).endpoints(req, options.signal);
+  }
+
+  /**
+   * Join a conference room (answering first) and stay until the call ends, `signal` aborts, or the room ends.
+   * The room key is scoped by the account, so two accounts' "Room 1" are two rooms.
+   */
+  async joinConference(req: ConferenceRequest, options: { signal?: AbortSignal } = {}): Promise<ConferenceOutcome> {
+    const mgr = this.deps.conferences;
+    if (!mgr) return { kind: 'unavailable', why: 'conferences not configured' };
+    if (this.state === 'ended' || options.signal?.aborted) return { kind: 'left' };
+    try { await this.answer(); } catch { return { kind: 'left' }; }
+    const media = this.media;
+    if (!media || this.state !== 'answered') return { kind: 'left' };
+    const joined = mgr.join(`${this.info.accountId}/${req.room}`, req.settings, media, req.moderator);
+    if (joined.kind === 'full') return { kind: 'full' };
+    const member = joined.member;
+    const how = await new Promise<'left' | 'ended'>((resolve) => {
+      const signal = options.signal;
+      const onAbort = (): void => finish('left');
+      const offEnd = this.onEnded(() => finish('left'));
+      const finish = (h: 'left' | 'ended'): void => {
+        offEnd();
+        signal?.removeEventListener('abort', onAbort);
+        resolve(h);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      member.onRoomEnded(() => finish('ended'));
+    });
+    member.leave();
+    return { kind: how };
   }
 
   /** Allocate the media session (called by the switch before the flow starts). */

@@ -28,6 +28,7 @@ import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
 import { flushRecordings } from './recording.js';
 import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
+import { ConferenceManager, type ConferenceStats } from './conference.js';
 
 /** How long close() waits for recordings still encoding or uploading. */
 const RECORDING_FLUSH_MS = 5000;
@@ -59,6 +60,8 @@ export interface SwitchStats {
   registrations: number;
   /** Carrier gateways we are registered with. */
   trunkRegistrations: number;
+  /** Conference rooms open and calls in them. */
+  conferences: ConferenceStats;
 }
 
 const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'PUBLISH', 'REFER', 'UPDATE', 'PRACK']);
@@ -81,6 +84,8 @@ export class Switch {
   /** Our REGISTERs to carrier gateways that ask for it (`register: true`). */
   private trunkRegs: TrunkRegistrations;
   private readonly pivots = new Map<Call, PivotSession>();
+  /** Conference rooms (`conference` module). */
+  readonly conferences: ConferenceManager;
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
   private closing: Promise<void> | undefined;
@@ -126,6 +131,7 @@ export class Switch {
       config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps,
       resolver: new SipResolver(config.sip.dnsServers ? { servers: config.sip.dnsServers } : {}),
     };
+    this.conferences = new ConferenceManager(engine, log.child({ part: 'conference' }));
     this.cdrs = new CdrStore(config.cdr, log.child({ part: 'cdr' }));
     this.trunkRegs = new TrunkRegistrations(stack, clock, log.child({ part: 'trunk' }), config.carriers);
     this.trunkRegs.start();
@@ -238,6 +244,7 @@ export class Switch {
       legsTotal: this.legsTotal,
       registrations: this.registrar?.bindingCount() ?? 0,
       trunkRegistrations: this.trunkRegs.registered,
+      conferences: this.conferences.stats(),
     };
   }
 
@@ -317,6 +324,7 @@ export class Switch {
       onEnded: (c) => this.callEnded(c),
       onDialog: (c, d: Dialog) => { this.stack.dialogs.add(d); this.byDialog.set(d.key, c); },
       bridging: this.bridging,
+      conferences: this.conferences,
     }, req, parsed.sdp, route.account);
     this.calls.set(m.callId, call);
     this.callsTotal++;
@@ -437,6 +445,7 @@ export class Switch {
       Promise.all([...this.calls.values()].map((c) => c.shutdown())),
       new Promise((r) => setTimeout(r, 2000)),
     ]);
+    this.conferences.close();
     await this.trunkRegs.close();
     await this.stack.close();
     this.prompts.clear();

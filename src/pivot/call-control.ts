@@ -9,6 +9,8 @@
  * - `play` resolves when the prompt finished, was stopped through `signal`, or the call ended.
  */
 
+import type { ConferenceSettings } from './conference-config.js';
+
 /** One DTMF key: 0-9, *, #, A-D. */
 export type DtmfDigit = string;
 
@@ -165,6 +167,37 @@ export interface BridgingCallControl {
 export function canBridge(call: CallControl): call is CallControl & BridgingCallControl {
   const c = call as Partial<BridgingCallControl>;
   return typeof c.bridgeResources === 'function' && typeof c.bridgeEndpoints === 'function';
+}
+
+// ---------------------------------------------------------------- conferences (optional, like bridging)
+
+/** `conference`: put the caller in a room. */
+export interface ConferenceRequest {
+  /** Identifies the room within the account: `id:<stored id>` or `name:<ad-hoc name>`. */
+  readonly room: string;
+  readonly settings: ConferenceSettings;
+  readonly moderator: boolean;
+}
+
+export type ConferenceOutcome =
+  /** The caller hung up (or the call ended otherwise) while in the room. */
+  | { readonly kind: 'left' }
+  /** The room ended (the last moderator left a `require_moderator` conference). */
+  | { readonly kind: 'ended' }
+  /** `max_participants` reached: the caller never joined. */
+  | { readonly kind: 'full' }
+  /** This call layer has no conference service. */
+  | { readonly kind: 'unavailable'; readonly why: string };
+
+/** Implemented by call layers with a conference mixer (Hookline's `Call`). */
+export interface ConferencingCallControl {
+  /** Answer if needed, join the room, and resolve once the caller is out of it (see ConferenceOutcome). */
+  joinConference(req: ConferenceRequest, options?: { signal?: AbortSignal }): Promise<ConferenceOutcome>;
+}
+
+/** True when `call` can join conferences. */
+export function canConference(call: CallControl): call is CallControl & ConferencingCallControl {
+  return typeof (call as Partial<ConferencingCallControl>).joinConference === 'function';
 }
 
 // ---------------------------------------------------------------- recording (optional, like bridging: without it

@@ -13,6 +13,8 @@
  * - Lenient: numeric strings are accepted for integer fields; `ring_group.endpoints` may be id strings.
  */
 
+import { ConferenceConfigError, parseConferenceConfig } from './conference-config.js';
+
 export type Compat = 'lenient' | 'strict';
 
 /** `{}`: an empty child, which ends the call when reached. */
@@ -57,6 +59,8 @@ type FieldSpec =
   | { type: 'integer'; required?: boolean; default?: number; min?: number; max?: number }
   | { type: 'boolean'; required?: boolean; default?: boolean }
   | { type: 'object'; required?: boolean }
+  /** An ad-hoc conference (`conference` node `config`): Kazoo `conferences` fields, see conference-config.ts. */
+  | { type: 'conference'; required?: boolean }
   | { type: 'dtmf' ; required?: boolean; default?: string }
   | { type: 'dtmf[]'; required?: boolean; default?: readonly string[]; unique?: boolean }
   | { type: 'string[]'; required?: boolean; default?: readonly string[] }
@@ -151,7 +155,10 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
   group: { id: { type: 'string' }, timeout: { type: 'integer', min: 0 } },
   resources: { to_did: { type: 'string' }, use_local_resources: { type: 'boolean', default: true }, timeout: { type: 'integer', min: 0 } },
   offnet: { to_did: { type: 'string' }, use_local_resources: { type: 'boolean', default: true }, timeout: { type: 'integer', min: 0 } },
-  conference: { id: { type: 'string' }, config: { type: 'object' }, moderator: { type: 'boolean' } },
+  conference: {
+    id: { type: 'string', minLength: 1, maxLength: 128 }, config: { type: 'conference' }, moderator: { type: 'boolean', default: false },
+    welcome_prompt: { type: 'object' },
+  },
   menu: { id: { type: 'string' }, interdigit_timeout: { type: 'integer', min: 1 } },
   record_call: {
     action: { type: 'string', enum: ['start', 'stop'], default: 'start' },
@@ -244,7 +251,7 @@ function checkField(name: string, spec: FieldSpec, data: Record<string, unknown>
   const v = data[name];
   const err = (message: string): void => { w.errors.push({ path: p, message }); };
   if (v === undefined || v === null) {
-    if (spec.type !== 'object' && spec.type !== 'endpoints' && spec.default !== undefined) {
+    if (spec.type !== 'object' && spec.type !== 'endpoints' && spec.type !== 'conference' && spec.default !== undefined) {
       data[name] = Array.isArray(spec.default) ? [...spec.default] : spec.default;
     } else if (spec.required) {
       err('required field is missing');
@@ -278,6 +285,14 @@ function checkField(name: string, spec: FieldSpec, data: Record<string, unknown>
       return;
     case 'object':
       if (!isPlainObject(v)) err(`expected object, got ${describe(v)}`);
+      return;
+    case 'conference':
+      try {
+        parseConferenceConfig(v, name);
+      } catch (e) {
+        if (!(e instanceof ConferenceConfigError)) throw e;
+        w.errors.push({ path: `${path}/${e.field.split('.').join('/')}`, message: e.message.slice(e.field.length + 2) });
+      }
       return;
     case 'dtmf':
       if (typeof v !== 'string' || !DTMF_RE.test(v)) err('expected one DTMF key (0-9, *, #, A-D)');

@@ -9,6 +9,8 @@
  * - the id of a stored media (`media: { <id>: { url | file | tts } }`).
  */
 
+import type { ConferenceSettings } from './conference-config.js';
+
 /** A stored media: exactly one of `url`, `file` (a local WAV/MP3 path) or `tts` (text to speak). */
 export interface StoredMedia {
   readonly url?: string;
@@ -62,9 +64,11 @@ export interface PivotStored {
   readonly media: ReadonlyMap<string, StoredMedia>;
   readonly menus: ReadonlyMap<string, StoredMenu>;
   readonly temporalRules: ReadonlyMap<string, StoredTemporalRule>;
+  /** Stored conferences by id (`conference` module's `id`); optional for stores built before conferences. */
+  readonly conferences?: ReadonlyMap<string, ConferenceSettings>;
 }
 
-export const EMPTY_STORED: PivotStored = { media: new Map(), menus: new Map(), temporalRules: new Map() };
+export const EMPTY_STORED: PivotStored = { media: new Map(), menus: new Map(), temporalRules: new Map(), conferences: new Map() };
 
 /** Where audio comes from (implemented by `MediaLoader` in `src/media/fetch.ts`): 8 kHz mono PCM16. */
 export interface MediaSource {
@@ -77,6 +81,7 @@ export interface StoredRecords {
   readonly media?: Readonly<Record<string, StoredMedia>>;
   readonly menus?: Readonly<Record<string, StoredMenu>>;
   readonly temporalRules?: Readonly<Record<string, StoredTemporalRule>>;
+  readonly conferences?: Readonly<Record<string, ConferenceSettings>>;
 }
 
 const converted = new WeakMap<object, PivotStored>();
@@ -89,6 +94,7 @@ export function storedFromRecords(r: StoredRecords): PivotStored {
       media: new Map(Object.entries(r.media ?? {})),
       menus: new Map(Object.entries(r.menus ?? {})),
       temporalRules: new Map(Object.entries(r.temporalRules ?? {})),
+      conferences: new Map(Object.entries(r.conferences ?? {})),
     };
     converted.set(r, s);
   }

@@ -19,6 +19,7 @@ import { DtmfDetector } from '../media/dtmf-detector.js';
 import { decodeRtp, looksLikeRtcp, RtpDecodeResult, RtpPacket, writeU32, MARKER_BIT, RTP_VERSION, VERSION_SHIFT } from './packet.js';
 import { decodeTelephoneEvent, eventToDtmf, TelephoneEvent, END_BIT, DEFAULT_EVENT_VOLUME } from './telephone-event.js';
 import { HIST_BINS, HIST_MIN_MS, HIST_STEP_MS } from './protocol.js';
+import { Mixer, MemberPort } from './mixer.js';
 import { CallRecorder, REC_NONE, REC_FULL } from './recorder.js';
 import type { ConfigureMsg, FromWorker, PacerStats, ToWorker, WorkerInit } from './protocol.js';
 
@@ -139,6 +140,8 @@ class Session {
   isPcma = false;
   relayAudio: Buffer | undefined;
   relayEvent: Buffer | undefined;
+  /** Conference member: received audio goes up to the room's mixer, paced frames come down from it. */
+  member: MemberPort | undefined;
 
   constructor(sid: number, rtp: dgram.Socket, rtcp: dgram.Socket) {
     this.sid = sid;
@@ -157,6 +160,7 @@ const active: Session[] = [];
 const prompts = new Map<number, Int16Array>();
 const rxPacket = new RtpPacket();
 const rxEvent = new TelephoneEvent();
+const mixer = new Mixer();
 
 // ---- stats ----
 const hist = new Uint32Array(HIST_BINS);
@@ -227,7 +231,8 @@ function tick(): void {
   timerAt = Infinity;
   statTicks++;
   let now = performance.now();
-  let next = Infinity;
+  // conference rooms homed here mix first, so members on this worker send this tick's mix
+  let next = mixer.roomCount > 0 ? mixer.tick(now) : Infinity;
   for (let i = 0; i < active.length; i++) {
     const s = active[i]!;
     let d = s.deadline;
@@ -298,7 +303,8 @@ function fillAudio(s: Session, buf: Buffer): void {
       s.pos = p;
     }
   }
-  if (o < end) buf.fill(s.silence, o, end);
+  if (o === HEADER && s.member !== undefined) s.member.fill(buf, HEADER, enc, s.silence);
+  else if (o < end) buf.fill(s.silence, o, end);
 }
 
 // ---- DTMF out (RFC 4733 §2.5) ----
@@ -414,7 +420,7 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     return;
   }
   const n = rxPacket.payloadLength;
-  if ((!s.detector && !s.rec && !s.recorder) || n === 0 || n > MAX_DECODE_SAMPLES) return;
+  if ((!s.detector && !s.rec && !s.recorder && !s.member) || n === 0 || n > MAX_DECODE_SAMPLES) return;
   if (s.decodeBuf.length !== n) s.decodeBuf = new Int16Array(n); // only when the peer's ptime differs
   const pcm = s.decodeBuf;
   const dec = s.dec;
@@ -422,6 +428,7 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   for (let i = 0; i < n; i++) pcm[i] = dec[msg[off + i]!]!;
   if (s.detector) s.detector.process(pcm, s.onInband);
   if (s.rec) record(s, pcm, rxPacket.timestamp, rxPacket.ssrc);
+  if (s.member) s.member.up.write(pcm, n);
   if (s.recorder) recorderEvent(s, s.recorder.rx(pcm, n, rxPacket.timestamp, rxPacket.ssrc, s.ts));
 }
 
@@ -646,6 +653,7 @@ async function close(sid: number): Promise<void> {
   stopPlayback(s);
   abortDtmf(s);
   s.rec = undefined;
+  s.member = undefined;
   s.recorder = undefined;
   await Promise.all([closeSocket(s.rtp), closeSocket(s.rtcp)]);
   sessions.delete(sid);
@@ -711,6 +719,15 @@ function handle(m: ToWorker): void {
       break;
     }
     case 'unbridge': { const s = sessions.get(m.sid); if (s) unbridge(s); break; }
+    case 'confJoin': {
+      const at = mixer.join(m.rid, m.mid, m.buf, { muted: m.muted, deaf: m.deaf, moderator: m.moderator },
+        { entryTone: m.entryTone, exitTone: m.exitTone, waitForModerator: m.waitForModerator }, performance.now());
+      schedule(at);
+      break;
+    }
+    case 'confLeave': mixer.leave(m.rid, m.mid); break;
+    case 'confAttach': { const s = sessions.get(m.sid); if (s && !s.closed) s.member = new MemberPort(m.buf); break; }
+    case 'confDetach': { const s = sessions.get(m.sid); if (s) s.member = undefined; break; }
     case 'stats': post({ t: 'stats', req: m.req, stats: snapshotStats(m.reset) }); break;
     case 'crash': setImmediate(() => { throw new Error('media worker crash requested (test hook)'); }); break;
     case 'hang': { const until = performance.now() + m.ms; while (performance.now() < until) { /* test hook: spin */ } break; }

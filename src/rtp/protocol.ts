@@ -29,6 +29,20 @@ export interface ConfigureMsg {
   readonly send: boolean;
 }
 
+export interface ConfJoinMsg {
+  readonly t: 'confJoin';
+  readonly rid: number;
+  readonly mid: number;
+  readonly buf: SharedArrayBuffer;
+  readonly muted: boolean;
+  readonly deaf: boolean;
+  readonly moderator: boolean;
+  /** Room options, taken from the member that creates the room. */
+  readonly entryTone: boolean;
+  readonly exitTone: boolean;
+  readonly waitForModerator: boolean;
+}
+
 export type ToWorker =
   | { readonly t: 'open'; readonly sid: number; readonly port: number }
   | ConfigureMsg
@@ -46,6 +60,12 @@ export type ToWorker =
   | { readonly t: 'bridge'; readonly sid: number; readonly peer: number }
   | { readonly t: 'unbridge'; readonly sid: number }
   | { readonly t: 'stats'; readonly req: number; readonly reset: boolean }
+  /** Conference (src/rtp/mixer.ts): the room's home worker mixes; `buf` holds the member's up/down rings. */
+  | ConfJoinMsg
+  | { readonly t: 'confLeave'; readonly rid: number; readonly mid: number }
+  /** The worker owning the member's RTP session: received audio goes up the rings, paced frames come down. */
+  | { readonly t: 'confAttach'; readonly sid: number; readonly buf: SharedArrayBuffer }
+  | { readonly t: 'confDetach'; readonly sid: number }
   /** Test hook: throw an uncaught exception in the worker. */
   | { readonly t: 'crash' }
   /** Test hook: block the worker's event loop for `ms`. */

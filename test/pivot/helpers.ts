@@ -1,7 +1,9 @@
 /** Test helpers for src/pivot: a fake CallControl on a FakeClock, a real HTTP server on 127.0.0.1, a driver. */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CallControl, CallInfo, DtmfDigit, PlayOutcome, Prompt } from '../../src/pivot/call-control.js';
+import type {
+  CallControl, CallInfo, ConferenceOutcome, ConferenceRequest, ConferencingCallControl, DtmfDigit, PlayOutcome, Prompt,
+} from '../../src/pivot/call-control.js';
 import type { Clock, FakeClock, TimerHandle } from '../../src/util/clock.js';
 
 export const DEFAULT_INFO: CallInfo = {
@@ -26,7 +28,7 @@ export interface FakeCallOptions {
   promptMs?: (p: Prompt) => number;
 }
 
-export class FakeCall implements CallControl {
+export class FakeCall implements CallControl, ConferencingCallControl {
   readonly info: CallInfo;
   ended = false;
   answered = false;
@@ -93,6 +95,22 @@ export class FakeCall implements CallControl {
   hangup(options?: { code?: number; reason?: string }): Promise<void> {
     if (!this.ended) { this.hangups.push(options); this.end(); }
     return Promise.resolve();
+  }
+
+  /** Conference joins, in order; `conferenceOutcome` answers instead of waiting for the call to end (e.g. 'full'). */
+  readonly conferences: ConferenceRequest[] = [];
+  conferenceOutcome: ConferenceOutcome | undefined;
+
+  joinConference(req: ConferenceRequest, options: { signal?: AbortSignal } = {}): Promise<ConferenceOutcome> {
+    if (this.ended) return Promise.resolve({ kind: 'left' });
+    void this.answer();
+    this.conferences.push(req);
+    if (this.conferenceOutcome) return Promise.resolve(this.conferenceOutcome);
+    return new Promise((resolve) => {
+      const done = (): void => { this.endedListeners.delete(done); options.signal?.removeEventListener('abort', done); resolve({ kind: 'left' }); };
+      this.endedListeners.add(done);
+      options.signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** The caller hangs up. */

@@ -24,6 +24,7 @@ import { resourcesModule } from './resources.js';
 import { deviceModule } from './device.js';
 import { userModule } from './user.js';
 import { groupModule, ringGroupModule } from './ring-group.js';
+import { conferenceModule } from './conference.js';
 import { recordCallModule } from './record-call.js';
 import { recordCallerModule } from './record-caller.js';
 import { twimlRecordModule } from './twiml-record.js';
@@ -57,6 +58,7 @@ export const MODULES: ReadonlyMap<string, PivotModule> = new Map<string, PivotMo
   ['user', userModule],
   ['ring_group', ringGroupModule],
   ['group', groupModule],
+  ['conference', conferenceModule],
   ['record_call', recordCallModule],
   ['record_caller', recordCallerModule],
   // Internal: what TwiML <Record> translates to.

@@ -122,7 +122,7 @@ t.test('bridging sections: carriers, devices, users, ring groups, registrar, cdr
     cdr: { url: 'http://127.0.0.1/cdr' },
   });
   t.equal(c.carriers.length, 2);
-  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', register: false, registerExpires: 3600, replyTimeout: 5, username: 'u', password: 'p' });
+  t.same(c.carriers[0]!.gateways[0], { host: '127.0.0.1', port: 5080, transport: 'udp', prefix: '', suffix: '', register: false, registerExpires: 3600, replyTimeout: 5, srv: false, username: 'u', password: 'p' });
   t.equal(c.carriers[0]!.account, undefined, 'global');
   t.equal(c.carriers[1]!.account, 'a1');
   t.equal(c.carriers[1]!.format, 'npan');

@@ -33,10 +33,21 @@ export interface CdrLeg extends CdrOutcome {
   endedBy?: 'local' | 'remote';
 }
 
+export interface CdrRecording {
+  status: 'uploaded' | 'failed' | 'skipped';
+  /** Where it was stored (credentials in the URL are redacted for failures). */
+  url?: string;
+  seconds?: number;
+  /** Why it failed or was skipped. */
+  reason?: string;
+}
+
 export interface CdrRecord extends CdrOutcome {
   callId: string;
   accountId: string;
   legs: CdrLeg[];
+  /** record_call / record_caller results (the CDR waits for their uploads, at most RECORDING_WAIT_MS). */
+  recordings?: CdrRecording[];
 }
 
 export interface CdrQuery {
@@ -83,6 +94,12 @@ export function cdrForm(r: CdrRecord): URLSearchParams {
     put(`${p}[Hangup-Code]`, `sip:${l.sipCode}`);
     put(`${p}[Codec]`, l.codec);
     put(`${p}[Ended-By]`, l.endedBy);
+  });
+  (r.recordings ?? []).forEach((rec, n) => {
+    put(`Recordings[${n}][Status]`, rec.status);
+    put(`Recordings[${n}][Url]`, rec.url);
+    put(`Recordings[${n}][Seconds]`, rec.seconds !== undefined ? Math.round(rec.seconds * 10) / 10 : undefined);
+    put(`Recordings[${n}][Reason]`, rec.reason);
   });
   return f;
 }

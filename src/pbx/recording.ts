@@ -86,11 +86,23 @@ export class CallRecordings {
     private readonly log: Logger,
   ) {}
 
+  /** Some recording was asked for on this call (its CDR then lists the results). */
+  get used(): boolean { return this.everUsed; }
+  private everUsed = false;
+
   /** Uploads not finished yet (tests, shutdown). */
   get pendingUploads(): number { return this.uploads.size; }
 
   /** Resolves once every upload started so far has settled. */
   async flush(): Promise<void> { await Promise.all([...this.uploads]); }
+
+  /** After the call ended: resolves once its recordings were handed over by the worker and their uploads settled. */
+  async settled(): Promise<void> {
+    await this.stopping;
+    await this.callerStop?.catch(() => undefined);
+    await new Promise<void>((r) => setImmediate(r)); // record_caller's continuation starts its upload
+    await this.flush();
+  }
 
   async recordCaller(req: RecordCallerRequest, signal?: AbortSignal): Promise<RecordCallerOutcome> {
     const skipped = (why: string): Promise<RecordingUploadOutcome> => Promise.resolve({ kind: 'skipped', why });
@@ -102,6 +114,7 @@ export class CallRecordings {
     }
     if (signal?.aborted) return { reason: 'stopped', seconds: 0, upload: skipped('stopped before start') };
     this.active = 'caller';
+    this.everUsed = true;
     let reason: RecordCallerOutcome['reason'] = 'stopped';
     try {
       media.startRecorder({ mix: false, maxSeconds: req.maxSeconds, silenceMs: req.silenceSeconds * 1000 });
@@ -140,6 +153,7 @@ export class CallRecordings {
   }
 
   startCall(req: CallRecordingRequest): void {
+    this.everUsed = true;
     if (this.host.ended) return;
     if (this.active || this.pendingCall) { this.log.info('record_call start while recording: ignored'); return; }
     this.pendingCall = req;

@@ -21,6 +21,10 @@ import { OutboundLeg, type LegDeps } from './leg.js';
 import { Registrar } from './registrar.js';
 import { startAdmin, type AdminServer } from './admin.js';
 import { SipResolver } from '../sip/resolve.js';
+import { redactUrl } from '../util/errors.js';
+
+/** Longest a recorded call's CDR waits for its recording uploads (they retry with back-off). */
+const RECORDING_WAIT_MS = 120_000;
 import { MediaLoader } from '../media/fetch.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
@@ -428,7 +432,27 @@ export class Switch {
   }
 
   private callEnded(call: Call): void {
-    try { this.cdrs.add(this.cdrOf(call)); } catch (err) { this.log.error({ err: String(err) }, 'CDR failed'); }
+    let rec: CdrRecord | undefined;
+    try { rec = this.cdrOf(call); } catch (err) { this.log.error({ err: String(err) }, 'CDR failed'); }
+    if (rec) {
+      const r = rec;
+      if (!call.recordings.used) this.cdrs.add(r);
+      else {
+        // A recorded call's CDR names its recordings: wait (bounded) for their uploads, then write it.
+        let timer: NodeJS.Timeout | undefined;
+        void Promise.race([
+          call.recordings.settled(),
+          new Promise<void>((resolve) => { timer = setTimeout(resolve, RECORDING_WAIT_MS); timer.unref(); }),
+        ]).catch(() => undefined).then(() => {
+          clearTimeout(timer);
+          r.recordings = call.recordings.notes.map((o) => (o.kind === 'uploaded'
+            ? { status: 'uploaded' as const, url: redactUrl(o.url), seconds: o.seconds }
+            : o.kind === 'failed' ? { status: 'failed' as const, url: o.url, reason: o.error } : { status: 'skipped' as const, reason: o.why }));
+          if (call.recordings.pendingUploads > 0) r.recordings.push({ status: 'failed', reason: `upload still running after ${RECORDING_WAIT_MS / 1000} s` });
+          this.cdrs.add(r);
+        });
+      }
+    }
     if (this.calls.get(call.info.callId) === call) this.calls.delete(call.info.callId);
     this.forgetDialog(call, call.sipDialog);
   }

@@ -123,6 +123,12 @@ t.test('case 38: record_call around a bridge: a WAV (and an MP3) of both sides, 
     const callId = ivr.query.get('Call-ID')!;
     const put = srv.reqs.slice(before).find((q) => q.method === 'PUT')!;
     t.equal(put.path, `/calls/call_recording_${encodeURIComponent(callId)}.${f}`, `${f}: PUT /calls/call_recording_<CALL_ID>.${f}`);
+    // The call's CDR waits for the upload and names it.
+    t.ok(await eventually(() => sw.cdrs.query({ callId }).length === 1, 10000), `${f}: the CDR was written after the upload`);
+    const cdrRec = sw.cdrs.query({ callId })[0]?.recordings ?? [];
+    t.equal(cdrRec.length, 1, `${f}: one recording in the CDR`);
+    t.equal(cdrRec[0]?.status, 'uploaded');
+    t.match(cdrRec[0]?.url ?? '', new RegExp(`/calls/call_recording_.*\\.${f}$`), `${f}: with its URL`);
     let pcm: Int16Array;
     if (f === 'wav') {
       t.equal(put.type, 'audio/wav');

@@ -21,7 +21,7 @@ import type { CdrQuery, CdrStore } from './cdr.js';
 
 export interface AdminConfig {
   listen: string;
-  /** Unset: no admin endpoint. 0: any free port. */
+  /** Unset: no admin endpoint. 0 = a free port the OS picks. */
   port?: number;
   token?: string;
 }

@@ -26,7 +26,6 @@ import { OutboundLeg, type LegDeps, type LegTarget } from './leg.js';
 import { causeForStatus, formatForCarrier, isGatewayFailure, toE164 } from './numbers.js';
 import type { Registrar } from './registrar.js';
 import { isIP } from 'node:net';
-import { lookup } from 'node:dns/promises';
 import { parseUri } from '../sip/index.js';
 import type { SipResolver, SipTarget } from '../sip/resolve.js';
 import type { HoldSync } from './hold.js';
@@ -365,24 +364,21 @@ export class Bridger {
     const u = parseUri(req.uri.trim());
     if (!u || (u.scheme !== 'sip' && u.scheme !== 'sips') || !u.host) return { kind: 'no_endpoints', why: `not a SIP URI: ${req.uri.slice(0, 80)}` };
     const host = u.host.replace(/^\[|\]$/g, '');
-    let address = host;
-    if (isIP(host) === 0) {
-      try {
-        address = (await Promise.race([
-          lookup(host),
-          new Promise<never>((_, rej) => { setTimeout(() => rej(new Error('DNS timeout')), 3000).unref(); }),
-        ])).address;
-      } catch (err) {
-        this.deps.log.info({ host, err: String(err) }, '<Dial><Sip>: host not resolved');
-        return failed(404);
-      }
-    }
     const transport = String(u.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
+    // The same location rules as gateways (RFC 3263: an IP as given, a name by SRV without a port, else A/AAAA).
+    const found: SipTarget[] = isIP(host) !== 0 || !this.deps.resolver
+      ? [{ address: host, port: u.port ?? 5060, transport }]
+      : await this.deps.resolver.resolve(host, u.port, transport);
+    const dest = found[0];
+    if (!dest) {
+      this.deps.log.info({ host }, '<Dial><Sip>: host not found in DNS');
+      return failed(404);
+    }
     const uri: SipUri = { scheme: 'sip', ...(u.user !== undefined ? { user: u.user } : {}), host, ...(u.port !== undefined ? { port: u.port } : {}), params: transport === 'tcp' ? { transport: 'tcp' } : {}, headers: {} };
     const target: LegTarget = {
       label: `sip ${host}${u.port !== undefined ? `:${u.port}` : ''}`,
       uri,
-      dest: { transport, address, port: u.port ?? 5060 },
+      dest: { transport: dest.transport, address: dest.address, port: dest.port },
       to: { uri: { ...uri, params: {}, headers: {} }, params: '' },
       from: this.fromFor(req.callerId),
       headers: this.headersFor(req.callerId, req.customSipHeaders),

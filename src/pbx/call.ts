@@ -11,7 +11,7 @@ import type { Logger } from '../util/logger.js';
 import {
   Dialog, type IncomingRequest, type SipRequest, type SipStack, type InviteServerTransaction, type SipResponse,
 } from '../sip/index.js';
-import type { MediaEngine, MediaSession } from '../rtp/media-engine.js';
+import { sessionConfigFor, type MediaEngine, type MediaSession } from '../rtp/media-engine.js';
 import { createAnswer, parseSdp, type NegotiatedAudio, type SessionDescription, type AudioCodec } from '../rtp/sdp.js';
 import type { TtsService } from '../media/tts/index.js';
 import { tone as makeTone } from '../media/tone.js';
@@ -264,11 +264,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   private configureMedia(): void {
     const n = this.negotiated;
     if (!n || !this.media) return;
-    this.media.configure({
-      address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType, direction: n.direction,
-      ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
-      rtpTimeoutMs: this.deps.rtpTimeoutMs,
-    });
+    this.media.configure(sessionConfigFor(n, this.deps.rtpTimeoutMs));
     this.recordings.kick();
   }
 

@@ -5,7 +5,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { SipStack, Dialog, createRequest, parseUri, type SipResponse, type InviteClientTransaction, type TransportName } from '../sip/index.js';
-import { MediaEngine, type MediaSession } from '../rtp/media-engine.js';
+import { MediaEngine, sessionConfigFor, type MediaSession } from '../rtp/media-engine.js';
 import { createOffer, acceptAnswer, serializeSdp, type AudioCodec } from '../rtp/sdp.js';
 import { RealClock } from '../util/clock.js';
 import { tone as makeTone } from '../media/tone.js';
@@ -136,10 +136,7 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
             const e = acceptAnswer(offer, res.body.toString('utf8'));
             if (e.ok) {
               early = true;
-              session.configure({
-                address: e.media.address, port: e.media.port, codec: e.media.codec, payloadType: e.media.payloadType,
-                ...(e.media.telephoneEventPt !== undefined ? { telephoneEventPt: e.media.telephoneEventPt } : {}),
-              });
+              session.configure(sessionConfigFor(e.media));
               if (o.record) session.startRecording((o.maxSeconds ?? 60) + 61);
             }
           }
@@ -174,10 +171,7 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
       log.error({ reason: neg.reason }, 'unusable SDP answer');
     } else {
       result.codec = neg.media.codec;
-      session.configure({
-        address: neg.media.address, port: neg.media.port, codec: neg.media.codec, payloadType: neg.media.payloadType,
-        ...(neg.media.telephoneEventPt !== undefined ? { telephoneEventPt: neg.media.telephoneEventPt } : {}),
-      });
+      session.configure(sessionConfigFor(neg.media));
     }
     const maxMs = (o.maxSeconds ?? 60) * 1000;
     if (o.record && !early) session.startRecording(maxMs / 1000 + 1);

@@ -50,8 +50,6 @@ export class HoldSync {
   onPeerDirection: ((d: SdpDirection) => void) | undefined;
   private want: SdpDirection | undefined;
   private running = false;
-  /** Re-INVITEs we sent (tests, stats). */
-  sent = 0;
 
   constructor(private readonly side: HoldSide) {}
 
@@ -92,7 +90,6 @@ export class HoldSync {
         }, cur.local);
         const text = serializeSdp(offer);
         this.pending = true;
-        this.sent++;
         let res: SipResponse;
         try { res = await sendReInvite(this.side.stack, cur.dialog, text); } finally { this.pending = false; }
         if (res.status >= 200 && res.status < 300) {

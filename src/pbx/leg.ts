@@ -15,7 +15,7 @@ import {
 } from '../sip/index.js';
 import { authorize, pickChallenge } from '../sip/auth.js';
 import { HoldSync } from './hold.js';
-import type { MediaEngine, MediaSession } from '../rtp/media-engine.js';
+import { sessionConfigFor, type MediaEngine, type MediaSession } from '../rtp/media-engine.js';
 import { acceptAnswer, createAnswer, createOffer, parseSdp, serializeSdp, type AudioCodec, type NegotiatedAudio, type SessionDescription } from '../rtp/sdp.js';
 
 export interface LegDeps {
@@ -245,11 +245,7 @@ export class OutboundLeg {
   private configureMedia(): void {
     const n = this.negotiated;
     if (!n || !this.media) return;
-    this.media.configure({
-      address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType, direction: n.direction,
-      ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
-      rtpTimeoutMs: this.deps.rtpTimeoutMs,
-    });
+    this.media.configure(sessionConfigFor(n, this.deps.rtpTimeoutMs));
   }
 
   /** A 2xx we no longer want (cancelled, replaced): ACK it, then BYE it. */

@@ -247,7 +247,7 @@ export interface RecordingCallControl {
   recordCaller(req: RecordCallerRequest, options?: { signal?: AbortSignal }): Promise<RecordCallerOutcome>;
   /** Start recording the call; uploaded on stop, at the time limit or when the call ends. Ignored when one runs. */
   startCallRecording(req: CallRecordingRequest): void;
-  /** Stop the call recording (if any) and start its upload; resolves once the audio is in hand. */
+  /** Stop the call recording (when one runs) and start its upload; resolves once the audio is in hand. */
   stopCallRecording(): Promise<void>;
 }
 

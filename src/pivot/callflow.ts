@@ -179,7 +179,7 @@ const SPECS: Readonly<Record<string, ModuleSpec>> = {
     format: { type: 'string', enum: ['mp3', 'wav'] },
     method: { type: 'string', enum: ['put', 'post'], caseInsensitive: true, default: 'put' },
     time_limit: { type: 'integer', min: 5, max: 10800, default: 3600 },
-    // Hookline extensions: keys that stop the recording (default any), seconds of silence that stop it (0 = off).
+    // Hookline extensions: keys that stop the recording (default: every key), seconds of silence that stop it (0 = off).
     terminators: { type: 'dtmf[]' },
     silence_timeout: { type: 'integer', min: 0, max: 10800 },
   },

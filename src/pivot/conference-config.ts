@@ -14,7 +14,7 @@ export interface ConferenceRole {
 export interface ConferenceSettings {
   /** Friendly name; for an ad-hoc conference the same name means the same room. */
   readonly name: string;
-  /** Most participants (1-64); more hear `maxMembersMedia` (if any) and are hung up. */
+  /** Most participants (1-64); more hear `maxMembersMedia` (when set) and are hung up. */
   readonly maxParticipants: number;
   readonly maxMembersMedia?: string;
   /** Beep into the room when someone joins / leaves. Default true. */

@@ -53,7 +53,7 @@ export const MAX_RETRIES = 5;
 
 /**
  * Read and strip Hookline's URL fragment options: `#rc=2&rp=5xx,ct`. `ct`: the connection failed;
- * `rt`: `req_timeout_ms` fired; `4xx`/`5xx`: those statuses; `all`: any of these. A fragment without
+ * `rt`: `req_timeout_ms` fired; `4xx`/`5xx`: those statuses; `all`: every one of these. A fragment without
  * `rc`/`rp` is left untouched (it is never sent anyway).
  */
 export function parseRetryFragment(voiceUrl: string): RetryOptions {

@@ -76,6 +76,19 @@ export interface MediaSessionConfig {
   direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 }
 
+/** The session config for a negotiation (sdp.ts `NegotiatedAudio`): one place for every call layer. */
+export function sessionConfigFor(
+  n: { address: string; port: number; codec: Codec; payloadType: number; telephoneEventPt?: number; direction?: MediaSessionConfig['direction'] },
+  rtpTimeoutMs?: number,
+): MediaSessionConfig {
+  return {
+    address: n.address, port: n.port, codec: n.codec, payloadType: n.payloadType,
+    ...(n.direction !== undefined ? { direction: n.direction } : {}),
+    ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
+    ...(rtpTimeoutMs !== undefined ? { rtpTimeoutMs } : {}),
+  };
+}
+
 export type CloseReason = 'closed' | 'worker-crash';
 
 export interface MediaSessionEvents {

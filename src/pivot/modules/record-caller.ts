@@ -1,6 +1,6 @@
 /**
  * `record_caller` (PIVOT.md 3.2, 2.8): answers, beeps (440 Hz), records the caller only until a terminator key
- * (default: any of the 12 keys), `silence_timeout` seconds of silence (Hookline extension, default 0 = off, as
+ * (default: all 12 keys), `silence_timeout` seconds of silence (Hookline extension, default 0 = off, as
  * Kazoo's doc says "until any DTMF or the time limit"), `time_limit` (5–10800 s, default 3600) or hang-up;
  * uploads `<url>/<Call-ID>.<format>` by PUT (or POST), then → `_`. The upload is awaited at most
  * UPLOAD_WAIT_MS (it carries on in the background after that). The recording URL is NOT reported in later

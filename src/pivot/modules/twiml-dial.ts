@@ -54,7 +54,7 @@ export const twimlDialModule: PivotModule = {
     if (ctx.signal.aborted || call.ended) return { kind: 'end', reason: outcome.kind === 'bridged' ? 'bridged' : 'caller_hangup' };
     ctx.setDialResult?.({
       status: statusOf(outcome),
-      ...(outcome.kind === 'bridged' && outcome.seconds !== undefined ? { seconds: outcome.seconds } : { seconds: 0 }),
+      seconds: outcome.kind === 'bridged' ? outcome.seconds ?? 0 : 0,
       ...(outcome.kind === 'bridged' ? { sid: `${call.info.callId}-dial` } : {}),
     });
     return next;

@@ -1,7 +1,7 @@
 /**
  * `twiml_record`: an internal module (the validator never accepts it from a web script's JSON) that TwiML
  * `<Record>` translates to (PIVOT.md 2.8). Beeps (440 Hz) unless `play_beep` is false, records the caller until a
- * key of `finish_on_key` (default any), `timeout_s` of silence (default 5; 0 = off) or `max_length_s` (≤ 3600),
+ * key of `finish_on_key` (default: every key), `timeout_s` of silence (default 5; 0 = off) or `max_length_s` (≤ 3600),
  * stores the WAV by PUT at `<pivot.recordingUrl>/<CallSid>-<n>.wav`, remembers RecordingUrl (that URL),
  * RecordingDuration and RecordingSid for the next TwiML requests, then → the `recorded` child (a `pivot` to
  * `action`). Empty or silent (no sound from the caller: not stored), failed to store, or no

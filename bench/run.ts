@@ -4,9 +4,9 @@
  *   sip | pacer | tts        micro-benches (no argument: all three); `--quick` shortens the pacer runs
  *   ivr [--quick]            concurrent-call load: ramp in steps, quality per step (bench/load/ivr.ts)
  *       [--steps 100,250,...] [--window S] [--ramp S] [--hold MS] [--probe N] [--target HOST:PORT]
- *       [--out DIR] [--workers N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop] [--no-caller-audio]
+ *       [--out DIR] [--workers N] [--niceness N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop] [--no-caller-audio]
  *   cps [--quick]            highest call rate with zero failures, RFC 7502 step-up then bisect (bench/load/cps.ts)
- *       [--start-rate N] [--max-rate N] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--node-flags ...] [--taskset 0]
+ *       [--start-rate N] [--max-rate N] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--niceness N] [--node-flags ...] [--taskset 0]
  *   soak [--quick] [--calls N] [--duration S]   ivr calls held at N for S seconds: memory and latency drift
  *   bridge [--quick]         concurrent calls bridged by `resources` to a SIPp carrier echoing RTP, after a reference
  *       run of the same load straight at the carrier (bench/load/bridge.ts); ivr's step options, --no-reference
@@ -51,6 +51,14 @@ function numList(s: string | undefined, name: string): number[] | undefined {
   return xs.sort((a, b) => a - b);
 }
 
+/** A nice value for Hookline's media threads (rtp.niceness), -20..19. */
+function niceness(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < -20 || v > 19) throw new Error(`--niceness wants an integer from -20 to 19, got ${s}`);
+  return v;
+}
+
 function num(s: string | undefined, name: string): number | undefined {
   if (s === undefined) return undefined;
   const v = Number(s);
@@ -64,7 +72,7 @@ async function ivr(args: string[], scenario: 'ivr' | 'soak' = 'ivr'): Promise<vo
     options: {
       quick: { type: 'boolean' }, steps: { type: 'string' }, window: { type: 'string' }, ramp: { type: 'string' },
       hold: { type: 'string' }, probe: { type: 'string' }, target: { type: 'string' }, out: { type: 'string' },
-      workers: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' }, 'no-stop': { type: 'boolean' },
+      workers: { type: 'string' }, niceness: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' }, 'no-stop': { type: 'boolean' },
       'no-caller-audio': { type: 'boolean' }, calls: { type: 'string' }, duration: { type: 'string' },
     },
   });
@@ -83,6 +91,7 @@ async function ivr(args: string[], scenario: 'ivr' | 'soak' = 'ivr'): Promise<vo
     ...(values.target ? { target: values.target } : {}),
     ...(values.out ? { outDir: values.out } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(values.niceness !== undefined ? { niceness: niceness(values.niceness) } : {}),
     nodeFlags: values['node-flags'] ? values['node-flags'].split(/\s+/).filter(Boolean) : [],
     ...(values.taskset ? { taskset: values.taskset } : {}),
     noStop: values['no-stop'] === true,
@@ -103,7 +112,7 @@ async function bridge(args: string[]): Promise<void> {
     args, allowPositionals: true,
     options: {
       quick: { type: 'boolean' }, steps: { type: 'string' }, window: { type: 'string' }, ramp: { type: 'string' },
-      hold: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' },
+      hold: { type: 'string' }, probe: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' }, niceness: { type: 'string' },
       'node-flags': { type: 'string' }, taskset: { type: 'string' }, 'no-stop': { type: 'boolean' }, 'no-reference': { type: 'boolean' },
     },
   });
@@ -121,6 +130,7 @@ async function bridge(args: string[]): Promise<void> {
     probeCalls: num(values.probe, 'probe') ?? (quick ? 3 : 5),
     ...(values.out ? { outDir: values.out } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(values.niceness !== undefined ? { niceness: niceness(values.niceness) } : {}),
     nodeFlags: values['node-flags'] ? values['node-flags'].split(/\s+/).filter(Boolean) : [],
     ...(values.taskset ? { taskset: values.taskset } : {}),
     noStop: values['no-stop'] === true,
@@ -137,7 +147,7 @@ async function cps(args: string[]): Promise<void> {
     args, allowPositionals: true,
     options: {
       quick: { type: 'boolean' }, 'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, sustain: { type: 'string' },
-      target: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' },
+      target: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' }, niceness: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -153,6 +163,7 @@ async function cps(args: string[]): Promise<void> {
     ...(values.target ? { target: values.target } : {}),
     ...(values.out ? { outDir: values.out } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(values.niceness !== undefined ? { niceness: niceness(values.niceness) } : {}),
     nodeFlags: values['node-flags'] ? values['node-flags'].split(/\s+/).filter(Boolean) : [],
     ...(values.taskset ? { taskset: values.taskset } : {}),
   });

@@ -16,7 +16,7 @@ import { writeJson, type Report, type StepReport } from './report.js';
 import type { Measure } from './stats.js';
 
 /** ivr's step options (the bridge scenario runs on the same step loop), plus the reference run switch. */
-export type BridgeOptions = Pick<IvrOptions, 'argv' | 'quick' | 'steps' | 'windowSeconds' | 'rampSeconds' | 'holdMs' | 'probeCalls' | 'outDir' | 'workers' | 'nodeFlags' | 'taskset' | 'noStop'> & {
+export type BridgeOptions = Pick<IvrOptions, 'argv' | 'quick' | 'steps' | 'windowSeconds' | 'rampSeconds' | 'holdMs' | 'probeCalls' | 'outDir' | 'workers' | 'niceness' | 'nodeFlags' | 'taskset' | 'noStop'> & {
   /** Run the reference (no B2BUA) first. Default true. */
   reference: boolean;
 };
@@ -46,7 +46,7 @@ export async function runBridge(o: BridgeOptions): Promise<{ report: BridgeRepor
       argv: o.argv, quick: o.quick, scenario: 'bridge', steps: o.steps, windowSeconds: o.windowSeconds, rampSeconds: o.rampSeconds,
       holdMs: o.holdMs, probeCalls: o.probeCalls, nodeFlags: o.nodeFlags, noStop: o.noStop, callerAudio: true,
       carrier: { host: '127.0.0.1', port, pid: carrier.pid },
-      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.niceness !== undefined ? { niceness: o.niceness } : {}),
       ...(o.taskset ? { taskset: o.taskset } : {}),
     };
     // The reference is the floor at every step: it runs them all even where the bar breaks.

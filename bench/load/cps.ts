@@ -29,6 +29,8 @@ export interface CpsOptions {
   target?: string;
   outDir?: string;
   workers?: number;
+  /** Hookline's rtp.niceness (default: the config default). */
+  niceness?: number;
   nodeFlags: string[];
   taskset?: string;
 }
@@ -48,7 +50,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
   registerCleanup(() => script.close());
   const target: Target = o.target ? externalTarget(o.target) : await startHookline({
     dir, numbers: { '4100': `${script.url}/cps` }, rtpPortMin: 10000, rtpPortMax: 19998, nodeFlags: o.nodeFlags,
-    ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.taskset ? { prefix: ['taskset', '-c', o.taskset] } : {}),
+    ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.niceness !== undefined ? { niceness: o.niceness } : {}), ...(o.taskset ? { prefix: ['taskset', '-c', o.taskset] } : {}),
   });
   registerCleanup(() => target.stop());
   if (o.target) notes.push('External target: the webhook count, agent measures and process CPU are not measured.');

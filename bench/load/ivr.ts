@@ -43,6 +43,8 @@ export interface IvrOptions {
   target?: string;
   outDir?: string;
   workers?: number;
+  /** Hookline's rtp.niceness (default: the config default). */
+  niceness?: number;
   nodeFlags: string[];
   taskset?: string;
   /** Keep going after a step breaks the bar. */
@@ -115,7 +117,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
       dir, numbers: { '4000': `${script.url}/ivr`, '4001': `${script.url}/probe`, '4002': `${script.url}/warmup`, '4003': `${script.url}/bridge`, '4004': `${script.url}/bridge` },
       ...(bridge ? { extraConfig: { carriers: [{ id: 'bench-carrier', gateways: [{ host: o.carrier!.host, port: o.carrier!.port }] }] } } : {}),
       rtpPortMin: 10000, rtpPortMax: 19998, nodeFlags: o.nodeFlags,
-      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.workers !== undefined ? { workers: o.workers } : {}), ...(o.niceness !== undefined ? { niceness: o.niceness } : {}),
       ...(o.taskset ? { prefix: ['taskset', '-c', o.taskset] } : {}),
     });
   }

@@ -33,6 +33,8 @@ export interface StartOptions {
   rtpPortMin: number;
   rtpPortMax: number;
   workers?: number;
+  /** rtp.niceness of the media threads (default: the config default). */
+  niceness?: number;
   /** Extra node flags for the child (e.g. --max-old-space-size=256). */
   nodeFlags?: string[];
   /** Prefix command (e.g. ['taskset', '-c', '0']). */
@@ -51,7 +53,7 @@ export async function startHookline(o: StartOptions): Promise<Target> {
   }
   const config = {
     sip: { listen: '127.0.0.1', port: 0, transports: ['udp'] },
-    rtp: { address: '127.0.0.1', portMin: o.rtpPortMin, portMax: o.rtpPortMax, workers: o.workers ?? 0, timeoutSeconds: 60 },
+    rtp: { address: '127.0.0.1', portMin: o.rtpPortMin, portMax: o.rtpPortMax, workers: o.workers ?? 0, timeoutSeconds: 60, ...(o.niceness !== undefined ? { niceness: o.niceness } : {}) },
     calls: { maxConcurrent: 20000 },
     accounts: [{ id: 'bench' }],
     numbers,

@@ -43,6 +43,12 @@ export interface RtpConfig {
   workers: number;
   /** Codecs we accept, in our order of preference when we offer. Default PCMU, PCMA. */
   codecs: Array<'PCMU' | 'PCMA'>;
+  /**
+   * Nice value of the media worker threads (Linux, -20..19). Default -10: RTP pacing runs above signalling,
+   * webhooks and other programs when the CPUs are busy. Below 0 needs root or CAP_SYS_NICE (else a warning and
+   * normal priority). 0 leaves the threads as they are.
+   */
+  niceness: number;
 }
 
 export interface TtsConfig {
@@ -516,7 +522,7 @@ export function validateConfig(input: unknown): HooklineConfig {
   }
 
   const r = section(input, 'rtp');
-  checkKeys(r, 'rtp', ['address', 'advertise', 'portMin', 'portMax', 'timeoutSeconds', 'workers', 'codecs']);
+  checkKeys(r, 'rtp', ['address', 'advertise', 'portMin', 'portMax', 'timeoutSeconds', 'workers', 'codecs', 'niceness']);
   const rtp: RtpConfig = {
     address: address(r, 'address', 'rtp', '0.0.0.0')!,
     advertise: address(r, 'advertise', 'rtp'),
@@ -525,6 +531,7 @@ export function validateConfig(input: unknown): HooklineConfig {
     timeoutSeconds: int(r, 'timeoutSeconds', 'rtp', 60, 0, 86400),
     workers: int(r, 'workers', 'rtp', 0, 0, 64),
     codecs: listOf(r, 'codecs', 'rtp', ['PCMU', 'PCMA'] as const, ['PCMU', 'PCMA']),
+    niceness: int(r, 'niceness', 'rtp', -10, -20, 19),
   };
   if (rtp.portMin % 2 !== 0) throw new ConfigError('rtp.portMin', `must be even (RTP uses even ports), got ${rtp.portMin}`);
   if (rtp.portMax <= rtp.portMin) throw new ConfigError('rtp.portMax', `must be greater than rtp.portMin (${rtp.portMin})`);

@@ -190,6 +190,7 @@ export class Switch {
       portMax: config.rtp.portMax,
       rtpTimeoutMs: config.rtp.timeoutSeconds * 1000,
       ...(config.rtp.workers > 0 ? { workers: config.rtp.workers } : {}),
+      niceness: config.rtp.niceness,
     });
     let stack: SipStack;
     try {

@@ -37,6 +37,13 @@ export interface MediaEngineOptions {
    * one (its sessions get `timeout` + `close('worker-crash')`). Default 10000; 0 disables.
    */
   watchdogMs?: number;
+  /**
+   * Nice value of each media worker thread (Linux). Media threads at a higher priority than signalling,
+   * webhooks and whatever else runs on the box keep their send deadlines when the CPUs are contended, as
+   * FreeSWITCH's realtime/high-priority mode does. Needs root or CAP_SYS_NICE for values below 0; without
+   * them the threads log a warning and run at normal priority. Default 0 (leave as is).
+   */
+  niceness?: number;
 }
 
 export type MediaErrorCode =
@@ -171,6 +178,7 @@ export class MediaEngine {
   readonly address: string;
   readonly advertiseAddress: string;
   readonly rtpTimeoutMs: number;
+  private readonly niceness: number;
   private readonly ports: PortAllocator;
   private readonly slots: Slot[] = [];
   private readonly prompts = new Map<number, PromptEntry>();
@@ -192,6 +200,8 @@ export class MediaEngine {
     this.advertiseAddress = opts.advertiseAddress ?? (opts.address === '0.0.0.0' ? '127.0.0.1' : opts.address === '::' ? '::1' : opts.address);
     this.rtpTimeoutMs = opts.rtpTimeoutMs ?? 60000;
     if (!(this.rtpTimeoutMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad rtpTimeoutMs');
+    this.niceness = opts.niceness ?? 0;
+    if (!Number.isInteger(this.niceness) || this.niceness < -20 || this.niceness > 19) throw new MediaError('INVALID_ARGUMENT', `bad niceness ${this.niceness} (an integer from -20 to 19)`);
     this.ports = new PortAllocator(opts.portMin ?? 16384, opts.portMax ?? 32766);
     this.watchdogMs = opts.watchdogMs ?? 10000;
     if (!(this.watchdogMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad watchdogMs');
@@ -403,7 +413,7 @@ export class MediaEngine {
   }
 
   private spawn(index: number): Slot {
-    const init: WorkerInit = { address: this.address, rtpTimeoutMs: this.rtpTimeoutMs, index };
+    const init: WorkerInit = { address: this.address, rtpTimeoutMs: this.rtpTimeoutMs, index, niceness: this.niceness };
     const worker = new Worker(new URL('./media-worker.js', import.meta.url), { workerData: init });
     const slot: Slot = {
       index, worker, alive: true, startedAt: 0, lastPong: 0, quickCrashes: 0,

@@ -11,6 +11,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
+import { readlinkSync } from 'node:fs';
+import os from 'node:os';
 import { isIP } from 'node:net';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { getLogger } from '../util/logger.js';
@@ -41,6 +43,24 @@ const log = getLogger('rtp');
 const port = parentPort;
 if (!port) throw new Error('media-worker must run in a worker thread');
 const init = workerData as WorkerInit;
+
+/**
+ * Linux: `setpriority(PRIO_PROCESS, tid)` with a thread id changes that thread only, so the pacing thread can
+ * run above the main thread's signalling and webhooks. `/proc/thread-self` names this thread's id.
+ */
+function applyNiceness(nice: number): void {
+  if (nice === 0 || process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) throw new Error('no thread id in /proc/thread-self');
+    os.setPriority(tid, nice);
+    log.debug({ index: init.index, tid, nice }, 'media worker priority set');
+  } catch (err) {
+    log.warn({ index: init.index, nice, err: (err as Error).message },
+      'could not set the media thread priority (negative rtp.niceness needs root or CAP_SYS_NICE); running at normal priority');
+  }
+}
+applyNiceness(init.niceness);
 
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer);

@@ -13,6 +13,8 @@ export interface WorkerInit {
   readonly rtpTimeoutMs: number;
   /** Worker index (for logs). */
   readonly index: number;
+  /** Nice value for this thread (Linux; negative raises priority, needs CAP_SYS_NICE). 0 leaves it. */
+  readonly niceness: number;
 }
 
 export interface ConfigureMsg {

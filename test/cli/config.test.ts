@@ -16,6 +16,7 @@ t.test('defaults are telephony defaults', async (t) => {
   t.equal(c.rtp.portMin % 2, 0);
   t.same(c.rtp.codecs, ['PCMU', 'PCMA']);
   t.equal(c.rtp.timeoutSeconds, 60);
+  t.equal(c.rtp.niceness, -10, 'media threads above signalling by default');
   t.equal(c.pivot.compat, 'lenient');
   t.equal(c.pivot.apiVersion, '2015-03-01');
   t.equal(c.accounts[0]!.id, 'default');
@@ -30,6 +31,7 @@ const bad: Array<[string, unknown, string]> = [
   ['odd RTP port', { rtp: { portMin: 10001 } }, 'rtp.portMin'],
   ['inverted range', { rtp: { portMin: 20000, portMax: 10000 } }, 'rtp.portMax'],
   ['bad codec', { rtp: { codecs: ['G729'] } }, 'rtp.codecs[0]'],
+  ['niceness out of range', { rtp: { niceness: -30 } }, 'rtp.niceness'],
   ['bad compat', { pivot: { compat: 'loose' } }, 'pivot.compat'],
   ['bad tts.voicesDir', { tts: { voicesDir: 5 } }, 'tts.voicesDir'],
   ['bad tts.piperWorkers', { tts: { piperWorkers: 0 } }, 'tts.piperWorkers'],

@@ -21,6 +21,8 @@ export interface AgentSample {
   pacer: {
     sent: number; lateP50: number; lateP99: number; lateMax: number; resyncs: number; received: number;
     workerGcCount: number; workerGcMs: number;
+    /** CPU time of the media threads in this second, ms (-1: unknown). */
+    cpuMs: number;
     /** Sparse lateness histogram: [bin, count], bin i = [HIST_MIN + i*STEP, +STEP) ms. */
     hist: Array<[number, number]>;
   } | null;
@@ -65,7 +67,7 @@ async function main(out: string): Promise<void> {
           for (let i = 0; i < p.hist.length; i++) if (p.hist[i]! > 0) hist.push([i, p.hist[i]!]);
           pacer = {
             sent: p.sent, lateP50: p.lateP50, lateP99: p.lateP99, lateMax: p.lateMax, resyncs: p.resyncs, received: p.received,
-            workerGcCount: p.gcCount, workerGcMs: p.gcMs, hist,
+            workerGcCount: p.gcCount, workerGcMs: p.gcMs, cpuMs: p.cpuMs, hist,
           };
         } catch { pacer = null; }
       }

@@ -225,7 +225,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   if (stopping) notes.push('Interrupted (SIGINT/SIGTERM): the report holds the steps finished before the signal.');
   const finished = new Date();
   m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
-  const summary = summarize(steps, baseline);
+  const summary = summarize(steps, baseline, bridge ? 1000 : 2000);
   if (scen === 'soak' && steps[0]) Object.assign(summary, drift(steps[0]));
   const report: Report = {
     schema: 'hookline-bench/1', scenario: label, quick: o.quick, command: commandLine(o.argv), argv: o.argv,
@@ -253,7 +253,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
 const COLUMNS: Array<[string, string]> = [
   ['concurrency', 'calls'], ['concurrentHookline', 'calls up (target)'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'], ['asr', 'ASR'],
   ['dtmfOk', 'digits ok'], ['pacingP99Ms', 'send pacing p99'], ['jitterMs', 'RFC 3550 jitter'], ['gapErrP99Ms', 'gap error p99'],
-  ['rtpLossPct', 'loss'], ['rtpDeficitPct', 'frames short'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['targetRssMB', 'RSS'],
+  ['rtpLossPct', 'loss'], ['rtpDeficitPct', 'frames short'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['mediaCpuPct', 'media threads CPU'], ['mediaUsPerPacket', 'µs CPU per packet'], ['targetRssMB', 'RSS'],
   ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
 ];
 
@@ -329,6 +329,16 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     ms.resyncs = measured(ag.reduce((t, a) => t + (a.pacer?.resyncs ?? 0), 0), 'count', 'sum of raw.agent[].pacer.resyncs');
     ms.workerGcMs = measured(ag.reduce((t, a) => t + (a.pacer?.workerGcMs ?? 0), 0), 'ms', 'sum of raw.agent[].pacer.workerGcMs');
   } else for (const k of ['pacingP50Ms', 'pacingP99Ms', 'pacingMaxMs', 'packetsSent', 'resyncs', 'workerGcMs']) ms[k] = missing('ms', noAgent);
+  // Media threads' own CPU (from /proc/thread-self inside each worker) per packet they sent or received: what the
+  // RTP path costs on this machine, apart from signalling and the load generators.
+  const cpuAg = ag.filter((a) => a.pacer && typeof a.pacer.cpuMs === 'number' && a.pacer.cpuMs >= 0);
+  if (cpuAg.length) {
+    const cpu = cpuAg.reduce((t, a) => t + a.pacer!.cpuMs, 0);
+    const pk = cpuAg.reduce((t, a) => t + a.pacer!.sent + a.pacer!.received, 0);
+    ms.mediaCpuPct = measured(cpu / (cpuAg.length * 10), '% of one core', 'sum of raw.agent[].pacer.cpuMs / (agent samples × 1000 ms)');
+    ms.mediaPacketsPerSec = measured(pk / cpuAg.length, 'packets/s', 'sum of raw.agent[].pacer.sent + received / agent samples');
+    ms.mediaUsPerPacket = pk > 0 ? measured((cpu * 1000) / pk, 'µs', 'sum of raw.agent[].pacer.cpuMs × 1000 / sum of sent + received') : missing('µs', 'no packets in the window');
+  } else for (const k of ['mediaCpuPct', 'mediaPacketsPerSec', 'mediaUsPerPacket']) ms[k] = missing('', target.external ? noAgent : 'media thread CPU not known (not Linux, or no agent samples)');
   if (ag.length) {
     const calls = ag.map((a) => a.calls).filter((v): v is number => v !== null);
     ms.concurrentHookline = calls.length ? measured(mean(calls)!, 'calls', 'mean of raw.agent[].calls') : missing('calls', 'the agent did not find the switch');
@@ -384,7 +394,7 @@ function addDtmf(s: StepReport, script: BenchScript, external: boolean): void {
   s.qualityBar.pass = s.qualityBar.failed.length ? false : s.qualityBar.unknown.length ? null : true;
 }
 
-function summarize(steps: StepReport[], baseline: Record<string, Measure>): Record<string, Measure> {
+function summarize(steps: StepReport[], baseline: Record<string, Measure>, goal: number): Record<string, Measure> {
   const holding = steps.filter((s) => s.qualityBar.pass === true).map((s) => s.concurrency);
   const out: Record<string, Measure> = {
     maxConcurrentHoldingBar: holding.length ? measured(Math.max(...holding), 'calls', 'largest steps[].concurrency whose qualityBar.pass is true') : missing('calls', steps.length ? 'no step held the quality bar (or it could not be judged)' : 'no step ran'),
@@ -399,6 +409,14 @@ function summarize(steps: StepReport[], baseline: Record<string, Measure>): Reco
   out.rssPerCallKB = slope === null ? missing('KB', 'needs RSS at two or more steps with different call counts')
     : measured(slope * 1024, 'KB', 'least-squares slope of steps[].measures.targetRssMB against steps[].measures.concurrentHookline');
   out.idleRssMB = baseline.idleRssMB!;
+  // What the RTP path alone would cost at the target: the largest step's CPU per packet × its packets per call × goal.
+  const ref = [...steps].reverse().find((s) => s.measures.mediaUsPerPacket?.value != null && (s.measures.concurrentHookline?.value ?? 0) > 0);
+  if (ref) {
+    const us = ref.measures.mediaUsPerPacket!.value!;
+    const perCall = ref.measures.mediaPacketsPerSec!.value! / ref.measures.concurrentHookline!.value!;
+    out.mediaCoresAtGoal = measured(Math.round(((us * perCall * goal) / 1e6) * 100) / 100, 'cores',
+      `steps[${ref.concurrency}] mediaUsPerPacket × (mediaPacketsPerSec / concurrentHookline) × ${goal} calls / 10⁶`);
+  } else out.mediaCoresAtGoal = missing('cores', 'no step measured the media threads\' CPU');
   return out;
 }
 
@@ -444,7 +462,7 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
     {
       target: bridge ? 'bridge concurrent bridged calls (probe inter-arrival error p99 ≤ 5 ms, no loss)' : 'ivr concurrent calls (send pacing p99 ≤ 5 ms, no loss)',
       goal: `≥ ${goal.toLocaleString('en-US')}`,
-      measured: maxHold === null ? 'no step held the bar' : `${maxHold} held${biggest > maxHold ? `, ${biggest} did not` : ` (largest step tried: ${biggest})`}`,
+      measured: (maxHold === null ? 'no step held the bar' : `${maxHold} held${biggest > maxHold ? `, ${biggest} did not` : ` (largest step tried: ${biggest})`}`) + mediaProjection(steps, summary, goal),
       met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= goal ? true : biggest > maxHold ? false : null,
     },
     {
@@ -462,6 +480,15 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
       measured: maxHold === null ? 'no step held the bar' : `${maxHold} held`, met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= 300 ? true : null,
     }] : []),
   ];
+}
+
+/** "; the media threads' measured CPU per packet puts RTP alone at N cores for the goal", when measured. */
+function mediaProjection(steps: StepReport[], summary: Record<string, Measure>, goal: number): string {
+  const cores = summary.mediaCoresAtGoal?.value;
+  const ref = [...steps].reverse().find((s) => s.measures.mediaUsPerPacket?.value != null);
+  if (cores == null || !ref) return '';
+  const us = round(ref.measures.mediaUsPerPacket!.value!);
+  return `; media threads ${us} µs CPU per packet at ${ref.concurrency} calls → RTP alone needs ${cores} cores at ${goal.toLocaleString('en-US')} calls (this machine: ${os.availableParallelism()})`;
 }
 
 function writeCharts(dir: string, r: Report): string[] {
@@ -484,6 +511,7 @@ function writeCharts(dir: string, r: Report): string[] {
     series: [
       { name: 'Hookline (mean)', points: r.steps.map((s) => [x(s), v(s, 'targetCpuPct')]) },
       { name: 'Hookline (max second)', points: r.steps.map((s) => [x(s), v(s, 'targetCpuMaxPct')]), dashed: true },
+      { name: 'Hookline media threads', points: r.steps.map((s) => [x(s), v(s, 'mediaCpuPct')]) },
       { name: 'SIPp (sum)', points: r.steps.map((s) => [x(s), v(s, 'sippCpuPct')]) },
       { name: 'bench (script + probe)', points: r.steps.map((s) => [x(s), v(s, 'benchCpuPct')]) },
     ],

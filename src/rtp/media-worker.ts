@@ -11,7 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import dgram from 'node:dgram';
 import dns from 'node:dns';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import { isIP } from 'node:net';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
@@ -198,6 +198,22 @@ const gcObserver = new PerformanceObserver((list) => {
 });
 gcObserver.observe({ entryTypes: ['gc'] });
 
+/**
+ * This thread's CPU time (user + system), ms, from /proc/thread-self/stat (fields 14 and 15, in USER_HZ = 100
+ * ticks per second); -1 where there is no such file. Read once a second by the stats request, never per packet.
+ */
+function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    return Number.isFinite(ticks) ? ticks * 10 : -1;
+  } catch {
+    return -1;
+  }
+}
+let cpuBase = threadCpuMs();
+
 function recordLateness(late: number): void {
   let bin = Math.floor((late - HIST_MIN_MS) / HIST_STEP_MS);
   if (bin < 0) bin = 0;
@@ -220,12 +236,15 @@ function percentile(p: number, total: number): number {
 function snapshotStats(reset: boolean): PacerStats {
   let total = 0;
   for (let i = 0; i < HIST_BINS; i++) total += hist[i]!;
+  const cpuNow = threadCpuMs();
   const s: PacerStats = {
     sent: statSent, lateP50: percentile(0.5, total), lateP99: percentile(0.99, total),
     lateMax: total ? statLateMax : 0, resyncs: statResyncs, ticks: statTicks,
-    received: statReceived, rejected: statRejected, rtcp: statRtcp, gcCount: statGcCount, gcMs: statGcMs, hist: Array.from(hist),
+    received: statReceived, rejected: statRejected, rtcp: statRtcp, gcCount: statGcCount, gcMs: statGcMs,
+    cpuMs: cpuNow < 0 || cpuBase < 0 ? -1 : cpuNow - cpuBase, hist: Array.from(hist),
   };
   if (reset) {
+    cpuBase = cpuNow;
     hist.fill(0);
     statSent = statResyncs = statTicks = statReceived = statRejected = statRtcp = statGcCount = statGcMs = 0;
     statLateMax = -Infinity;

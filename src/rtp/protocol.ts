@@ -94,6 +94,8 @@ export interface PacerStats {
   /** Garbage collections in the worker(s) and their total pause, ms (allocation pressure of the hot paths). */
   gcCount: number;
   gcMs: number;
+  /** CPU time (user + system) the media threads used since the last reset, ms (Linux, 10 ms ticks); -1 where unknown. */
+  cpuMs: number;
   /** Lateness histogram: bin i counts sends with lateness in [HIST_MIN + i*HIST_STEP, +HIST_STEP) ms. */
   hist: number[];
 }

@@ -119,6 +119,14 @@ t.test('ivr bench: a small real run writes a report whose every number came from
     const secs = raw.agent.length;
     t.ok(sent > s.concurrency * 50 * secs * 0.5 && sent < (s.concurrency + 4) * 50 * secs * 1.5, `${tag}: ${sent} packets sent in ${secs} agent seconds fits ${s.concurrency}+ calls at 50/s`);
     t.ok(close(m.concurrentHookline!.value, avg(raw.agent.map((a) => a.calls!))), `${tag}: calls up from raw`);
+    // Media threads' CPU per packet, from the per-second samples the workers read from /proc/thread-self.
+    if (process.platform === 'linux') {
+      const cpu = raw.agent.reduce((x, a) => x + (a.pacer?.cpuMs ?? 0), 0);
+      const pkts = raw.agent.reduce((x, a) => x + (a.pacer ? a.pacer.sent + a.pacer.received : 0), 0);
+      t.ok(raw.agent.every((a) => a.pacer && a.pacer.cpuMs >= 0), `${tag}: media thread CPU sampled each second`);
+      t.ok(close(m.mediaCpuPct!.value, cpu / (raw.agent.length * 10)), `${tag}: media CPU % from raw`);
+      t.ok(close(m.mediaUsPerPacket!.value, (cpu * 1000) / pkts), `${tag}: µs per packet from raw`);
+    }
     // Processes.
     const tcpu = raw.proc.filter((p) => p.role === 'target' && p.cpuPct !== null).map((p) => p.cpuPct!);
     t.ok(tcpu.length >= 1, `${tag}: target CPU samples`);
@@ -127,6 +135,12 @@ t.test('ivr bench: a small real run writes a report whose every number came from
     // DTMF: every call's digits reached the webhook.
     t.ok(raw.dtmf.length > 0, `${tag}: calls reached the web script`);
     t.ok(close(m.dtmfOk!.value, raw.dtmf.filter((d) => d.digits === '123').length / raw.dtmf.length), `${tag}: digits ok from raw`);
+  }
+  if (process.platform === 'linux') {
+    const last = r.steps[r.steps.length - 1]!.measures;
+    const want = Math.round(((last.mediaUsPerPacket!.value! * (last.mediaPacketsPerSec!.value! / last.concurrentHookline!.value!) * 2000) / 1e6) * 100) / 100;
+    t.equal(r.summary.mediaCoresAtGoal!.value, want, 'projection to 2,000 calls from the last step');
+    t.match(r.targets[0]!.measured, /µs CPU per packet/, 'the target line quotes the projection');
   }
   // The two steps are different measurements, not a copied constant.
   const [a, b] = r.steps as [StepReport, StepReport];

@@ -53,7 +53,7 @@ export async function runBridge(o: BridgeOptions): Promise<{ report: BridgeRepor
     const ref = o.reference ? (await runIvr({ ...common, noStop: true, reference: true, outDir: join(dir, 'reference') })).report : undefined;
     if (isStopping()) throw new Error('interrupted');
     await sleep(1000);
-    const { report } = await runIvr({ ...common, outDir: dir });
+    const { report } = await runIvr({ ...common, outDir: dir, ...(ref ? { referenceSteps: ref.steps } : {}) });
     const out: BridgeReport = {
       ...report,
       reference: ref ? { folder: 'reference/', steps: ref.steps.map((s) => ({ concurrency: s.concurrency, measures: s.measures, qualityBar: s.qualityBar })), summary: ref.summary } : null,

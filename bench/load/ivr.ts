@@ -51,6 +51,8 @@ export interface IvrOptions {
   noStop: boolean;
   /** SIPp callers send speech (g711a.pcap) as well as digits. */
   callerAudio: boolean;
+  /** bridge: the reference run's steps (same load, no B2BUA), to say where the load generator itself breaks. */
+  referenceSteps?: ReadonlyArray<Pick<StepReport, 'concurrency' | 'qualityBar'>>;
 }
 
 const PACING_BAR_MS = 5;
@@ -227,6 +229,12 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
   m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const summary = summarize(steps, baseline, bridge ? 1000 : 2000);
   if (scen === 'soak' && steps[0]) Object.assign(summary, drift(steps[0]));
+  if (o.referenceSteps) {
+    const fails = o.referenceSteps.filter((s) => s.qualityBar.pass === false).map((s) => s.concurrency);
+    summary.referenceFirstFailingStep = fails.length
+      ? measured(Math.min(...fails), 'calls', 'smallest reference step (no B2BUA) whose qualityBar.pass is false')
+      : missing('calls', `the reference held every step it ran (${o.referenceSteps.map((s) => s.concurrency).join(', ') || 'none'})`);
+  }
   const report: Report = {
     schema: 'hookline-bench/1', scenario: label, quick: o.quick, command: commandLine(o.argv), argv: o.argv,
     startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
@@ -462,7 +470,8 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
     {
       target: bridge ? 'bridge concurrent bridged calls (probe inter-arrival error p99 ≤ 5 ms, no loss)' : 'ivr concurrent calls (send pacing p99 ≤ 5 ms, no loss)',
       goal: `≥ ${goal.toLocaleString('en-US')}`,
-      measured: (maxHold === null ? 'no step held the bar' : `${maxHold} held${biggest > maxHold ? `, ${biggest} did not` : ` (largest step tried: ${biggest})`}`) + mediaProjection(steps, summary, goal),
+      measured: (maxHold === null ? 'no step held the bar' : `${maxHold} held${biggest > maxHold ? `, ${biggest} did not` : ` (largest step tried: ${biggest})`}`) + mediaProjection(steps, summary, goal)
+        + (summary.referenceFirstFailingStep?.value != null ? `; the reference run (SIPp alone, no B2BUA) already fails the bar at ${summary.referenceFirstFailingStep.value} calls: the load generator's limit on this machine` : ''),
       met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= goal ? true : biggest > maxHold ? false : null,
     },
     {

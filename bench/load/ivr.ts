@@ -1,6 +1,6 @@
 /**
  * `ivr`: ramp concurrent calls in steps. Each call (SIPp, `bench/scenarios/ivr-uac.xml`) hears a TTS greeting
- * (cached after the first call), sends caller audio (g711a.pcap) and RFC 2833 digits 1 2 3 #, and the web script
+ * (cached after the first call), sends caller audio (speech.ts, by SIPp's rtp_stream) and RFC 2833 digits 1 2 3 #, and the web script
  * checks the digits arrive in the second webhook request before saying goodbye and hanging up. A few probe calls per
  * step (`probe.ts`) measure the RTP Hookline sends. Per step: setup delay p50/p99, answer-seizure ratio, DTMF
  * delivery, RTP jitter/loss/duplicates/out-of-order, E-model MOS, send-pacing error (agent), CPU and RSS of every
@@ -19,6 +19,7 @@ import type { AgentSample } from './agent.js';
 import { measured, missing, percentile, mean, max, sparsePercentile, mergeSparse, eModel, round, type Measure } from './stats.js';
 import { machine, commandLine, markdown, writeJson, type Report, type StepReport, type TargetCheck } from './report.js';
 import { lineChart } from './svg.js';
+import { callerSpeech, CALLER_AUDIO_FILE } from './speech.js';
 import { HIST_MIN_MS, HIST_STEP_MS } from '../../src/rtp/protocol.js';
 
 export interface IvrOptions {
@@ -49,7 +50,7 @@ export interface IvrOptions {
   taskset?: string;
   /** Keep going after a step breaks the bar. */
   noStop: boolean;
-  /** SIPp callers send speech (g711a.pcap) as well as digits. */
+  /** SIPp callers send speech (speech.ts via rtp_stream) as well as digits. */
   callerAudio: boolean;
   /** bridge: the reference run's steps (same load, no B2BUA), to say where the load generator itself breaks. */
   referenceSteps?: ReadonlyArray<Pick<StepReport, 'concurrency' | 'qualityBar'>>;
@@ -176,6 +177,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
 
   let prev = 0;
   const stepStarts: number[] = [];
+  const speech = callerSpeech();
   for (let i = 0; i < o.steps.length && !stopping; i++) {
     const c = o.steps[i]!;
     const delta = c - prev;
@@ -185,7 +187,10 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
       // Steady state is rate × call length, capped by -l: the rate must fill the step within the ramp time
       // and keep it full with calls that last about hold + 2.5 s (digits, goodbye).
       const rate = Math.max(1, Math.ceil(Math.max(delta / (o.rampSeconds * 0.6), (1.5 * delta) / (callSeconds - 1.5))));
-      const sp = SippProcess.start(join(dir, `sipp-${i + 1}`), [
+      const sippDir = join(dir, `sipp-${i + 1}`);
+      mkdirSync(sippDir, { recursive: true });
+      writeFileSync(join(sippDir, CALLER_AUDIO_FILE), speech);
+      const sp = SippProcess.start(sippDir, [
         `${target.host}:${target.port}`, '-sf', bridge ? bridgeScenarioFile : o.callerAudio ? scenarioFile : silentScenarioFile, '-s', loadNumber, '-i', '127.0.0.1', '-p', String(await freePort()),
         '-mp', String(await freeMediaPort()), '-r', String(rate), '-l', String(delta), '-d', String(o.holdMs),
         '-recv_timeout', String(o.holdMs + 30000), '-max_recv_loops', '10000', '-max_sched_loops', '10000',

@@ -112,6 +112,15 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     const ag = agent.filter((a) => a.t >= start && a.t <= end + 1000);
     ms.eldP99Ms = ag.length ? measured(max(ag.map((a) => a.eld.p99))!, 'ms', 'max of raw.agent[].eld.p99') : missing('ms', target.external ? 'external target' : 'no agent samples');
     ms.gcMaxMs = ag.length ? measured(max(ag.map((a) => a.gc.maxMs))!, 'ms', 'max of raw.agent[].gc.maxMs') : missing('ms', target.external ? 'external target' : 'no agent samples');
+    // CPU per call: the whole process, and the part outside the media threads (signalling, webhooks, call logic).
+    const agCpu = ag.filter((a) => a.pacer && typeof a.pacer.cpuMs === 'number' && a.pacer.cpuMs >= 0);
+    const mediaPct = agCpu.length ? agCpu.reduce((t, a) => t + a.pacer!.cpuMs, 0) / (agCpu.length * 10) : null;
+    const rateNow = ms.achievedRate.value;
+    if (ms.targetCpuPct.value !== null && rateNow) {
+      ms.cpuMsPerCall = measured((ms.targetCpuPct.value * 10) / rateNow, 'ms', 'targetCpuPct × 10 ms / achievedRate');
+      ms.mediaCpuPct = mediaPct !== null ? measured(mediaPct, '% of one core', 'sum of raw.agent[].pacer.cpuMs / (agent samples × 1000 ms)') : missing('%', 'media thread CPU not known');
+      ms.nonMediaCpuMsPerCall = mediaPct !== null ? measured((Math.max(0, ms.targetCpuPct.value - mediaPct) * 10) / rateNow, 'ms', '(targetCpuPct − mediaCpuPct) × 10 ms / achievedRate') : missing('ms', 'media thread CPU not known');
+    } else for (const k of ['cpuMsPerCall', 'mediaCpuPct', 'nonMediaCpuMsPerCall']) ms[k] = missing('ms', target.pid ? 'no CPU samples or no answered calls' : 'external target');
     ms.retransmissions = last ? measured(last.retransmissions, 'count', 'Retransmissions(C), last raw.sipp row') : missing('count', 'no SIPp stat row');
     // Sustained: all planned calls succeeded, none failed, and the 200 OKs came at ≥ 95 % of the offered rate.
     const slow = ms.achievedRate.value !== null && calls >= 20 && ms.achievedRate.value < rate * 0.95;
@@ -150,7 +159,11 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     firstFailingRate: firstFail ? measured(firstFail, 'calls/s', 'lowest trials[].rate that failed') : missing('calls/s', `no trial failed up to --max-rate ${o.maxRate}`),
     setupP99AtMaxMs: best?.measures.setupP99Ms ?? missing('ms', 'no passing trial'),
     cpuAtMaxPct: best?.measures.targetCpuPct ?? missing('%', 'no passing trial'),
+    cpuMsPerCallAtMax: best?.measures.cpuMsPerCall ?? missing('ms', 'no passing trial'),
   };
+  // What 500 calls/s would take at the measured CPU per call (the busiest passing trial).
+  const perCall = summary.cpuMsPerCallAtMax!.value;
+  summary.coresAt500 = perCall !== null ? measured(Math.round(perCall * 500) / 1000, 'cores', `cpuMsPerCallAtMax × 500 calls/s / 1000 ms`) : missing('cores', 'no passing trial with CPU samples');
   if (isStopping()) notes.push('Interrupted: the report holds the trials finished before the signal.');
   const report: Report = {
     schema: 'hookline-bench/1', scenario: 'cps', quick: o.quick, command: commandLine(o.argv), argv: o.argv,
@@ -160,7 +173,8 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     baseline: {}, steps: trials, summary,
     targets: [{
       target: 'cps with a webhook round trip, zero failures', goal: '≥ 500 calls/s; p99 INVITE → 200 ≤ 50 ms + webhook time',
-      measured: lastPass ? `${lastPass}/s passed${firstFail ? `, ${firstFail}/s failed` : ''}; p99 setup ${summary.setupP99AtMaxMs!.value ?? 'n/a'} ms` : 'no trial passed',
+      measured: (lastPass ? `${lastPass}/s passed${firstFail ? `, ${firstFail}/s failed` : ''}; p99 setup ${summary.setupP99AtMaxMs!.value ?? 'n/a'} ms` : 'no trial passed')
+        + (perCall !== null ? `; ${perCall} ms of Hookline CPU per call at ${lastPass}/s → 500/s needs ${summary.coresAt500!.value} cores (this machine: ${os.availableParallelism()}, shared with SIPp and the web script)` : ''),
       met: lastPass >= 500 ? (summary.setupP99AtMaxMs!.value ?? Infinity) <= 50 : firstFail ? false : null,
     }],
     notes, timeline: { proc: sampler.samples, script: script.stats },
@@ -178,7 +192,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
   }));
   writeFileSync(join(dir, 'report.md'), markdown(report, [
     ['rate', 'rate /s'], ['achievedRate', 'achieved /s'], ['successful', 'ok'], ['failed', 'failed'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'],
-    ['webhooks', 'webhooks'], ['retransmissions', 'retrans'], ['targetCpuPct', 'CPU'], ['targetRssMB', 'RSS'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
+    ['webhooks', 'webhooks'], ['retransmissions', 'retrans'], ['targetCpuPct', 'CPU'], ['cpuMsPerCall', 'CPU per call'], ['nonMediaCpuMsPerCall', 'non-media CPU per call'], ['targetRssMB', 'RSS'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
   ], ['setup.svg', 'cpu.svg']));
   await cleanupAll();
   return { report, dir };

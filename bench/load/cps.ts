@@ -56,6 +56,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
   if (o.target) notes.push('External target: the webhook count, agent measures and process CPU are not measured.');
   const sampler = new ProcSampler();
   if (target.pid) sampler.watch(target.pid, 'target');
+  sampler.watch(process.pid, 'bench');
   sampler.start(1000);
   registerCleanup(() => sampler.stop());
   const agent: AgentSample[] = [];
@@ -107,6 +108,8 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     const tc = cpu('target');
     ms.targetCpuPct = tc.length ? measured(mean(tc)!, '% of one core', 'mean of raw.proc (role target)') : missing('%', target.pid ? 'no samples' : 'external target');
     ms.targetRssMB = pw.some((p) => p.role === 'target') ? measured(max(pw.filter((p) => p.role === 'target').map((p) => p.rssMB))!, 'MB', 'max of raw.proc (role target)') : missing('MB', target.pid ? 'no samples' : 'external target');
+    const bc = cpu('bench');
+    ms.benchCpuPct = bc.length ? measured(mean(bc)!, '% of one core', 'mean of raw.proc (role bench: the web script server)') : missing('%', 'no samples');
     const sc = cpu(`sipp-${k}`);
     ms.sippCpuPct = sc.length ? measured(mean(sc)!, '% of one core', 'mean of raw.proc (SIPp)') : missing('%', 'no samples');
     const ag = agent.filter((a) => a.t >= start && a.t <= end + 1000);
@@ -188,11 +191,14 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
   }));
   writeFileSync(join(dir, 'cpu.svg'), lineChart({
     title: 'cps: CPU against call rate (100 % = one core)', xLabel: 'calls per second', yLabel: '% of one core',
-    series: [{ name: 'Hookline', points: x.map((s) => [s.rate!, v(s, 'targetCpuPct')]) }, { name: 'SIPp', points: x.map((s) => [s.rate!, v(s, 'sippCpuPct')]) }],
+    series: [
+      { name: 'Hookline', points: x.map((s) => [s.rate!, v(s, 'targetCpuPct')]) }, { name: 'SIPp', points: x.map((s) => [s.rate!, v(s, 'sippCpuPct')]) },
+      { name: 'web script (bench)', points: x.map((s) => [s.rate!, v(s, 'benchCpuPct')]) },
+    ],
   }));
   writeFileSync(join(dir, 'report.md'), markdown(report, [
     ['rate', 'rate /s'], ['achievedRate', 'achieved /s'], ['successful', 'ok'], ['failed', 'failed'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'],
-    ['webhooks', 'webhooks'], ['retransmissions', 'retrans'], ['targetCpuPct', 'CPU'], ['cpuMsPerCall', 'CPU per call'], ['nonMediaCpuMsPerCall', 'non-media CPU per call'], ['targetRssMB', 'RSS'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
+    ['webhooks', 'webhooks'], ['retransmissions', 'retrans'], ['targetCpuPct', 'CPU'], ['cpuMsPerCall', 'CPU per call'], ['nonMediaCpuMsPerCall', 'non-media CPU per call'], ['targetRssMB', 'RSS'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'], ['benchCpuPct', 'web script CPU'],
   ], ['setup.svg', 'cpu.svg']));
   await cleanupAll();
   return { report, dir };

@@ -462,6 +462,11 @@ export class MediaEngine {
       case 'pong':
         if (slot.lastPong !== Infinity) slot.lastPong = performance.now();
         return;
+      case 'priority':
+        // worker threads log silently unless HOOKLINE_LOG_LEVEL is set: the main thread says it
+        if (m.ok) log.debug({ worker: slot.index, nice: m.nice }, 'media worker priority set');
+        else log.warn({ worker: slot.index, nice: m.nice, err: m.message }, 'could not set the media thread priority (negative rtp.niceness needs root or CAP_SYS_NICE); running at normal priority');
+        return;
       case 'stats': {
         const resolve = slot.statsReqs.get(m.req);
         slot.statsReqs.delete(m.req);

@@ -54,17 +54,16 @@ function applyNiceness(nice: number): void {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
     if (!Number.isInteger(tid) || tid <= 0) throw new Error('no thread id in /proc/thread-self');
     os.setPriority(tid, nice);
-    log.debug({ index: init.index, tid, nice }, 'media worker priority set');
+    post({ t: 'priority', ok: true, nice, message: `thread ${tid}` });
   } catch (err) {
-    log.warn({ index: init.index, nice, err: (err as Error).message },
-      'could not set the media thread priority (negative rtp.niceness needs root or CAP_SYS_NICE); running at normal priority');
+    post({ t: 'priority', ok: false, nice, message: (err as Error).message });
   }
 }
-applyNiceness(init.niceness);
 
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer);
 }
+applyNiceness(init.niceness);
 
 // Encoders indexed by the 16-bit two's complement sample (sample & 0xffff).
 const ENC_MU = new Uint8Array(65536);

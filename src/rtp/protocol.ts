@@ -117,4 +117,6 @@ export type FromWorker =
   | { readonly t: 'recorderData'; readonly sid: number; readonly req: number; readonly pcm: Int16Array }
   | { readonly t: 'closed'; readonly sid: number }
   | { readonly t: 'pong' }
+  /** The outcome of setting the thread's nice value (sent once at start when rtp.niceness is not 0). */
+  | { readonly t: 'priority'; readonly ok: boolean; readonly nice: number; readonly message: string }
   | { readonly t: 'stats'; readonly req: number; readonly stats: PacerStats };

@@ -264,7 +264,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
 }
 
 const COLUMNS: Array<[string, string]> = [
-  ['concurrency', 'calls'], ['concurrentHookline', 'calls up (target)'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'], ['asr', 'ASR'],
+  ['concurrency', 'calls'], ['concurrentHookline', 'calls up (target)'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'], ['pddP50Ms', 'post-dial delay p50 (probe)'], ['asr', 'ASR'],
   ['dtmfOk', 'digits ok'], ['pacingP99Ms', 'send pacing p99'], ['jitterMs', 'RFC 3550 jitter'], ['gapErrP99Ms', 'gap error p99'],
   ['rtpLossPct', 'loss'], ['rtpDeficitPct', 'frames short'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['mediaCpuPct', 'media threads CPU'], ['mediaUsPerPacket', 'µs CPU per packet'], ['targetRssMB', 'RSS'],
   ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
@@ -309,6 +309,9 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     const expected = tot((p) => p.expected);
     const lost = tot((p) => p.lost);
     ms.probeCalls = measured(ok.length, 'calls', 'raw.probe (answered, ≥ 2 packets)');
+    const pdd = ok.map((p) => p.pddMs).filter((v): v is number => typeof v === 'number');
+    ms.pddP50Ms = pdd.length ? measured(percentile(pdd, 0.5)!, 'ms', 'p50 of raw.probe[].pddMs (INVITE → first 18x, or the 200)') : missing('ms', 'no probe call answered');
+    ms.pddMaxMs = pdd.length ? measured(max(pdd)!, 'ms', 'max of raw.probe[].pddMs') : missing('ms', 'no probe call answered');
     ms.rtpPackets = measured(tot((p) => p.packets), 'packets', 'sum of raw.probe[].packets');
     ms.rtpLossPct = measured(expected ? (lost / expected) * 100 : 0, '%', 'sum lost / sum expected of raw.probe');
     // Frames the sender skipped (resynchronised after falling > 100 ms behind keep the sequence continuous, so they
@@ -327,7 +330,7 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     ms.rFactor = measured(e.r, 'R', 'E-model(20 ms + delayVarP99Ms, rtpLossPct)');
     ms.mos = measured(e.mos, 'MOS', 'E-model(20 ms + delayVarP99Ms, rtpLossPct)');
   } else {
-    for (const k of ['probeCalls', 'rtpPackets', 'rtpLossPct', 'rtpDeficitPct', 'rtpDuplicates', 'rtpOutOfOrder', 'jitterMs', 'jitterMaxMs', 'gapErrP99Ms', 'delayVarP99Ms', 'rFactor', 'mos']) ms[k] = missing('', why);
+    for (const k of ['probeCalls', 'pddP50Ms', 'pddMaxMs', 'rtpPackets', 'rtpLossPct', 'rtpDeficitPct', 'rtpDuplicates', 'rtpOutOfOrder', 'jitterMs', 'jitterMaxMs', 'gapErrP99Ms', 'delayVarP99Ms', 'rFactor', 'mos']) ms[k] = missing('', why);
   }
   // Agent: send pacing, event loop, GC, active calls.
   const ag = inWindow(agentAll, start + 500, end + 1000);

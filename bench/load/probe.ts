@@ -24,6 +24,8 @@ export interface ProbeCallResult {
   answered: boolean;
   /** INVITE sent → 200 received, ms (performance.now, µs resolution). */
   setupMs: number | null;
+  /** Post-dial delay: INVITE sent → the first 180/181/182/183, or the 200 when no 18x came first, ms. */
+  pddMs: number | null;
   codec: string | null;
   /** Seconds between the first and last RTP packet received. */
   seconds: number;
@@ -181,7 +183,7 @@ function r3(v: number): number { return Math.round(v * 1000) / 1000; }
 
 async function probeCall(stack: SipStack, o: ProbeOptions, durationMs: number): Promise<ProbeCallResult> {
   const res: ProbeCallResult = {
-    status: 0, answered: false, setupMs: null, codec: null, seconds: 0, packets: 0, expected: 0, lost: 0, duplicates: 0,
+    status: 0, answered: false, setupMs: null, pddMs: null, codec: null, seconds: 0, packets: 0, expected: 0, lost: 0, duplicates: 0,
     outOfOrder: 0, jitterMs: null, jitterMaxMs: null, gapErrP99Ms: null, gapErrMaxMs: null, delayVarP99Ms: null, endedBy: 'none',
   };
   const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 20 });
@@ -200,9 +202,11 @@ async function probeCall(stack: SipStack, o: ProbeOptions, durationMs: number): 
       body: serializeSdp(offer), contentType: 'application/sdp',
     });
     let dialog: Dialog | undefined;
+    let pddAt: number | null = null;
     const t0 = performance.now();
     const final = await new Promise<SipResponse>((resolve) => {
       const tx = stack.sendRequest(invite, { transport: 'udp', address: o.host, port: o.port }, (r) => {
+        if (pddAt === null && r.status >= 180) pddAt = performance.now();
         if (r.status < 200) return;
         if (r.status < 300) {
           if (!dialog) dialog = Dialog.fromUac(invite, r, tx.peer);
@@ -213,7 +217,9 @@ async function probeCall(stack: SipStack, o: ProbeOptions, durationMs: number): 
     });
     res.status = final.status;
     if (final.status >= 300 || !dialog) { res.error = `${final.status} ${final.reason}`; return res; }
-    res.setupMs = r3(performance.now() - t0);
+    const answeredAt = performance.now();
+    res.setupMs = r3(answeredAt - t0);
+    res.pddMs = r3((pddAt ?? answeredAt) - t0);
     res.answered = true;
     const d = dialog;
     const neg = acceptAnswer(offer, final.body.toString('utf8'));

@@ -48,6 +48,8 @@ t.test('bridge bench: a reference run and a Hookline run, side by side', { skip:
     // Three seconds of paced 20 ms frames come back: about 50 a second.
     for (const p of ok) t.ok(p.packets / Math.max(p.seconds, 0.001) > 40 && p.packets / Math.max(p.seconds, 0.001) < 60, `${name}: ${p.packets} packets in ${p.seconds.toFixed(2)} s`);
     t.equal(step.measures.asr?.value, 1, `${name}: every call answered`);
+    // The carrier rings 100 ms before it answers: the probe's post-dial delay ends at the 180, well before the 200.
+    for (const p of ok) t.ok(p.pddMs !== null && p.setupMs !== null && p.setupMs - p.pddMs >= 80, `${name}: post-dial delay ${p.pddMs} ms, setup ${p.setupMs} ms`);
     const setup = step.raw.setupMs as number[];
     t.ok(setup.length >= 4, `${name}: the step's ${setup.length} calls were answered`);
   }

@@ -94,6 +94,8 @@ t.test('ivr bench: a small real run writes a report whose every number came from
     // Probe RTP: counts add up and match 50 packets/s per stream.
     const ok = raw.probe.filter((p) => p.answered && p.packets >= 2);
     t.equal(ok.length, 2, `${tag}: both probe calls measured RTP`);
+    for (const p of ok) t.ok(p.pddMs! > 0 && p.pddMs! <= p.setupMs!, `${tag}: post-dial delay ${p.pddMs} ms ≤ setup ${p.setupMs} ms`);
+    t.ok(close(m.pddP50Ms!.value, nearest(ok.map((p) => p.pddMs!), 0.5)), `${tag}: post-dial delay p50 from raw`);
     const pk = ok.reduce((a, p) => a + p.packets, 0);
     t.equal(m.rtpPackets!.value, pk, `${tag}: packets = sum of raw probe packets`);
     // At most one packet per 20 ms (plus one); fewer when the sender skipped frames on a starved machine.

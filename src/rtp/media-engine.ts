@@ -465,7 +465,11 @@ export class MediaEngine {
       case 'priority':
         // worker threads log silently unless HOOKLINE_LOG_LEVEL is set: the main thread says it
         if (m.ok) log.debug({ worker: slot.index, nice: m.nice }, 'media worker priority set');
-        else log.warn({ worker: slot.index, nice: m.nice, err: m.message }, 'could not set the media thread priority (negative rtp.niceness needs root or CAP_SYS_NICE); running at normal priority');
+        else if (slot.index === 0) {
+          // no privilege is the common case for a non-root install: say it once, at info; anything else is a warning
+          const denied = /EACCES|EPERM|permission/i.test(m.message);
+          log[denied ? 'info' : 'warn']({ nice: m.nice, err: m.message }, 'media threads run at normal priority: a negative rtp.niceness needs root or CAP_SYS_NICE');
+        }
         return;
       case 'stats': {
         const resolve = slot.statsReqs.get(m.req);

@@ -16,7 +16,7 @@ function threadNices(): number[] {
 }
 
 async function countWithNice(nice: number, want: number): Promise<number> {
-  const until = Date.now() + 5000;
+  const until = Date.now() + 20000;
   let n = 0;
   while (Date.now() < until) {
     n = threadNices().filter((v) => v === nice).length;

@@ -5,7 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse as YamlParse } from 'yaml';
+
+/** The YAML parser (about 3 MB of RSS) is loaded for a YAML config file only, not for JSON ones. */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as { parse: typeof YamlParse }).parse(text);
+}
 import type { CallflowNode } from '../pivot/callflow.js';
 import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
 import { isValidTimeZone } from '../pivot/temporal.js';

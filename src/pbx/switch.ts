@@ -215,9 +215,10 @@ export class Switch {
       defaultLanguage: config.tts.language,
       ...(config.tts.cacheDir ? { cacheDir: config.tts.cacheDir } : {}),
     });
-    // The flite workers (about 45 MB) start when the first call arrives (Call → tts.wake(), in parallel with the
-    // answer and the first webhook) and stop after tts.idleSeconds without calls, so an idle switch does not
-    // hold them; tts.warmAtStart starts them now instead. Piper voices (seconds to load) are preloaded now.
+    // The flite workers (about 45 MB) start with the first synthesis and stop after tts.idleSeconds without
+    // calls, so an idle switch does not hold them; after that an arriving call restarts them (tts.wake(), in
+    // parallel with the answer and the first webhook). tts.warmAtStart starts them now instead. Piper voices
+    // (seconds to load) are preloaded now.
     if (!opts.tts) {
       const warm = config.tts.warmAtStart ? [tts.warmUp()] : engines.slice(1).map((e) => e.warmUp?.());
       for (const w of warm) void w?.catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
@@ -319,7 +320,7 @@ export class Switch {
     const probe = createAnswer(parsed.sdp, { address: this.mediaAddress, port: 9, codecs: this.config.rtp.codecs });
     if (!probe.ok) { req.respond(probe.status, probe.reason.slice(0, 120)); return; }
 
-    // TTS workers start now if idle, while the call is answered and its first webhook is in flight.
+    // TTS workers stopped for idleness start again now, while the call is answered and its webhook is in flight.
     this.tts.wake();
     const call = new Call({
       stack: this.stack,

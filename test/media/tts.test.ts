@@ -132,6 +132,9 @@ t.test('idle workers stop after idleMs and start again on the next request or wa
   const engine = new FliteEngine({ workers: 1, idleMs: 300 });
   t.teardown(() => engine.close());
   t.equal(engine.liveWorkers, 0, 'no worker before the first request');
+  engine.wake();
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(engine.liveWorkers, 0, 'wake() before any use starts nothing (a switch that never speaks)');
   const first = await engine.synthesize('Please hold.', 'slt', { sampleRate: 8000 });
   t.ok(rms(first.pcm) > 1000, 'speaks');
   t.equal(engine.liveWorkers, 1);

@@ -9,8 +9,9 @@
  *
  * Memory: a warm worker holds about 45 MB (its own compiled flite module with 17 MB of voice data, one ready
  * instance whose linear memory holds another copy, the thread's V8 heap). Workers start on the first request
- * or on wake()/warmUp(), and with `idleMs` they exit after that long without a request, so an idle switch
- * holds none of it; the next request (or wake(), when a call arrives) starts them again in about 0.3 s.
+ * or warmUp(), and with `idleMs` they exit after that long without a request or wake(), so an idle switch
+ * holds none of it; once the engine has been used, wake() (a call arriving) starts them again in the
+ * background, in about 0.4 s, while the call is answered and its webhook is in flight.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -78,6 +79,8 @@ export class FliteEngine implements TtsEngine {
   private readonly idleMs: number;
   private idleTimer: NodeJS.Timeout | undefined;
   private retiredCount = 0;
+  /** A request or warmUp() has started the workers once: from then on wake() keeps them or restarts them. */
+  private used = false;
   private readonly slots: Slot[] = [];
   /** Every worker thread started and not yet exited (including ones being terminated). */
   private readonly live = new Set<Worker>();
@@ -125,13 +128,18 @@ export class FliteEngine implements TtsEngine {
 
   /** Start the workers now instead of on the first request (resolves when all are ready). */
   async warmUp(): Promise<void> {
+    this.used = true;
     await Promise.all(this.slots.map((s) => this.ensureWorker(s)));
     this.armIdle();
   }
 
-  /** Start the workers in the background if they are not running (a call is arriving); cheap when they are. */
+  /**
+   * A call is arriving: start the workers in the background if they are not running, or keep them (re-arm the
+   * idle time) if they are. Only once the engine has been used: a switch whose calls never speak (bridging
+   * only, cached prompts since start) never starts flite for nothing.
+   */
   wake(): void {
-    if (this.closed) return;
+    if (this.closed || !this.used) return;
     if (this.slots.every((s) => s.ready)) { this.armIdle(); return; }
     this.warmUp().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'flite warm-up failed'));
   }
@@ -278,6 +286,7 @@ export class FliteEngine implements TtsEngine {
     if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS engine closed');
     const slot = this.slots.find((s) => !s.busy);
     if (!slot) throw new TtsError('TTS_ENGINE', 'no idle worker (internal)');
+    this.used = true;
     slot.busy = true;
     try {
       await this.ensureWorker(slot);

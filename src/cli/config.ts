@@ -5,7 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse as YamlParse } from 'yaml';
+
+/** The YAML parser (about 3 MB of RSS) is loaded for a YAML config file only, not for JSON ones. */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as { parse: typeof YamlParse }).parse(text);
+}
 import type { CallflowNode } from '../pivot/callflow.js';
 import type { StoredMedia, StoredMenu, StoredTemporalRule } from '../pivot/stored.js';
 import { isValidTimeZone } from '../pivot/temporal.js';
@@ -71,6 +77,10 @@ export interface TtsConfig {
   piperThreads: number;
   /** Per-sentence-batch Piper synthesis budget, ms (a worker that overruns is replaced). Default 30000. */
   piperTimeoutMs: number;
+  /** flite workers stop after this long without calls or syntheses, s (they start again with the next call); 0 = never. Default 300. */
+  idleSeconds: number;
+  /** Start the flite workers at startup rather than when the first call arrives. Default false. */
+  warmAtStart: boolean;
 }
 
 export interface PivotConfig {
@@ -285,6 +295,13 @@ function int(o: Obj, key: string, path: string, def: number, min: number, max: n
     throw new ConfigError(`${path}.${key}`, `expected an integer ${min}-${max}, got ${show(v)}`);
   }
   return n;
+}
+
+function flag(o: Obj, key: string, path: string, def: boolean): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return def;
+  if (typeof v !== 'boolean') throw new ConfigError(`${path}.${key}`, `expected true or false, got ${show(v)}`);
+  return v;
 }
 
 function oneOf<T extends string>(o: Obj, key: string, path: string, allowed: readonly T[], def: T): T {
@@ -537,7 +554,7 @@ export function validateConfig(input: unknown): HooklineConfig {
   if (rtp.portMax <= rtp.portMin) throw new ConfigError('rtp.portMax', `must be greater than rtp.portMin (${rtp.portMin})`);
 
   const tt = section(input, 'tts');
-  checkKeys(tt, 'tts', ['voice', 'language', 'workers', 'queueLimit', 'cacheEntries', 'cacheDir', 'voicesDir', 'piperWorkers', 'piperThreads', 'piperTimeoutMs']);
+  checkKeys(tt, 'tts', ['voice', 'language', 'workers', 'queueLimit', 'cacheEntries', 'cacheDir', 'voicesDir', 'piperWorkers', 'piperThreads', 'piperTimeoutMs', 'idleSeconds', 'warmAtStart']);
   const tts: TtsConfig = {
     voice: str(tt, 'voice', 'tts', 'female'),
     language: str(tt, 'language', 'tts', 'en-us'),
@@ -549,6 +566,8 @@ export function validateConfig(input: unknown): HooklineConfig {
     piperWorkers: int(tt, 'piperWorkers', 'tts', 1, 1, 16),
     piperThreads: int(tt, 'piperThreads', 'tts', 1, 1, 64),
     piperTimeoutMs: int(tt, 'piperTimeoutMs', 'tts', 30000, 100, 600000),
+    idleSeconds: int(tt, 'idleSeconds', 'tts', 300, 0, 86400),
+    warmAtStart: flag(tt, 'warmAtStart', 'tts', false),
   };
 
   const p = section(input, 'pivot');

@@ -7,7 +7,15 @@
  * const { pcm, sampleRate } = await decodeMp3(bytes, { maxSamples: 8000 * 600 });
  * ```
  */
-import { MPEGDecoder } from 'mpg123-decoder';
+import type { MPEGDecoder as Decoder } from 'mpg123-decoder';
+
+/** mpg123-decoder (about 1 MB of RSS with its WASM) is loaded with the first MP3, not at start. */
+let decoderClass: Promise<typeof Decoder> | undefined;
+function loadDecoder(): Promise<typeof Decoder> {
+  decoderClass ??= import('mpg123-decoder').then((m) => m.MPEGDecoder);
+  decoderClass.catch(() => { decoderClass = undefined; });
+  return decoderClass;
+}
 
 export class Mp3Error extends Error {
   override readonly name = 'Mp3Error';
@@ -39,6 +47,7 @@ const yieldNow = (): Promise<void> => new Promise((r) => setImmediate(r));
  */
 export async function decodeMp3(bytes: Uint8Array, opts: { maxSamples?: number } = {}): Promise<DecodedMp3> {
   const maxSamples = opts.maxSamples ?? Number.MAX_SAFE_INTEGER;
+  const MPEGDecoder = await loadDecoder();
   const decoder = new MPEGDecoder();
   const parts: Int16Array[] = [];
   let total = 0;

@@ -207,17 +207,22 @@ export class Switch {
       await engine.close();
       throw err;
     }
+    const engines = ttsEngines(config.tts);
     const tts = opts.tts ?? new TtsService({
-      ...(config.tts.voicesDir ? { engines: withPiper(config.tts, config.tts.voicesDir) } : {}),
-      workers: config.tts.workers,
-      queueLimit: config.tts.queueLimit,
+      engines,
       cacheEntries: config.tts.cacheEntries,
       defaultVoice: config.tts.voice,
       defaultLanguage: config.tts.language,
       ...(config.tts.cacheDir ? { cacheDir: config.tts.cacheDir } : {}),
     });
-    // Warm the TTS engine (WASM compile, first instance) so the first caller does not wait for it.
-    void tts.warmUp().catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
+    // The flite workers (about 45 MB) start with the first synthesis and stop after tts.idleSeconds without
+    // calls, so an idle switch does not hold them; after that an arriving call restarts them (tts.wake(), in
+    // parallel with the answer and the first webhook). tts.warmAtStart starts them now instead. Piper voices
+    // (seconds to load) are preloaded now.
+    if (!opts.tts) {
+      const warm = config.tts.warmAtStart ? [tts.warmUp()] : engines.slice(1).map((e) => e.warmUp?.());
+      for (const w of warm) void w?.catch((err: unknown) => log.warn({ err: String(err) }, 'TTS warm-up failed'));
+    }
     const sw = new Switch(config, stack, engine, tts, !opts.tts, new PromptRegistry(engine), clock, log, mediaAddress);
     try { await sw.startAdmin(); } catch (err) { await sw.close(); throw new Error(`admin endpoint: ${String(err)}`); }
     return sw;
@@ -315,6 +320,8 @@ export class Switch {
     const probe = createAnswer(parsed.sdp, { address: this.mediaAddress, port: 9, codecs: this.config.rtp.codecs });
     if (!probe.ok) { req.respond(probe.status, probe.reason.slice(0, 120)); return; }
 
+    // TTS workers stopped for idleness start again now, while the call is answered and its webhook is in flight.
+    this.tts.wake();
     const call = new Call({
       stack: this.stack,
       engine: this.engine,
@@ -482,10 +489,13 @@ export class Switch {
   }
 }
 
-/** flite (the default engine) plus Piper voices from `voicesDir`; the configured default voice is preloaded. */
-function withPiper(tts: HooklineConfig['tts'], voicesDir: string): TtsEngine[] {
+/** flite (the default engine), plus Piper voices from `voicesDir` (the configured default voice is preloaded). */
+function ttsEngines(tts: HooklineConfig['tts']): TtsEngine[] {
+  const flite = new FliteEngine({ workers: tts.workers, queueLimit: tts.queueLimit, idleMs: tts.idleSeconds * 1000 });
+  const voicesDir = tts.voicesDir;
+  if (!voicesDir) return [flite];
   return [
-    new FliteEngine({ workers: tts.workers, queueLimit: tts.queueLimit }),
+    flite,
     new PiperEngine({
       voicesDir,
       workers: tts.piperWorkers,

@@ -36,6 +36,8 @@ const bad: Array<[string, unknown, string]> = [
   ['bad tts.voicesDir', { tts: { voicesDir: 5 } }, 'tts.voicesDir'],
   ['bad tts.piperWorkers', { tts: { piperWorkers: 0 } }, 'tts.piperWorkers'],
   ['bad tts.piperTimeoutMs', { tts: { piperTimeoutMs: 'soon' } }, 'tts.piperTimeoutMs'],
+  ['bad tts.idleSeconds', { tts: { idleSeconds: -1 } }, 'tts.idleSeconds'],
+  ['bad tts.warmAtStart', { tts: { warmAtStart: 'yes' } }, 'tts.warmAtStart'],
   ['bad log level', { log: { level: 'loud' } }, 'log.level'],
   ['number without flow', { numbers: { '4999': {} } }, 'numbers.4999.flow'],
   ['flow without module', { numbers: { '4999': { flow: { data: {} } } } }, 'numbers.4999.flow.module'],
@@ -180,6 +182,8 @@ t.test('tts Piper settings: defaults, and a relative voicesDir is relative to th
   const d = validateConfig({});
   t.equal(d.tts.voicesDir, undefined, 'no Piper engine by default');
   t.same([d.tts.piperWorkers, d.tts.piperThreads, d.tts.piperTimeoutMs], [1, 1, 30000]);
+  t.same([d.tts.idleSeconds, d.tts.warmAtStart], [300, false], 'flite starts with the first call, stops after 5 idle minutes');
+  t.same([validateConfig({ tts: { idleSeconds: 0, warmAtStart: true } }).tts.idleSeconds, validateConfig({ tts: { warmAtStart: true } }).tts.warmAtStart], [0, true]);
   const dir = mkdtempSync(join(tmpdir(), 'hookline-cfg-voices-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const f = join(dir, 'hookline.yaml');

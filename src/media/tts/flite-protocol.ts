@@ -1,11 +1,8 @@
 /** Messages between FliteEngine (main thread) and flite-worker (worker thread). */
-import type { WasmModule } from './wasm.js';
 
 export interface FliteWorkerData {
-  /** Absolute path of flite.wasm (compiled by the worker only when `module` is absent). */
+  /** Absolute path of flite.wasm; the worker reads and compiles it (custom sections dropped). */
   wasmPath: string;
-  /** flite.wasm compiled by the main thread; WebAssembly modules are shared between threads, not copied. */
-  module?: WasmModule;
   /** Host directory preopened as /out, where the WASM program writes its WAV. Owned by the main thread. */
   outDir: string;
   /** Unique prefix for this worker's files in outDir. */

@@ -159,6 +159,15 @@ export class TtsService {
     await Promise.all([...this.engines.values()].map((e) => e.warmUp?.()));
   }
 
+  /**
+   * A call is arriving: engines that start lazily (flite) start their workers now in the background, so that
+   * the call's first prompt does not wait for them. Cheap when they are running; never throws.
+   */
+  wake(): void {
+    if (this.closed) return;
+    for (const e of this.engines.values()) e.wake?.();
+  }
+
   /** Wait for background cache writes (tests, orderly shutdown). */
   async flushCache(): Promise<void> {
     await this.cache.flush();

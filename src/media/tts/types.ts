@@ -26,6 +26,8 @@ export interface TtsEngine {
   voiceTag?(voice: string): string;
   /** Start workers ahead of the first request. */
   warmUp?(): Promise<void>;
+  /** Cheap and idempotent: start workers in the background if they are not running (a call is arriving). */
+  wake?(): void;
   /** Release workers and files. Idempotent. */
   close?(): Promise<void>;
 }

@@ -2,7 +2,7 @@
  * INVITE server transaction (RFC 3261 17.2.1, figure 7, with the RFC 6026 Accepted state) and the
  * UAS core's 2xx retransmission (RFC 3261 13.3.1.4).
  *
- *                      |INVITE / pass to TU; the stack sends 100 Trying at once
+ *                      |INVITE / pass to TU; 100 Trying after `tryingDelayMs` if the TU sent nothing yet
  *   INVITE: send 1xx   V
  *               +-----------+ 1xx from TU: send
  *               |Proceeding |---------------------------------------------+
@@ -89,8 +89,17 @@ export class InviteServerTransaction extends Transaction {
     return true;
   }
 
+  /**
+   * Send 100 Trying unless a response already went out (RFC 3261 17.2.1: within 200 ms of the INVITE, unless
+   * the TU answers sooner). The stack calls this after `tryingDelayMs`, or at once on a retransmission.
+   */
+  sendTrying(): void {
+    if (this.state === 'proceeding' && this.lastBytes === null) this.respond(createResponse(this.request, 100, 'Trying'));
+  }
+
   /** A retransmission of the INVITE arrived. */
   receiveRetransmission(): void {
+    if (this.state === 'proceeding' && this.lastBytes === null) { this.sendTrying(); return; }
     if ((this.state === 'proceeding' || this.state === 'completed') && this.lastBytes) {
       this.host.transmit(this.lastBytes, this.peer, undefined);
     }

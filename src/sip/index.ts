@@ -31,6 +31,7 @@ export * from './uri.js';
 export * from './parser.js';
 export * from './serializer.js';
 export * from './timers.js';
+export { TimerQueue, type TimerTarget } from './timer-queue.js';
 export * from './dialog.js';
 export * from './stack.js';
 export type { Transport, TransportReceiver, TransportCounters } from './transport/transport.js';

@@ -21,6 +21,7 @@ import type { ParseResult, PartialRequest } from './parser.js';
 import {
   buildResponse, createResponse, newBranch, randomToken, serialize, serializeErrorResponse, type ResponseOptions,
 } from './serializer.js';
+import { TimerQueue } from './timer-queue.js';
 import { Timers, type TimerSettings } from './timers.js';
 import type { Transaction, TransactionHost } from './transaction/common.js';
 import { InviteClientTransaction } from './transaction/invite-client.js';
@@ -143,6 +144,8 @@ export class SipStack implements TransactionHost {
   readonly timers: Timers;
   readonly log: Logger;
   readonly userAgent: string | undefined;
+  /** Every transaction timer: one clock timer per duration (timer-queue.ts). */
+  readonly timerQueue: TimerQueue;
   /** Dialog index kept by the TU (see dialog.ts). */
   readonly dialogs = new DialogIndex();
   /** The TU: every request the stack does not handle itself. Without it, requests get 501. */
@@ -175,6 +178,7 @@ export class SipStack implements TransactionHost {
     this.clock = o.clock ?? realClock;
     this.timers = new Timers(o.timers);
     this.log = o.logger ?? getLogger('sip');
+    this.timerQueue = new TimerQueue(this.clock, (err) => this.log.error({ err }, 'SIP timer handler threw'));
     this.userAgent = o.userAgent;
     this.publicAddress = o.publicAddress;
     this.maxTransactions = o.maxTransactions ?? 20000;
@@ -513,6 +517,7 @@ export class SipStack implements TransactionHost {
     for (const tx of [...this.clientTx.values()]) tx.terminate('stack closed');
     for (const tx of [...this.serverTx.values()]) tx.terminate('stack closed');
     this.ackIndex.clear();
+    this.timerQueue.clearAll();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 }

@@ -53,18 +53,23 @@ export class InviteServerTransaction extends Transaction {
   ackKey: string | null = null;
   private lastBytes: Buffer | null = null;
   private interval: number;
-  private readonly fireG = (): void => this.onTimerG();
-  private readonly fireH = (): void => this.terminate('timer H');
-  private readonly fireI = (): void => this.terminate('timer I');
-  private readonly fireL = (): void => this.onTimerL();
-  private readonly fireTu = (): void => this.tuTimeout();
   private readonly onError = (): void => { this.host.log.debug('transport error sending INVITE response'); };
+
+  fireTimer(slot: number): void {
+    switch (slot) {
+      case G: this.onTimerG(); return;
+      case H: this.terminate('timer H'); return;
+      case I: this.terminate('timer I'); return;
+      case L: this.onTimerL(); return;
+      case TU: this.tuTimeout(); return;
+    }
+  }
 
   constructor(host: TransactionHost, key: string, request: SipRequest, peer: Source, reliable: boolean, toTag: string) {
     super(host, key, request, peer, reliable, 'proceeding');
     this.toTag = toTag;
     this.interval = host.timers.T1;
-    this.setTimer(TU, host.timers.inviteServerTimeout, this.fireTu);
+    this.setTimer(TU, host.timers.inviteServerTimeout);
   }
 
   /** Send a response from the TU. Returns false when the transaction can no longer respond. */
@@ -79,12 +84,12 @@ export class InviteServerTransaction extends Transaction {
     if (res.status < 300) {
       this.state = 'accepted';
       this.awaitingAck = true;
-      if (!this.reliable) this.setTimer(G, this.interval, this.fireG);
-      this.setTimer(L, this.host.timers.L, this.fireL);
+      if (!this.reliable) this.setTimer(G, this.interval);
+      this.setTimer(L, this.host.timers.L);
     } else {
       this.state = 'completed';
-      if (!this.reliable) this.setTimer(G, this.interval, this.fireG);
-      this.setTimer(H, this.host.timers.H, this.fireH);
+      if (!this.reliable) this.setTimer(G, this.interval);
+      this.setTimer(H, this.host.timers.H);
     }
     return true;
   }
@@ -111,7 +116,7 @@ export class InviteServerTransaction extends Transaction {
       this.state = 'confirmed';
       this.clearTimer(G);
       this.clearTimer(H);
-      this.setTimer(I, this.host.timers.I(this.reliable), this.fireI);
+      this.setTimer(I, this.host.timers.I(this.reliable));
     } else if (this.state === 'accepted' && this.awaitingAck) {
       this.awaitingAck = false;
       this.clearTimer(G);
@@ -131,7 +136,7 @@ export class InviteServerTransaction extends Transaction {
     if (!this.lastBytes || (this.state !== 'completed' && !(this.state === 'accepted' && this.awaitingAck))) return;
     this.host.transmit(this.lastBytes, this.peer, undefined);
     this.interval = Math.min(2 * this.interval, this.host.timers.T2);
-    this.setTimer(G, this.interval, this.fireG);
+    this.setTimer(G, this.interval);
   }
 
   private onTimerL(): void {

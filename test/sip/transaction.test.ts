@@ -360,3 +360,52 @@ t.test('100 Trying: tryingDelayMs 0 sends it at once; 50 INVITEs in a row each g
     await t.rejects(makePair({ tryingDelayMs: bad }), RangeError, `tryingDelayMs ${bad} refused`);
   }
 });
+
+t.test('callbacks and bytes that can no longer be used are released while transactions wait out Timers L/K/D', async (t) => {
+  const p = await makePair();
+  let itx: import('../../src/sip/index.js').InviteServerTransaction | null = null;
+  let acked = 0;
+  p.b.onRequest = (req) => {
+    const tx = req.inviteTransaction;
+    if (tx) {
+      itx = tx;
+      tx.onAck = () => { acked++; };
+      tx.onCancel = () => {};
+      tx.onAckTimeout = () => {};
+      req.respond(200, 'OK', { contact: [p.b.contact('bob')] });
+    } else req.respond(200);
+  };
+  const r = placeCall(p, 500);
+  p.clock.tick(100);
+  const tx = itx as import('../../src/sip/index.js').InviteServerTransaction | null;
+  t.equal(acked, 1, 'ACK delivered once');
+  t.equal(tx?.state, 'accepted', 'still absorbing retransmissions (Timer L)');
+  t.equal(tx?.onAck, null, 'onAck released after use');
+  t.equal(tx?.onCancel, null, 'onCancel released at the final response');
+  t.equal(tx?.onAckTimeout, null);
+  t.equal(tx?.lastResponse, null, '2xx no longer kept once ACKed');
+  // A BYE client transaction in Completed (Timer K) no longer holds the TU's callback.
+  let byeStatus = 0;
+  const bye = p.a.sendRequest(options(p), p.toB, (res) => { byeStatus = res.status; });
+  p.clock.tick(50);
+  t.equal(byeStatus, 200);
+  t.equal(bye.state, 'completed');
+  t.equal((bye as import('../../src/sip/index.js').NonInviteClientTransaction).onResponse, null, 'onResponse released in Completed');
+  p.clock.tick(2000);
+  t.equal(r.byeStatus, 200);
+
+  // Non-2xx: the INVITE client transaction in Completed (Timer D) drops onResponse; the server drops onAck.
+  const q = await makePair();
+  let sitx: import('../../src/sip/index.js').InviteServerTransaction | null = null;
+  q.b.onRequest = (req) => { sitx = req.inviteTransaction; if (sitx) sitx.onAck = () => {}; req.respond(486); };
+  const got: number[] = [];
+  const ctx = q.a.sendRequest(invite(q), q.toB, (res) => got.push(res.status));
+  q.clock.tick(100);
+  t.same(got, [486]);
+  t.equal(ctx.state, 'completed');
+  t.equal((ctx as import('../../src/sip/index.js').InviteClientTransaction).onResponse, null);
+  t.equal((sitx as import('../../src/sip/index.js').InviteServerTransaction | null)?.onAck, null);
+  t.equal((sitx as import('../../src/sip/index.js').InviteServerTransaction | null)?.state, 'confirmed');
+  q.clock.tick(40000);
+  await p.a.close(); await p.b.close(); await q.a.close(); await q.b.close();
+});

@@ -109,7 +109,10 @@ export class InviteClientTransaction extends Transaction {
         this.host.transmit(this.ackBytes, this.peer, undefined);
         this.setTimer(D, this.host.timers.D(this.reliable));
       }
-      safeCall(this.host.log, this.onResponse, res);
+      const cb = this.onResponse;
+      // Completed only re-sends the ACK for Timer D: release the TU's closure (Accepted keeps it for forked 2xx).
+      if (this.state === 'completed') this.onResponse = null;
+      safeCall(this.host.log, cb, res);
       return;
     }
     if (st === 'completed') {
@@ -183,6 +186,8 @@ export class InviteClientTransaction extends Transaction {
   private fail(kind: 'timeout' | 'transport', why: string): void {
     if (this.state !== 'calling' && this.state !== 'proceeding') return;
     this.terminate(why);
-    safeCall(this.host.log, this.onResponse, syntheticResponse(this.request, kind));
+    const cb = this.onResponse;
+    this.onResponse = null;
+    safeCall(this.host.log, cb, syntheticResponse(this.request, kind));
   }
 }

@@ -81,6 +81,9 @@ export class InviteServerTransaction extends Transaction {
     if (res.status < 200) return true;
     this.clearTimer(TU);
     this.interval = this.host.timers.T1;
+    // Callbacks that can no longer fire are dropped: they hold the TU's call objects, and this transaction
+    // lives on for 64*T1 (Timers L/H) after the call may have ended.
+    this.onCancel = null;
     if (res.status < 300) {
       this.state = 'accepted';
       this.awaitingAck = true;
@@ -88,6 +91,8 @@ export class InviteServerTransaction extends Transaction {
       this.setTimer(L, this.host.timers.L);
     } else {
       this.state = 'completed';
+      this.onAck = null;
+      this.onAckTimeout = null;
       if (!this.reliable) this.setTimer(G, this.interval);
       this.setTimer(H, this.host.timers.H);
     }
@@ -116,11 +121,19 @@ export class InviteServerTransaction extends Transaction {
       this.state = 'confirmed';
       this.clearTimer(G);
       this.clearTimer(H);
+      this.lastBytes = null; // Confirmed only absorbs ACK retransmissions
+      this.lastResponse = null;
       this.setTimer(I, this.host.timers.I(this.reliable));
     } else if (this.state === 'accepted' && this.awaitingAck) {
       this.awaitingAck = false;
       this.clearTimer(G);
-      safeCall(this.host.log, this.onAck, ack);
+      const onAck = this.onAck;
+      // Accepted absorbs INVITE and ACK retransmissions until Timer L: nothing below is needed any more.
+      this.onAck = null;
+      this.onAckTimeout = null;
+      this.lastBytes = null;
+      this.lastResponse = null;
+      safeCall(this.host.log, onAck, ack);
     }
   }
 

@@ -74,12 +74,16 @@ export class NonInviteClientTransaction extends Transaction {
     this.clearTimer(F);
     const k = this.host.timers.K(this.reliable);
     this.setTimer(K, k);
-    safeCall(this.host.log, this.onResponse, res);
+    const cb = this.onResponse;
+    this.onResponse = null; // Completed absorbs retransmissions for Timer K: release the TU's closure
+    safeCall(this.host.log, cb, res);
   }
 
   private fail(kind: 'timeout' | 'transport'): void {
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
     this.terminate(kind === 'timeout' ? 'timer F' : 'transport error');
-    safeCall(this.host.log, this.onResponse, syntheticResponse(this.request, kind));
+    const cb = this.onResponse;
+    this.onResponse = null;
+    safeCall(this.host.log, cb, syntheticResponse(this.request, kind));
   }
 }

@@ -7,7 +7,7 @@
  *   stack.onRequest = (req: IncomingRequest) => { ... } // INVITE, BYE, OPTIONS, INFO, unknown methods, stray ACKs
  *     req.message (SipRequest), req.source {transport, address, port}, req.toTag,
  *     req.respond(status, reason?, { headers, body, contentType, contact })  → SipResponse | null
- *     req.inviteTransaction (= serverTransaction typed; INVITE only; 100 Trying already sent):
+ *     req.inviteTransaction (= serverTransaction typed; INVITE only; 100 Trying follows unless answered within tryingDelayMs):
  *       .onCancel = (cancel) => req.respond(487)   // CANCEL was answered 200 by the stack
  *       .onAck = (ack) => ...                      // ACK of our 2xx (once; body for late offers)
  *       .onAckTimeout = () => ...                  // no ACK within 64*T1: send BYE
@@ -31,6 +31,7 @@ export * from './uri.js';
 export * from './parser.js';
 export * from './serializer.js';
 export * from './timers.js';
+export { TimerQueue, type TimerTarget } from './timer-queue.js';
 export * from './dialog.js';
 export * from './stack.js';
 export type { Transport, TransportReceiver, TransportCounters } from './transport/transport.js';

@@ -3,13 +3,14 @@
  *
  * Incoming requests: Via stamped with received/rport (18.2.1, RFC 3581); malformed-but-answerable → 400
  * naming the problem; Max-Forwards 0 → 483; retransmissions absorbed by their server transaction; CANCEL
- * answered here (200 or 481) and signalled on the INVITE transaction; INVITE answered with 100 Trying at
- * once; ACK for non-2xx consumed by its transaction, ACK for a 2xx delivered once to `onAck`; everything
+ * answered here (200 or 481) and signalled on the INVITE transaction; INVITE answered with 100 Trying when
+ * the TU has sent no response within `tryingDelayMs` (RFC 3261 17.2.1; a fast answer saves a datagram), or at
+ * once on a retransmission; ACK for non-2xx consumed by its transaction, ACK for a 2xx delivered once to `onAck`; everything
  * else (INVITE, BYE, OPTIONS, INFO, unknown methods, stray ACKs) goes to `onRequest`.
  * Outgoing requests: `sendRequest()` adds the Via (new branch, rport) and runs a client transaction;
  * responses, 408 on timeout and 503 on transport error all come through the one callback.
  */
-import type { Clock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import { realClock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
 import { DialogIndex } from './dialog.js';
@@ -18,8 +19,9 @@ import {
 } from './message.js';
 import type { ParseResult, PartialRequest } from './parser.js';
 import {
-  createResponse, newBranch, randomToken, serialize, serializeErrorResponse, type ResponseOptions,
+  buildResponse, createResponse, newBranch, randomToken, serialize, serializeErrorResponse, type ResponseOptions,
 } from './serializer.js';
+import { TimerQueue } from './timer-queue.js';
 import { Timers, type TimerSettings } from './timers.js';
 import type { Transaction, TransactionHost } from './transaction/common.js';
 import { InviteClientTransaction } from './transaction/invite-client.js';
@@ -56,6 +58,12 @@ export interface SipStackOptions {
   publicAddress?: string;
   /** Max live transactions (client + server); new requests beyond get 503. Default 20000. */
   maxTransactions?: number;
+  /**
+   * 100 Trying to an INVITE goes out only if the TU has sent no response within this many ms (RFC 3261 17.2.1
+   * allows skipping it when the TU answers within 200 ms), or at once when the INVITE is retransmitted.
+   * Default 100, at most 200; 0 sends it at once. A call answered quickly then costs one datagram less.
+   */
+  tryingDelayMs?: number;
   /** TCP bounds (see TcpTransportOptions). */
   tcpMaxBufferPerConnection?: number;
   tcpMaxConnections?: number;
@@ -120,8 +128,7 @@ class Incoming implements IncomingRequest {
 
   respond(status: number, reason?: string, opts: ResponseOptions = {}): SipResponse | null {
     if (!this.serverTransaction) return null;
-    const o = opts.toTag === undefined ? { ...opts, toTag: this.toTag } : opts;
-    const res = createResponse(this.message, status, reason, o);
+    const res = buildResponse(this.message, status, reason, opts, opts.toTag ?? this.toTag);
     return this.sendResponse(res) ? res : null;
   }
 
@@ -137,6 +144,8 @@ export class SipStack implements TransactionHost {
   readonly timers: Timers;
   readonly log: Logger;
   readonly userAgent: string | undefined;
+  /** Every transaction timer: one clock timer per duration (timer-queue.ts). */
+  readonly timerQueue: TimerQueue;
   /** Dialog index kept by the TU (see dialog.ts). */
   readonly dialogs = new DialogIndex();
   /** The TU: every request the stack does not handle itself. Without it, requests get 501. */
@@ -154,14 +163,28 @@ export class SipStack implements TransactionHost {
   private badRequests = 0;
   private unmatchedResponses = 0;
   private readonly receiveFn = (r: ParseResult, s: Source, t: Transport): void => this.receive(r, s, t);
+  private readonly tryingDelayMs: number;
+  /**
+   * INVITE transactions waiting for their 100 Trying, in arrival order (one delay for all, so the queue is
+   * sorted by due time): one clock timer for the whole queue instead of one per INVITE.
+   */
+  private tryingQueue: Array<InviteServerTransaction | undefined> = [];
+  private tryingDue: number[] = [];
+  private tryingHead = 0;
+  private tryingTimer: TimerHandle | undefined;
+  private readonly tryingFire = (): void => this.onTryingTimer();
 
   private constructor(o: SipStackOptions) {
     this.clock = o.clock ?? realClock;
     this.timers = new Timers(o.timers);
     this.log = o.logger ?? getLogger('sip');
+    this.timerQueue = new TimerQueue(this.clock, (err) => this.log.error({ err }, 'SIP timer handler threw'));
     this.userAgent = o.userAgent;
     this.publicAddress = o.publicAddress;
     this.maxTransactions = o.maxTransactions ?? 20000;
+    const td = o.tryingDelayMs ?? 100;
+    if (!(td >= 0 && td <= 200)) throw new RangeError('tryingDelayMs must be 0-200 ms');
+    this.tryingDelayMs = td;
   }
 
   /** Create the stack and bind its listeners. */
@@ -396,7 +419,7 @@ export class SipStack implements TransactionHost {
     if (req.method === 'INVITE') {
       const itx = new InviteServerTransaction(this, key, req, dest, t.reliable, req.to.tag ?? randomToken(6));
       this.serverTx.set(key, itx);
-      itx.respond(createResponse(req, 100, 'Trying'));
+      if (this.tryingDelayMs === 0) itx.sendTrying(); else this.queueTrying(itx);
       tx = itx;
     } else {
       tx = new NonInviteServerTransaction(this, key, req, dest, t.reliable);
@@ -446,6 +469,33 @@ export class SipStack implements TransactionHost {
     tx.receiveResponse(res);
   }
 
+  private queueTrying(tx: InviteServerTransaction): void {
+    this.tryingQueue.push(tx);
+    this.tryingDue.push(this.clock.now() + this.tryingDelayMs);
+    if (this.tryingTimer === undefined) this.tryingTimer = this.clock.setTimeout(this.tryingFire, this.tryingDelayMs);
+  }
+
+  private onTryingTimer(): void {
+    this.tryingTimer = undefined;
+    const q = this.tryingQueue;
+    const due = this.tryingDue;
+    const now = this.clock.now();
+    let h = this.tryingHead;
+    while (h < q.length && due[h]! <= now) {
+      const tx = q[h];
+      q[h] = undefined; // let a finished transaction go
+      h++;
+      try { tx?.sendTrying(); } catch (err) { this.log.error({ err }, 'sending 100 Trying failed'); }
+    }
+    if (h === q.length) { this.tryingQueue = []; this.tryingDue = []; h = 0; } else if (h >= 1024 && h * 2 >= q.length) {
+      this.tryingQueue = q.slice(h); this.tryingDue = due.slice(h); h = 0;
+    }
+    this.tryingHead = h;
+    if (h < this.tryingQueue.length && !this.closed) {
+      this.tryingTimer = this.clock.setTimeout(this.tryingFire, Math.max(1, this.tryingDue[h]! - this.clock.now()));
+    }
+  }
+
   /** Send a TU response on a server transaction (used by IncomingRequest). */
   respondOn(tx: ServerTransaction, res: SipResponse): boolean {
     if (this.userAgent !== undefined && res.status > 100 && !res.has('server')) res.add('Server', this.userAgent);
@@ -462,9 +512,12 @@ export class SipStack implements TransactionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.tryingTimer !== undefined) { this.clock.clearTimeout(this.tryingTimer); this.tryingTimer = undefined; }
+    this.tryingQueue = []; this.tryingDue = []; this.tryingHead = 0;
     for (const tx of [...this.clientTx.values()]) tx.terminate('stack closed');
     for (const tx of [...this.serverTx.values()]) tx.terminate('stack closed');
     this.ackIndex.clear();
+    this.timerQueue.clearAll();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 }

@@ -16,11 +16,14 @@ export interface Pair {
   toA: Source;
 }
 
-export async function makePair(o: { dropRate?: number; seed?: number; reliable?: boolean; timers?: Partial<TimerSettings> } = {}): Promise<Pair> {
+export async function makePair(o: { dropRate?: number; seed?: number; reliable?: boolean; timers?: Partial<TimerSettings>; tryingDelayMs?: number } = {}): Promise<Pair> {
   const clock = new FakeClock();
   const net = new MemoryNetwork({ clock, dropRate: o.dropRate ?? 0, seed: o.seed ?? 1, latencyMs: 5 });
   const reliable = o.reliable ?? false;
-  const common = { clock, logger: silentLogger, userAgent: 'Hookline-test', ...(o.timers ? { timers: o.timers } : {}) };
+  const common = {
+    clock, logger: silentLogger, userAgent: 'Hookline-test', ...(o.timers ? { timers: o.timers } : {}),
+    ...(o.tryingDelayMs !== undefined ? { tryingDelayMs: o.tryingDelayMs } : {}),
+  };
   const a = await SipStack.create({ ...common, transports: [net.bind('10.0.0.1', 5060, reliable)] });
   const b = await SipStack.create({ ...common, transports: [net.bind('10.0.0.2', 5060, reliable)] });
   const transport = reliable ? 'tcp' : 'udp';

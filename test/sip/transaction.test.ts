@@ -29,14 +29,14 @@ function settled(t: Test, p: Awaited<ReturnType<typeof makePair>>): void {
   t.equal(p.clock.pendingTimers, 0, 'no timers left');
 }
 
-t.test('basic call: 100 at once, 180, 200, ACK with body to TU, BYE; everything goes away', async (t) => {
+t.test('basic call: 180 (no 100 Trying: the TU answered within tryingDelayMs), 200, ACK with body to TU, BYE; everything goes away', async (t) => {
   const p = await makePair();
   const uas = simpleUas(p);
   const r = placeCall(p);
   p.clock.tick(10);
-  t.same(r.statuses, [100, 180], '100 Trying sent at once, then 180');
+  t.same(r.statuses, [180], 'the TU\'s 180 went out at once: no 100 Trying');
   p.clock.tick(200);
-  t.same(r.statuses, [100, 180, 200]);
+  t.same(r.statuses, [180, 200]);
   t.equal(uas.acks.length, 1, 'ACK delivered to TU once');
   t.equal(uas.acks[0]!.bodyText(), '', 'ACK body (empty here)');
   p.clock.tick(2000);
@@ -88,7 +88,7 @@ t.test('UAS 2xx retransmission until ACK (T1 doubling capped at T2), then ack ti
   watch(p, /^ACK/, true); // every ACK lost
   const r = placeCall(p, 100000);
   p.clock.tick(40000);
-  t.same(r.statuses, [100, 180, 200], 'TU sees the 2xx once');
+  t.same(r.statuses, [180, 200], 'TU sees the 2xx once');
   // first at ~5ms (latency), then +500, +1000, +2000, +4000, +4000...
   const rel = okTimes.map((x) => x - okTimes[0]!);
   t.same(rel.slice(0, 7), [0, 500, 1500, 3500, 7500, 11500, 15500]);
@@ -107,7 +107,7 @@ t.test('lost ACK: 2xx retransmission gets the stored ACK re-sent; TU sees one 2x
   p.net.dropFilter = (data) => firstLine(data).startsWith('ACK') && acks++ === 0; // first ACK lost
   const r = placeCall(p, 3000);
   p.clock.tick(1000);
-  t.same(r.statuses, [100, 180, 200]);
+  t.same(r.statuses, [180, 200]);
   t.equal(acks, 2, 'ACK re-sent on the retransmitted 2xx');
   t.equal(uas.acks.length, 1);
   p.clock.tick(60000);
@@ -123,7 +123,7 @@ t.test('non-2xx final: ACK by the client transaction, Timer G/H at the server wh
   const got: number[] = [];
   p.a.sendRequest(invite(p), p.toB, (r) => got.push(r.status));
   p.clock.tick(40000);
-  t.same(got, [100, 486], 'TU sees the 486 once');
+  t.same(got, [486], 'TU sees the 486 once (answered at once: no 100 Trying)');
   const rel = finals.map((x) => x - finals[0]!);
   t.same(rel, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500], 'Timer G, stopped by Timer H at 64*T1');
   settled(t, p);
@@ -188,7 +188,7 @@ t.test('reliable transport: no retransmissions, timers D/I/J/K are 0', async (t)
   t.equal(p.a.stats().clientTransactions, 1, 'only the INVITE remains (K = 0)');
   t.equal(p.b.stats().serverTransactions, 1, 'only the INVITE remains (J = 0)');
   p.clock.tick(2000);
-  t.same(got, [100], '100 Trying at once puts the client in Proceeding');
+  t.same(got, [100], '100 Trying (TU silent for tryingDelayMs) puts the client in Proceeding');
   await p.a.close(); await p.b.close();
 });
 
@@ -201,7 +201,7 @@ t.test('CANCEL: 200 to the CANCEL, TU notified, 487 to the INVITE; unmatched CAN
   tx.state === 'calling' && t.pass('calling');
   (tx as import('../../src/sip/index.js').InviteClientTransaction).cancel();
   p.clock.tick(100);
-  t.same(got, [100, 180, 487]);
+  t.same(got, [180, 487]);
   t.equal(cancelResponses.length, 1, '200 to CANCEL');
   t.same(uas.events, ['INVITE']);
   p.clock.tick(40000);
@@ -297,4 +297,115 @@ t.test('Via received/rport stamping and response routing to received:rport', asy
   t.equal((seen as unknown as { rport: number }).rport, 5060);
   t.same(got, [200]);
   await p.a.close(); await p.b.close();
+});
+
+t.test('100 Trying: sent after tryingDelayMs when the TU is silent, never when it answers sooner, at once on a retransmission', async (t) => {
+  // TU silent: the 100 goes out 100 ms after the INVITE arrived (5 ms network latency), not before.
+  const p = await makePair();
+  p.b.onRequest = () => { /* silent */ };
+  const tryings = watch(p, /^SIP\/2\.0 100 Trying/, false);
+  const got: number[] = [];
+  p.a.sendRequest(invite(p), p.toB, (r) => got.push(r.status));
+  p.clock.tick(104);
+  t.same(tryings, [], 'nothing before the delay');
+  p.clock.tick(2);
+  t.same(tryings, [105], '100 Trying 100 ms after the INVITE arrived');
+  p.clock.tick(10);
+  t.same(got, [100]);
+  await p.a.close(); await p.b.close();
+
+  // TU answers within the delay: no 100 ever, and no timer left behind by the queue.
+  const q = await makePair();
+  q.b.onRequest = (req) => { q.clock.setTimeout(() => req.respond(486), 60); };
+  const tq = watch(q, /^SIP\/2\.0 100/, false);
+  const got2: number[] = [];
+  q.a.sendRequest(invite(q), q.toB, (r) => got2.push(r.status));
+  q.clock.tick(40000);
+  t.same(tq, [], 'no 100 Trying for an INVITE answered in 60 ms');
+  t.same(got2, [486]);
+  t.equal(q.clock.pendingTimers, 0, 'no timers left');
+  await q.a.close(); await q.b.close();
+
+  // The INVITE is retransmitted (T1 = 40 ms < delay) before the 100 was due: the 100 goes out at once.
+  const r = await makePair({ timers: { t1: 40 } });
+  r.b.onRequest = () => { /* silent */ };
+  const tr = watch(r, /^SIP\/2\.0 100/, false);
+  r.a.sendRequest(invite(r), r.toB, () => {});
+  r.clock.tick(60);
+  t.same(tr, [45], 'answered the retransmission (sent at 40, in at 45) with 100 Trying');
+  r.clock.tick(200);
+  t.same(tr, [45], 'no second 100 when the delay runs out');
+  await r.a.close(); await r.b.close();
+});
+
+t.test('100 Trying: tryingDelayMs 0 sends it at once; 50 INVITEs in a row each get theirs on time; bad values refused', async (t) => {
+  const p = await makePair({ tryingDelayMs: 0 });
+  p.b.onRequest = () => { /* silent */ };
+  const tryings = watch(p, /^SIP\/2\.0 100/, false);
+  p.a.sendRequest(invite(p), p.toB, () => {});
+  p.clock.tick(5);
+  t.same(tryings, [5], 'at once');
+  await p.a.close(); await p.b.close();
+
+  const q = await makePair();
+  q.b.onRequest = () => { /* silent */ };
+  const tq = watch(q, /^SIP\/2\.0 100/, false);
+  for (let i = 0; i < 50; i++) { q.a.sendRequest(invite(q, 'u' + i), q.toB, () => {}); q.clock.tick(1); }
+  q.clock.tick(200);
+  t.equal(tq.length, 50, 'every INVITE got its 100 (from one queue timer)');
+  t.same(tq.map((x, i) => x - i), new Array(50).fill(105), 'each 100 ms after its INVITE arrived');
+  await q.a.close(); await q.b.close();
+
+  for (const bad of [-1, 201, Number.NaN]) {
+    await t.rejects(makePair({ tryingDelayMs: bad }), RangeError, `tryingDelayMs ${bad} refused`);
+  }
+});
+
+t.test('callbacks and bytes that can no longer be used are released while transactions wait out Timers L/K/D', async (t) => {
+  const p = await makePair();
+  let itx: import('../../src/sip/index.js').InviteServerTransaction | null = null;
+  let acked = 0;
+  p.b.onRequest = (req) => {
+    const tx = req.inviteTransaction;
+    if (tx) {
+      itx = tx;
+      tx.onAck = () => { acked++; };
+      tx.onCancel = () => {};
+      tx.onAckTimeout = () => {};
+      req.respond(200, 'OK', { contact: [p.b.contact('bob')] });
+    } else req.respond(200);
+  };
+  const r = placeCall(p, 500);
+  p.clock.tick(100);
+  const tx = itx as import('../../src/sip/index.js').InviteServerTransaction | null;
+  t.equal(acked, 1, 'ACK delivered once');
+  t.equal(tx?.state, 'accepted', 'still absorbing retransmissions (Timer L)');
+  t.equal(tx?.onAck, null, 'onAck released after use');
+  t.equal(tx?.onCancel, null, 'onCancel released at the final response');
+  t.equal(tx?.onAckTimeout, null);
+  t.equal(tx?.lastResponse, null, '2xx no longer kept once ACKed');
+  // A BYE client transaction in Completed (Timer K) no longer holds the TU's callback.
+  let byeStatus = 0;
+  const bye = p.a.sendRequest(options(p), p.toB, (res) => { byeStatus = res.status; });
+  p.clock.tick(50);
+  t.equal(byeStatus, 200);
+  t.equal(bye.state, 'completed');
+  t.equal((bye as import('../../src/sip/index.js').NonInviteClientTransaction).onResponse, null, 'onResponse released in Completed');
+  p.clock.tick(2000);
+  t.equal(r.byeStatus, 200);
+
+  // Non-2xx: the INVITE client transaction in Completed (Timer D) drops onResponse; the server drops onAck.
+  const q = await makePair();
+  let sitx: import('../../src/sip/index.js').InviteServerTransaction | null = null;
+  q.b.onRequest = (req) => { sitx = req.inviteTransaction; if (sitx) sitx.onAck = () => {}; req.respond(486); };
+  const got: number[] = [];
+  const ctx = q.a.sendRequest(invite(q), q.toB, (res) => got.push(res.status));
+  q.clock.tick(100);
+  t.same(got, [486]);
+  t.equal(ctx.state, 'completed');
+  t.equal((ctx as import('../../src/sip/index.js').InviteClientTransaction).onResponse, null);
+  t.equal((sitx as import('../../src/sip/index.js').InviteServerTransaction | null)?.onAck, null);
+  t.equal((sitx as import('../../src/sip/index.js').InviteServerTransaction | null)?.state, 'confirmed');
+  q.clock.tick(40000);
+  await p.a.close(); await p.b.close(); await q.a.close(); await q.b.close();
 });

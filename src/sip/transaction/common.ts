@@ -1,10 +1,11 @@
 /**
  * What the four transaction state machines share: the host interface (the stack), timer slots, termination.
  */
-import type { Clock, TimerHandle } from '../../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import type { SipRequest, SipResponse, Source } from '../message.js';
 import { createResponse } from '../serializer.js';
+import type { TimerBucket, TimerQueue, TimerTarget } from '../timer-queue.js';
 import type { Timers } from '../timers.js';
 
 export type TransactionState =
@@ -15,17 +16,25 @@ export interface TransactionHost {
   readonly clock: Clock;
   readonly timers: Timers;
   readonly log: Logger;
+  /** Where transactions keep their timers (one clock timer per duration, see timer-queue.ts). */
+  readonly timerQueue: TimerQueue;
   /** Send bytes to `dest` over the transport named there; `onError` is called (at most once) on failure. */
   transmit(data: Buffer, dest: Source, onError: ((err: Error) => void) | undefined): void;
   /** The transaction reached Terminated: forget it. */
   transactionTerminated(tx: Transaction): void;
 }
 
-export abstract class Transaction {
+export abstract class Transaction implements TimerTarget {
   state: TransactionState;
   /** Set when the transaction was terminated, for tests / logs. */
   terminatedReason: string | undefined;
-  protected readonly timerHandles: Array<TimerHandle | undefined> = [];
+  /**
+   * Timer bookkeeping of the host's TimerQueue, per slot (at most 5 slots per transaction type). Array literals
+   * of the exact size: an empty array grown by index gets a 17-slot backing store, kept for the whole
+   * transaction (32 s for INVITEs).
+   */
+  readonly timerBucket: Array<TimerBucket | undefined> = [undefined, undefined, undefined, undefined, undefined];
+  readonly timerPos: number[] = [0, 0, 0, 0, 0];
 
   constructor(
     protected readonly host: TransactionHost,
@@ -43,19 +52,20 @@ export abstract class Transaction {
   abstract readonly isClient: boolean;
   abstract readonly isInvite: boolean;
 
-  protected setTimer(slot: number, ms: number, fn: () => void): void {
-    const h = this.timerHandles[slot];
-    if (h) this.host.clock.clearTimeout(h);
-    this.timerHandles[slot] = this.host.clock.setTimeout(fn, ms);
+  /** Timer `slot` expired (called by the host's TimerQueue). */
+  abstract fireTimer(slot: number): void;
+
+  /** (Re)arm timer `slot` (a small per-class constant) to call `fireTimer(slot)` in `ms`. */
+  protected setTimer(slot: number, ms: number): void {
+    this.host.timerQueue.set(this, slot, ms);
   }
 
   protected clearTimer(slot: number): void {
-    const h = this.timerHandles[slot];
-    if (h) { this.host.clock.clearTimeout(h); this.timerHandles[slot] = undefined; }
+    if (this.timerBucket[slot] !== undefined) this.host.timerQueue.clear(this, slot);
   }
 
   protected clearAllTimers(): void {
-    for (let i = 0; i < this.timerHandles.length; i++) this.clearTimer(i);
+    for (let i = 0; i < this.timerBucket.length; i++) this.clearTimer(i);
   }
 
   /** Move to Terminated (idempotent): clears every timer and removes the transaction from the stack. */

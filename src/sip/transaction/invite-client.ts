@@ -48,12 +48,17 @@ export class InviteClientTransaction extends Transaction {
   sendCancel: ((tx: InviteClientTransaction) => void) | null = null;
   /** The stack's Via stamping for ACKs (new branch), set by the stack. */
   addVia: ((req: SipRequest, dest: Source) => void) | null = null;
-  private readonly fireA = (): void => this.onTimerA();
-  private readonly fireB = (): void => this.fail('timeout', 'timer B');
-  private readonly fireC = (): void => this.fail('timeout', 'proceeding timeout');
-  private readonly fireD = (): void => this.terminate('timer D');
-  private readonly fireM = (): void => this.terminate('timer M');
   private readonly onError = (): void => this.fail('transport', 'transport error');
+
+  fireTimer(slot: number): void {
+    switch (slot) {
+      case A: this.onTimerA(); return;
+      case B: this.fail('timeout', 'timer B'); return;
+      case C: this.fail('timeout', 'proceeding timeout'); return;
+      case D: this.terminate('timer D'); return;
+      case M: this.terminate('timer M'); return;
+    }
+  }
 
   constructor(
     host: TransactionHost, key: string, request: SipRequest, bytes: Buffer, peer: Source, reliable: boolean,
@@ -65,8 +70,8 @@ export class InviteClientTransaction extends Transaction {
   }
 
   start(): void {
-    if (!this.reliable) this.setTimer(A, this.interval, this.fireA);
-    this.setTimer(B, this.host.timers.B, this.fireB);
+    if (!this.reliable) this.setTimer(A, this.interval);
+    this.setTimer(B, this.host.timers.B);
     this.host.transmit(this.bytes, this.peer, this.onError);
   }
 
@@ -74,7 +79,7 @@ export class InviteClientTransaction extends Transaction {
     if (this.state !== 'calling') return;
     this.host.transmit(this.bytes, this.peer, this.onError);
     this.interval *= 2;
-    this.setTimer(A, this.interval, this.fireA);
+    this.setTimer(A, this.interval);
   }
 
   receiveResponse(res: SipResponse): void {
@@ -85,7 +90,7 @@ export class InviteClientTransaction extends Transaction {
           this.state = 'proceeding';
           this.clearTimer(A);
           this.clearTimer(B);
-          this.setTimer(C, this.host.timers.inviteProceedingTimeout, this.fireC);
+          this.setTimer(C, this.host.timers.inviteProceedingTimeout);
         }
         safeCall(this.host.log, this.onResponse, res);
         if (this.cancelRequested && !this.cancelSent) this.doCancel();
@@ -97,14 +102,17 @@ export class InviteClientTransaction extends Transaction {
       if (res.status < 300) {
         this.state = 'accepted';
         this.acks.set(res.to.tag ?? '', null);
-        this.setTimer(M, this.host.timers.M, this.fireM);
+        this.setTimer(M, this.host.timers.M);
       } else {
         this.state = 'completed';
         this.ackBytes = serialize(this.buildNon2xxAck(res));
         this.host.transmit(this.ackBytes, this.peer, undefined);
-        this.setTimer(D, this.host.timers.D(this.reliable), this.fireD);
+        this.setTimer(D, this.host.timers.D(this.reliable));
       }
-      safeCall(this.host.log, this.onResponse, res);
+      const cb = this.onResponse;
+      // Completed only re-sends the ACK for Timer D: release the TU's closure (Accepted keeps it for forked 2xx).
+      if (this.state === 'completed') this.onResponse = null;
+      safeCall(this.host.log, cb, res);
       return;
     }
     if (st === 'completed') {
@@ -147,7 +155,7 @@ export class InviteClientTransaction extends Transaction {
     this.cancelSent = true;
     this.sendCancel(this);
     // RFC 3261 9.1: no final response 64*T1 after the CANCEL -> the transaction gives up (408 to the TU).
-    this.setTimer(C, this.host.timers.B, this.fireC);
+    this.setTimer(C, this.host.timers.B);
   }
 
   /** ACK for a non-2xx final response (RFC 3261 17.1.1.3). */
@@ -178,6 +186,8 @@ export class InviteClientTransaction extends Transaction {
   private fail(kind: 'timeout' | 'transport', why: string): void {
     if (this.state !== 'calling' && this.state !== 'proceeding') return;
     this.terminate(why);
-    safeCall(this.host.log, this.onResponse, syntheticResponse(this.request, kind));
+    const cb = this.onResponse;
+    this.onResponse = null;
+    safeCall(this.host.log, cb, syntheticResponse(this.request, kind));
   }
 }

@@ -2,7 +2,7 @@
  * INVITE server transaction (RFC 3261 17.2.1, figure 7, with the RFC 6026 Accepted state) and the
  * UAS core's 2xx retransmission (RFC 3261 13.3.1.4).
  *
- *                      |INVITE / pass to TU; the stack sends 100 Trying at once
+ *                      |INVITE / pass to TU; 100 Trying after `tryingDelayMs` if the TU sent nothing yet
  *   INVITE: send 1xx   V
  *               +-----------+ 1xx from TU: send
  *               |Proceeding |---------------------------------------------+
@@ -53,18 +53,23 @@ export class InviteServerTransaction extends Transaction {
   ackKey: string | null = null;
   private lastBytes: Buffer | null = null;
   private interval: number;
-  private readonly fireG = (): void => this.onTimerG();
-  private readonly fireH = (): void => this.terminate('timer H');
-  private readonly fireI = (): void => this.terminate('timer I');
-  private readonly fireL = (): void => this.onTimerL();
-  private readonly fireTu = (): void => this.tuTimeout();
   private readonly onError = (): void => { this.host.log.debug('transport error sending INVITE response'); };
+
+  fireTimer(slot: number): void {
+    switch (slot) {
+      case G: this.onTimerG(); return;
+      case H: this.terminate('timer H'); return;
+      case I: this.terminate('timer I'); return;
+      case L: this.onTimerL(); return;
+      case TU: this.tuTimeout(); return;
+    }
+  }
 
   constructor(host: TransactionHost, key: string, request: SipRequest, peer: Source, reliable: boolean, toTag: string) {
     super(host, key, request, peer, reliable, 'proceeding');
     this.toTag = toTag;
     this.interval = host.timers.T1;
-    this.setTimer(TU, host.timers.inviteServerTimeout, this.fireTu);
+    this.setTimer(TU, host.timers.inviteServerTimeout);
   }
 
   /** Send a response from the TU. Returns false when the transaction can no longer respond. */
@@ -76,21 +81,35 @@ export class InviteServerTransaction extends Transaction {
     if (res.status < 200) return true;
     this.clearTimer(TU);
     this.interval = this.host.timers.T1;
+    // Callbacks that can no longer fire are dropped: they hold the TU's call objects, and this transaction
+    // lives on for 64*T1 (Timers L/H) after the call may have ended.
+    this.onCancel = null;
     if (res.status < 300) {
       this.state = 'accepted';
       this.awaitingAck = true;
-      if (!this.reliable) this.setTimer(G, this.interval, this.fireG);
-      this.setTimer(L, this.host.timers.L, this.fireL);
+      if (!this.reliable) this.setTimer(G, this.interval);
+      this.setTimer(L, this.host.timers.L);
     } else {
       this.state = 'completed';
-      if (!this.reliable) this.setTimer(G, this.interval, this.fireG);
-      this.setTimer(H, this.host.timers.H, this.fireH);
+      this.onAck = null;
+      this.onAckTimeout = null;
+      if (!this.reliable) this.setTimer(G, this.interval);
+      this.setTimer(H, this.host.timers.H);
     }
     return true;
   }
 
+  /**
+   * Send 100 Trying unless a response already went out (RFC 3261 17.2.1: within 200 ms of the INVITE, unless
+   * the TU answers sooner). The stack calls this after `tryingDelayMs`, or at once on a retransmission.
+   */
+  sendTrying(): void {
+    if (this.state === 'proceeding' && this.lastBytes === null) this.respond(createResponse(this.request, 100, 'Trying'));
+  }
+
   /** A retransmission of the INVITE arrived. */
   receiveRetransmission(): void {
+    if (this.state === 'proceeding' && this.lastBytes === null) { this.sendTrying(); return; }
     if ((this.state === 'proceeding' || this.state === 'completed') && this.lastBytes) {
       this.host.transmit(this.lastBytes, this.peer, undefined);
     }
@@ -102,11 +121,19 @@ export class InviteServerTransaction extends Transaction {
       this.state = 'confirmed';
       this.clearTimer(G);
       this.clearTimer(H);
-      this.setTimer(I, this.host.timers.I(this.reliable), this.fireI);
+      this.lastBytes = null; // Confirmed only absorbs ACK retransmissions
+      this.lastResponse = null;
+      this.setTimer(I, this.host.timers.I(this.reliable));
     } else if (this.state === 'accepted' && this.awaitingAck) {
       this.awaitingAck = false;
       this.clearTimer(G);
-      safeCall(this.host.log, this.onAck, ack);
+      const onAck = this.onAck;
+      // Accepted absorbs INVITE and ACK retransmissions until Timer L: nothing below is needed any more.
+      this.onAck = null;
+      this.onAckTimeout = null;
+      this.lastBytes = null;
+      this.lastResponse = null;
+      safeCall(this.host.log, onAck, ack);
     }
   }
 
@@ -122,7 +149,7 @@ export class InviteServerTransaction extends Transaction {
     if (!this.lastBytes || (this.state !== 'completed' && !(this.state === 'accepted' && this.awaitingAck))) return;
     this.host.transmit(this.lastBytes, this.peer, undefined);
     this.interval = Math.min(2 * this.interval, this.host.timers.T2);
-    this.setTimer(G, this.interval, this.fireG);
+    this.setTimer(G, this.interval);
   }
 
   private onTimerL(): void {

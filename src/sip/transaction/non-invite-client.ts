@@ -29,10 +29,15 @@ export class NonInviteClientTransaction extends Transaction {
   readonly isInvite = false;
   private interval: number;
   private readonly bytes: Buffer;
-  private readonly fireE = (): void => this.onTimerE();
-  private readonly fireF = (): void => this.fail('timeout');
-  private readonly fireK = (): void => this.terminate('timer K');
   private readonly onError = (): void => this.fail('transport');
+
+  fireTimer(slot: number): void {
+    switch (slot) {
+      case E: this.onTimerE(); return;
+      case F: this.fail('timeout'); return;
+      case K: this.terminate('timer K'); return;
+    }
+  }
 
   constructor(
     host: TransactionHost, key: string, request: SipRequest, bytes: Buffer, peer: Source, reliable: boolean,
@@ -45,8 +50,8 @@ export class NonInviteClientTransaction extends Transaction {
   }
 
   start(): void {
-    if (!this.reliable) this.setTimer(E, this.interval, this.fireE);
-    this.setTimer(F, this.host.timers.F, this.fireF);
+    if (!this.reliable) this.setTimer(E, this.interval);
+    this.setTimer(F, this.host.timers.F);
     this.host.transmit(this.bytes, this.peer, this.onError);
   }
 
@@ -54,7 +59,7 @@ export class NonInviteClientTransaction extends Transaction {
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
     this.host.transmit(this.bytes, this.peer, this.onError);
     this.interval = this.state === 'trying' ? Math.min(2 * this.interval, this.host.timers.T2) : this.host.timers.T2;
-    this.setTimer(E, this.interval, this.fireE);
+    this.setTimer(E, this.interval);
   }
 
   receiveResponse(res: SipResponse): void {
@@ -68,13 +73,17 @@ export class NonInviteClientTransaction extends Transaction {
     this.clearTimer(E);
     this.clearTimer(F);
     const k = this.host.timers.K(this.reliable);
-    this.setTimer(K, k, this.fireK);
-    safeCall(this.host.log, this.onResponse, res);
+    this.setTimer(K, k);
+    const cb = this.onResponse;
+    this.onResponse = null; // Completed absorbs retransmissions for Timer K: release the TU's closure
+    safeCall(this.host.log, cb, res);
   }
 
   private fail(kind: 'timeout' | 'transport'): void {
     if (this.state !== 'trying' && this.state !== 'proceeding') return;
     this.terminate(kind === 'timeout' ? 'timer F' : 'transport error');
-    safeCall(this.host.log, this.onResponse, syntheticResponse(this.request, kind));
+    const cb = this.onResponse;
+    this.onResponse = null;
+    safeCall(this.host.log, cb, syntheticResponse(this.request, kind));
   }
 }

@@ -33,13 +33,18 @@ export class NonInviteServerTransaction extends Transaction {
   readonly isInvite = false;
   lastResponse: SipResponse | null = null;
   private lastBytes: Buffer | null = null;
-  private readonly fireJ = (): void => this.terminate('timer J');
-  private readonly fireTu = (): void => this.tuTimeout();
   private readonly onError = (): void => this.terminate('transport error');
+
+  fireTimer(slot: number): void {
+    switch (slot) {
+      case J: this.terminate('timer J'); return;
+      case TU: this.tuTimeout(); return;
+    }
+  }
 
   constructor(host: TransactionHost, key: string, request: SipRequest, peer: Source, reliable: boolean) {
     super(host, key, request, peer, reliable, 'trying');
-    this.setTimer(TU, host.timers.nonInviteServerTimeout, this.fireTu);
+    this.setTimer(TU, host.timers.nonInviteServerTimeout);
   }
 
   /** Send a response from the TU. Returns false when the transaction can no longer respond. */
@@ -52,7 +57,7 @@ export class NonInviteServerTransaction extends Transaction {
     } else {
       this.state = 'completed';
       this.clearTimer(TU);
-      this.setTimer(J, this.host.timers.J(this.reliable), this.fireJ);
+      this.setTimer(J, this.host.timers.J(this.reliable));
     }
     this.host.transmit(this.lastBytes, this.peer, this.onError);
     return true;

@@ -2,7 +2,8 @@
  * UDP transport (node:dgram). One datagram = one message (RFC 3261 18.3); max size 65535 bytes.
  */
 import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import dns from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.js';
 import type { Source } from '../message.js';
 import { parseMessage, type ParseOptions } from '../parser.js';
@@ -17,6 +18,18 @@ export interface UdpTransportOptions {
   maxMessageSize?: number;
   logger: Logger;
 }
+
+/**
+ * dgram resolves the destination of every `send` through its `lookup`; the default (dns.lookup) answers an IP
+ * literal only on the next tick (a closure and a nextTick hop per datagram). SIP destinations are almost always
+ * IP literals (Via received / rport, dialog peers): answer those at once, hand names to dns.lookup.
+ */
+function ipLookup(host: string, family: number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const f = isIP(host);
+  if (f !== 0) cb(null, host, f);
+  else dns.lookup(host, family, cb);
+}
+const lookup = ipLookup as unknown as typeof dns.lookup;
 
 export class UdpTransport implements Transport {
   readonly name = 'udp' as const;
@@ -35,7 +48,7 @@ export class UdpTransport implements Transport {
 
   static async create(o: UdpTransportOptions): Promise<UdpTransport> {
     const address = o.address ?? '0.0.0.0';
-    const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+    const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', lookup });
     const t = new UdpTransport(socket, o.logger, o.maxMessageSize ?? 65535);
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error): void => reject(err);

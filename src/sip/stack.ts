@@ -182,7 +182,7 @@ export class SipStack implements TransactionHost {
     this.userAgent = o.userAgent;
     this.publicAddress = o.publicAddress;
     this.maxTransactions = o.maxTransactions ?? 20000;
-    const td = o.tryingDelayMs ?? 100;
+    const td = o.tryingDelayMs ?? 0;
     if (!(td >= 0 && td <= 200)) throw new RangeError('tryingDelayMs must be 0-200 ms');
     this.tryingDelayMs = td;
   }

@@ -16,13 +16,14 @@ export interface Pair {
   toA: Source;
 }
 
-export async function makePair(o: { dropRate?: number; seed?: number; reliable?: boolean; timers?: Partial<TimerSettings>; tryingDelayMs?: number } = {}): Promise<Pair> {
+export async function makePair(o: { dropRate?: number; seed?: number; reliable?: boolean; timers?: Partial<TimerSettings>; tryingDelayMs?: number; stackDefaultTrying?: boolean } = {}): Promise<Pair> {
   const clock = new FakeClock();
   const net = new MemoryNetwork({ clock, dropRate: o.dropRate ?? 0, seed: o.seed ?? 1, latencyMs: 5 });
   const reliable = o.reliable ?? false;
   const common = {
     clock, logger: silentLogger, userAgent: 'Hookline-test', ...(o.timers ? { timers: o.timers } : {}),
-    ...(o.tryingDelayMs !== undefined ? { tryingDelayMs: o.tryingDelayMs } : {}),
+    // these unit tests exercise the delayed 100 Trying (the stack's default is 0: at once)
+    ...(o.stackDefaultTrying ? {} : { tryingDelayMs: o.tryingDelayMs ?? 100 }),
   };
   const a = await SipStack.create({ ...common, transports: [net.bind('10.0.0.1', 5060, reliable)] });
   const b = await SipStack.create({ ...common, transports: [net.bind('10.0.0.2', 5060, reliable)] });

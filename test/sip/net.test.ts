@@ -56,7 +56,7 @@ for (const transport of ['udp', 'tcp'] as const) {
       }
     });
     await waitFor(() => bye !== null);
-    t.same(statuses, [180, 200], 'the TU answered at once: no 100 Trying');
+    t.same(statuses, [100, 180, 200], '100 Trying at once (the default), then 180, 200');
     t.equal((bye as SipResponse | null)?.status, 200);
     t.same(events, ['INVITE', 'ACK:late', 'BYE']);
     if (transport === 'tcp') {

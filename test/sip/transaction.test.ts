@@ -338,6 +338,16 @@ t.test('100 Trying: sent after tryingDelayMs when the TU is silent, never when i
   await r.a.close(); await r.b.close();
 });
 
+t.test('100 Trying: the stack default sends it at once, before a TU that answers at once', async (t) => {
+  const p = await makePair({ stackDefaultTrying: true });
+  p.b.onRequest = (req) => { req.respond(486); };
+  const got: number[] = [];
+  p.a.sendRequest(invite(p), p.toB, (r) => got.push(r.status));
+  p.clock.tick(40000);
+  t.same(got, [100, 486], '100 Trying went out before the final response');
+  settled(t, p);
+});
+
 t.test('100 Trying: tryingDelayMs 0 sends it at once; 50 INVITEs in a row each get theirs on time; bad values refused', async (t) => {
   const p = await makePair({ tryingDelayMs: 0 });
   p.b.onRequest = () => { /* silent */ };

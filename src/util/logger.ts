@@ -49,14 +49,50 @@ function make(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
 
 let root: Logger = make((process.env.HOOKLINE_LOG_LEVEL as LogLevel | undefined) ?? 'silent');
 
+/** Bumped by configureLogging(): subsystem loggers re-derive their child from the new root. */
+let generation = 0;
+
 /** Replace the root logger (done once by the CLI from the config's `log.level`). */
 export function configureLogging(level: LogLevel, destination?: NodeJS.WritableStream): void {
   root = make(level, destination);
+  generation++;
 }
 
-/** A child logger tagged with its subsystem: `getLogger('sip').debug(...)`. */
+type LogFn = (...args: unknown[]) => void;
+
+/**
+ * A subsystem logger that follows the root: most are made at import time, before the CLI has read the config
+ * and called configureLogging(); a plain child made then would stay a child of the start-up root (silent) for
+ * good. Each call forwards to a child of the current root, re-derived only when the root changed. Children
+ * made from it (`.child({ callId })`) are ordinary loggers of the root current at that time.
+ */
+class SubsystemLogger {
+  private gen = -1;
+  private cur: Logger = SILENT;
+  constructor(private readonly subsystem: string) {}
+  private target(): Logger {
+    if (this.gen !== generation) { this.cur = root.child({ sub: this.subsystem }); this.gen = generation; }
+    return this.cur;
+  }
+  get level(): string { return this.target().level; }
+  fatal(...a: unknown[]): void { (this.target().fatal as LogFn)(...a); }
+  error(...a: unknown[]): void { (this.target().error as LogFn)(...a); }
+  warn(...a: unknown[]): void { (this.target().warn as LogFn)(...a); }
+  info(...a: unknown[]): void { (this.target().info as LogFn)(...a); }
+  debug(...a: unknown[]): void { (this.target().debug as LogFn)(...a); }
+  trace(...a: unknown[]): void { (this.target().trace as LogFn)(...a); }
+  silent(): void { /* nothing */ }
+  child(bindings: Record<string, unknown>, options?: Record<string, unknown>): Logger {
+    return options ? this.target().child(bindings, options) : this.target().child(bindings);
+  }
+  isLevelEnabled(level: string): boolean { return this.target().isLevelEnabled(level); }
+  bindings(): Record<string, unknown> { return this.target().bindings(); }
+  flush(): void { this.target().flush(); }
+}
+
+/** A logger tagged with its subsystem: `getLogger('sip').debug(...)`; follows configureLogging(). */
 export function getLogger(subsystem: string): Logger {
-  return root.child({ sub: subsystem });
+  return new SubsystemLogger(subsystem) as unknown as Logger;
 }
 
 /** A logger that drops everything (tests, benches). */

@@ -48,3 +48,23 @@ t.test('a thread whose logging is silent does not load pino', async (t) => {
   t.equal(await run(env), false, 'silent: pino not loaded');
   t.equal(await run({ ...env, HOOKLINE_LOG_LEVEL: 'error' }), true, 'HOOKLINE_LOG_LEVEL=error: pino loaded');
 });
+
+t.test('a subsystem logger made before configureLogging (at import time) follows the root configured later', async (t) => {
+  const early = getLogger('rtp'); // as a module-level `const log = getLogger('rtp')` is
+  early.warn('before: dropped');
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString('utf8')); cb(); } });
+  configureLogging('info', sink);
+  t.teardown(() => configureLogging('silent'));
+  t.equal(early.isLevelEnabled('info'), true, 'enabled once the root is configured');
+  early.warn({ worker: 1 }, 'media worker died');
+  early.child({ sid: 7 }).info('child of the configured root');
+  await new Promise((r) => setImmediate(r));
+  t.equal(lines.length, 2);
+  t.match(JSON.parse(lines[0]!), { sub: 'rtp', worker: 1, msg: 'media worker died', level: 40 });
+  t.match(JSON.parse(lines[1]!), { sub: 'rtp', sid: 7, level: 30 });
+  configureLogging('silent');
+  early.error('after: dropped');
+  await new Promise((r) => setImmediate(r));
+  t.equal(lines.length, 2, 'silent again');
+});

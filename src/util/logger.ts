@@ -47,7 +47,17 @@ function make(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   return destination ? pino({ level, base: undefined }, destination) : pino({ level, base: undefined });
 }
 
-let root: Logger = make((process.env.HOOKLINE_LOG_LEVEL as LogLevel | undefined) ?? 'silent');
+const LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** HOOKLINE_LOG_LEVEL (unset or empty: silent); an unknown value is refused by name, not crashed on inside pino. */
+function envLevel(): LogLevel {
+  const v = process.env.HOOKLINE_LOG_LEVEL;
+  if (v === undefined || v === '') return 'silent';
+  if (!LEVELS.includes(v)) throw new Error(`HOOKLINE_LOG_LEVEL: unknown level "${v}" (one of ${LEVELS.join(', ')})`);
+  return v as LogLevel;
+}
+
+let root: Logger = make(envLevel());
 
 /** Bumped by configureLogging(): subsystem loggers re-derive their child from the new root. */
 let generation = 0;

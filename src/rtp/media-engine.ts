@@ -19,8 +19,15 @@ export type { Codec, PacerStats } from './protocol.js';
 const log = getLogger('rtp');
 
 /** Settings of a MediaEngine; validated once by `MediaEngine.start`. */
+/** With lazily started workers: the sessions every running worker holds before the next one starts. */
+export const SPAWN_AT_SESSIONS = 16;
+
 export interface MediaEngineOptions {
-  /** Worker threads. Default `os.availableParallelism()`. */
+  /**
+   * Worker threads. Default: one per core (`os.availableParallelism()`), started as they are needed — one at
+   * start, the next when every running worker holds SPAWN_AT_SESSIONS sessions — so an idle or lightly used
+   * switch holds one worker's memory (about 10 MB each). A number starts that many at once.
+   */
   workers?: number;
   /** Local IP the RTP sockets bind to (e.g. '127.0.0.1' or '0.0.0.0'). */
   address: string;
@@ -179,6 +186,9 @@ export class MediaEngine {
   readonly advertiseAddress: string;
   readonly rtpTimeoutMs: number;
   private readonly niceness: number;
+  /** Most workers to run; with lazyWorkers they start one by one as sessions grow. */
+  private readonly maxWorkers: number;
+  private readonly lazyWorkers: boolean;
   private readonly ports: PortAllocator;
   private readonly slots: Slot[] = [];
   private readonly prompts = new Map<number, PromptEntry>();
@@ -205,7 +215,10 @@ export class MediaEngine {
     this.ports = new PortAllocator(opts.portMin ?? 16384, opts.portMax ?? 32766);
     this.watchdogMs = opts.watchdogMs ?? 10000;
     if (!(this.watchdogMs >= 0)) throw new MediaError('INVALID_ARGUMENT', 'bad watchdogMs');
-    for (let i = 0; i < workers; i++) this.slots.push(this.spawn(i));
+    this.maxWorkers = workers;
+    this.lazyWorkers = opts.workers === undefined;
+    const initial = this.lazyWorkers ? 1 : workers;
+    for (let i = 0; i < initial; i++) this.slots.push(this.spawn(i));
     this.checkEveryMs = Math.min(1000, Math.max(50, this.watchdogMs / 4));
     if (this.watchdogMs > 0) this.scheduleCheck();
   }
@@ -404,6 +417,13 @@ export class MediaEngine {
       for (const s of this.slots) {
         if (!s.alive) continue;
         if (!best || s.sessions.size < best.sessions.size) best = s;
+      }
+      if (best && this.lazyWorkers && best.sessions.size >= SPAWN_AT_SESSIONS && this.slots.length < this.maxWorkers && !this.closing) {
+        // every running worker is busy enough: start the next (its commands queue until its thread is up)
+        const slot = this.spawn(this.slots.length);
+        this.slots.push(slot);
+        log.info({ worker: slot.index, workers: this.slots.length, of: this.maxWorkers }, 'media worker started for load');
+        return slot;
       }
       if (best) return best;
       if (this.closing) throw new MediaError('CLOSED', 'media engine closed');

@@ -1,6 +1,7 @@
 import t from 'tap';
 import dgram from 'node:dgram';
-import { MediaEngine, MediaError, PortAllocator, type MediaSession } from '../../src/rtp/media-engine.js';
+import os from 'node:os';
+import { MediaEngine, MediaError, PortAllocator, SPAWN_AT_SESSIONS, type MediaSession } from '../../src/rtp/media-engine.js';
 import { tone, dtmfTone, concatPcm, silence } from '../../src/media/tone.js';
 
 // below the Linux ephemeral range (32768+) so OS-assigned ports of other tests cannot collide
@@ -290,4 +291,25 @@ t.test('watchdog: an unresponsive worker is terminated and replaced', async (t) 
   t.ok(s2.localPort > 0, 'replacement worker serves new sessions');
   await engine.close();
   t.same(engine.stats(), { sessions: 0, portsInUse: 0, workers: 0 });
+});
+
+t.test('default worker count: one at start, the next when the running ones hold SPAWN_AT_SESSIONS sessions each', { skip: os.availableParallelism() < 2 && 'needs 2 cores' }, async (t) => {
+  const lo = base + 2000;
+  const engine = await MediaEngine.start({ address: '127.0.0.1', portMin: lo, portMax: lo + 200 });
+  t.teardown(() => engine.close());
+  t.equal(engine.stats().workers, 1, 'an idle engine runs one worker');
+  const sessions: MediaSession[] = [];
+  for (let i = 0; i < SPAWN_AT_SESSIONS; i++) sessions.push(await engine.createSession());
+  t.equal(engine.stats().workers, 1, `${SPAWN_AT_SESSIONS} sessions still on one`);
+  const next = await engine.createSession();
+  t.equal(engine.stats().workers, 2, 'the next session started a second worker');
+  t.equal(next.slotIndex, 1, 'and went to it');
+  // the new worker carries media: a tone from it reaches a session on the first worker
+  const a = sessions[0]!;
+  a.configure({ address: '127.0.0.1', port: next.localPort, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  next.configure({ address: '127.0.0.1', port: a.localPort, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  const got = waitFor<string>((resolve) => a.on('dtmf', (d: string) => resolve(d)), 5000, 'a digit from the new worker');
+  void next.sendDtmf('7');
+  t.equal(await got, '7');
+  for (const s of [...sessions, next]) await s.close();
 });

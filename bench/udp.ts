@@ -12,22 +12,14 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import dgram from 'node:dgram';
-import dns from 'node:dns';
-import { isIP } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MediaEngine } from '../src/rtp/media-engine.js';
+import { ipLiteralLookup, threadCpuMs } from '../src/util/thread.js';
 
 type Role = { role: 'receiver' } | { role: 'sender'; n: number; port: number; ms: number };
 
-/** CPU ms (user + system) of the calling thread; NaN off Linux. */
-function threadCpuMs(): number {
-  try {
-    const st = readFileSync('/proc/thread-self/stat', 'latin1');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch { return NaN; }
-}
+/** This thread's CPU ms; NaN off Linux, so a figure from it reads NaN rather than 0. */
+const cpuNow = (): number => { const v = threadCpuMs(); return v < 0 ? NaN : v; };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -36,23 +28,19 @@ async function receiverMain(): Promise<void> {
   let packets = 0;
   sock.on('message', () => { packets++; });
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  let base = { cpu: threadCpuMs(), packets: 0 };
+  let base = { cpu: cpuNow(), packets: 0 };
   parentPort!.on('message', (m: string) => {
-    if (m === 'mark') { base = { cpu: threadCpuMs(), packets }; parentPort!.postMessage({ t: 'marked' }); }
-    else if (m === 'read') parentPort!.postMessage({ t: 'read', cpu: threadCpuMs() - base.cpu, packets: packets - base.packets });
+    if (m === 'mark') { base = { cpu: cpuNow(), packets }; parentPort!.postMessage({ t: 'marked' }); }
+    else if (m === 'read') parentPort!.postMessage({ t: 'read', cpu: cpuNow() - base.cpu, packets: packets - base.packets });
     else if (m === 'close') { sock.close(); parentPort!.close(); }
   });
   parentPort!.postMessage({ t: 'port', port: sock.address().port });
 }
 
 async function senderMain(o: { n: number; port: number; ms: number }): Promise<void> {
-  const lookup = ((host: string, family: number, cb: (e: Error | null, a: string, f: number) => void): void => {
-    const f = isIP(host);
-    if (f) cb(null, host, f); else dns.lookup(host, family, cb);
-  }) as unknown as typeof dns.lookup;
   const socks: dgram.Socket[] = [];
   for (let i = 0; i < o.n; i++) {
-    const s = dgram.createSocket({ type: 'udp4', lookup });
+    const s = dgram.createSocket({ type: 'udp4', lookup: ipLiteralLookup });
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
     socks.push(s);
   }
@@ -68,13 +56,13 @@ async function senderMain(o: { n: number; port: number; ms: number }): Promise<v
       sent += socks.length;
       next += 20;
       const now = performance.now();
-      if (!marked && now >= warmEnd) { marked = true; cpu0 = threadCpuMs(); sent0 = sent; }
+      if (!marked && now >= warmEnd) { marked = true; cpu0 = cpuNow(); sent0 = sent; }
       if (now - warmEnd < o.ms) setTimeout(tick, Math.max(0, next - now));
       else done();
     };
     tick();
   });
-  parentPort!.postMessage({ t: 'done', cpu: threadCpuMs() - cpu0, packets: sent - sent0 });
+  parentPort!.postMessage({ t: 'done', cpu: cpuNow() - cpu0, packets: sent - sent0 });
   for (const s of socks) s.close();
 }
 

@@ -2,9 +2,9 @@
  * UDP transport (node:dgram). One datagram = one message (RFC 3261 18.3); max size 65535 bytes.
  */
 import dgram from 'node:dgram';
-import dns from 'node:dns';
-import { isIP, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import type { Logger } from '../../util/logger.js';
+import { ipLiteralLookup } from '../../util/thread.js';
 import type { Source } from '../message.js';
 import { parseMessage, type ParseOptions } from '../parser.js';
 import { newCounters, type Transport, type TransportCounters, type TransportReceiver } from './transport.js';
@@ -19,17 +19,6 @@ export interface UdpTransportOptions {
   logger: Logger;
 }
 
-/**
- * dgram resolves the destination of every `send` through its `lookup`; the default (dns.lookup) answers an IP
- * literal only on the next tick (a closure and a nextTick hop per datagram). SIP destinations are almost always
- * IP literals (Via received / rport, dialog peers): answer those at once, hand names to dns.lookup.
- */
-function ipLookup(host: string, family: number, cb: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  const f = isIP(host);
-  if (f !== 0) cb(null, host, f);
-  else dns.lookup(host, family, cb);
-}
-const lookup = ipLookup as unknown as typeof dns.lookup;
 
 export class UdpTransport implements Transport {
   readonly name = 'udp' as const;
@@ -48,7 +37,7 @@ export class UdpTransport implements Transport {
 
   static async create(o: UdpTransportOptions): Promise<UdpTransport> {
     const address = o.address ?? '0.0.0.0';
-    const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', lookup });
+    const socket = dgram.createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', lookup: ipLiteralLookup });
     const t = new UdpTransport(socket, o.logger, o.maxMessageSize ?? 65535);
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error): void => reject(err);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- <what> [options]`
  *
- *   sip | pacer | tts | udp  micro-benches (no argument: all four); `--quick` shortens the pacer runs
+ *   sip | pacer | tts | udp | http   micro-benches (no argument: all five); `--quick` shortens the pacer runs
  *   ivr [--quick]            concurrent-call load: ramp in steps, quality per step (bench/load/ivr.ts)
  *       [--steps 100,250,...] [--window S] [--ramp S] [--hold MS] [--probe N] [--target HOST:PORT]
  *       [--out DIR] [--workers N] [--niceness N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop] [--no-caller-audio]
@@ -26,6 +26,7 @@ async function micro(args: string[]): Promise<void> {
   const { run: pacer } = await import('./pacer.js');
   const { run: tts } = await import('./tts.js');
   const { run: udp } = await import('./udp.js');
+  const { run: http } = await import('./http.js');
   const quick = args.includes('--quick');
   const wanted = args.filter((a) => !a.startsWith('--'));
   const all = wanted.length === 0;
@@ -40,6 +41,7 @@ async function micro(args: string[]): Promise<void> {
   if (all || wanted.includes('pacer')) { results.pacer = await pacer({ quick }); print('RTP pacer (send jitter at 200 and 1,000 streams)', results.pacer); }
   if (all || wanted.includes('tts')) { results.tts = await tts(); print('TTS', results.tts); }
   if (all || wanted.includes('udp')) { results.udp = await udp(); print('UDP floor: CPU per RTP packet, bare Node dgram vs Hookline\'s media engine (µs)', results.udp); }
+  if (all || wanted.includes('http')) { results.http = await http(); print('Webhook client: CPU per request, global fetch vs util/http.ts (µs)', results.http); }
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, JSON.stringify({ machine, command: `npm run bench -- ${args.join(' ')}`.trim(), results }, null, 2));

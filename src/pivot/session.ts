@@ -46,8 +46,6 @@ export interface PivotSessionOptions {
   maxNodes?: number;
   /** Maximum webhook response body (default 1 MiB). */
   maxBodyBytes?: number;
-  /** Injectable `fetch` (tests). */
-  fetch?: typeof fetch;
   /**
    * Module implementations merged over the built-in registry (`MODULES`): how later issues plug in
    * `device`, `resources`, `conference`… Names not present run as "unavailable" (their failure path).
@@ -134,7 +132,6 @@ export class PivotSession {
       ...(opts.maxReqTimeoutMs !== undefined ? { maxReqTimeoutMs: opts.maxReqTimeoutMs } : {}),
       ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),
       ...(opts.debugStore ? { debugStore: opts.debugStore } : {}),
-      ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.signingSecret ? { signingSecret: opts.signingSecret } : {}),
     });
     this.unsubscribeDigit = call.onDigit((d: DtmfDigit) => {

@@ -1,7 +1,7 @@
 /**
  * The Pivot webhook client: one HTTP round trip per `pivot` node (PIVOT.md 1.5, 2.1–2.3, 2.9).
  *
- * - Node 20 global `fetch` (undici; keep-alive by default).
+ * - `util/http.ts` (`node:http` with shared keep-alive agents; not the global `fetch`, decision 042).
  * - One timer on the injected `Clock` bounds the whole request including the body
  *   (`req_timeout_ms`, default 5000, capped at `maxReqTimeoutMs`, default 5000).
  * - The response body is read up to `maxBodyBytes` (default 1 MiB).
@@ -12,7 +12,7 @@
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
-import { causeText } from '../util/errors.js';
+import { HttpError, flatHeaders, httpRequest, type HttpResponse } from '../util/http.js';
 import { validateCallflow, type CallflowNode, type Compat, type ValidationIssue } from './callflow.js';
 import type { JsonErrorInfo, PivotDebugRecord, PivotDebugStore } from './debug-store.js';
 import type { WebhookFailureReason } from './errors.js';
@@ -113,8 +113,6 @@ export interface WebhookClientOptions {
   /** Maximum response body (default 1 MiB). */
   maxBodyBytes?: number;
   debugStore?: PivotDebugStore;
-  /** Injectable for tests; default the global `fetch`. */
-  fetch?: typeof fetch;
   /**
    * When set, every request carries `X-Hookline-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
    * "<t>.<payload>">`, the payload being the body (POST) or the query string as sent (GET, without `?`).
@@ -124,8 +122,14 @@ export interface WebhookClientOptions {
 
 const XML_ROOT_RE = /^<\?xml[^>]*\?>\s*<Response[\s>/]|^<Response[\s>/]/;
 
-class ReadFailure {
-  constructor(readonly reason: WebhookFailureReason, readonly detail: string) {}
+/** The body as UTF-8 text without a byte-order mark. */
+function bodyText(res: HttpResponse): string {
+  const text = res.body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function headerText(v: string | string[] | undefined): string | null {
+  return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
 }
 
 function jsonErrorInfo(body: string, err: unknown): JsonErrorInfo {
@@ -144,20 +148,20 @@ export class WebhookClient {
   readonly maxBodyBytes: number;
   private readonly clock: Clock;
   private readonly log: Logger;
+  private readonly loggerHasCallId: boolean;
   private readonly debugStore?: PivotDebugStore;
-  private readonly doFetch: typeof fetch;
   private readonly signingSecret?: string;
   private inFlightCount = 0;
 
   constructor(opts: WebhookClientOptions) {
     this.clock = opts.clock;
     this.log = opts.logger ?? getLogger('pivot');
+    this.loggerHasCallId = this.log.bindings().callId !== undefined;
     this.compat = opts.compat ?? 'lenient';
     this.maxReqTimeoutMs = Math.max(1, opts.maxReqTimeoutMs ?? DEFAULT_REQ_TIMEOUT_MS);
     this.defaultReqTimeoutMs = Math.min(this.maxReqTimeoutMs, Math.max(1, opts.defaultReqTimeoutMs ?? DEFAULT_REQ_TIMEOUT_MS));
     this.maxBodyBytes = Math.max(1, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     this.debugStore = opts.debugStore;
-    this.doFetch = opts.fetch ?? fetch;
     if (opts.signingSecret) this.signingSecret = opts.signingSecret;
   }
 
@@ -190,15 +194,17 @@ export class WebhookClient {
   }
 
   private async doRequest(req: PivotRequest, params: PivotParams, ctx: RequestContext): Promise<WebhookResult> {
-    const log = this.log.bindings().callId === undefined
-      ? this.log.child({ callId: ctx.callId, iteration: ctx.iteration })
-      : this.log.child({ iteration: ctx.iteration });
+    // the request's logger is made only when something is logged (a pino child per request is measurable at 500 calls/s)
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= this.loggerHasCallId
+      ? this.log.child({ iteration: ctx.iteration })
+      : this.log.child({ callId: ctx.callId, iteration: ctx.iteration }));
     const started = this.clock.now();
     const method: 'GET' | 'POST' = req.method === 'post' ? 'POST' : 'GET';
     const headers: Record<string, string> = {};
     let body: string | undefined;
 
-    // URL: http(s) only; credentials in the URL become Basic auth (fetch refuses them inline).
+    // URL: http(s) only; credentials in the URL become Basic auth.
     let url: URL;
     try {
       url = new URL(req.voiceUrl);
@@ -266,60 +272,44 @@ export class WebhookClient {
       : this.fail(log, rec, 'aborted', 'call ended while the request was in flight', false);
 
     try {
-      log.debug({ method, uri: target }, 'pivot request');
-      let res: Response;
+      if (this.log.isLevelEnabled('debug')) log().debug({ method, uri: target }, 'pivot request');
+      let res: HttpResponse;
       try {
-        res = await this.doFetch(target, {
+        res = await httpRequest(target, {
           method,
           headers,
-          body,
+          ...(body !== undefined ? { body } : {}),
           signal: ac.signal,
+          maxBodyBytes: this.maxBodyBytes,
           // httpc follows GET redirects; a 3xx to a POST is a failure.
-          redirect: method === 'GET' ? 'follow' : 'manual',
+          followRedirects: method === 'GET',
+          // a failed status is a failure whatever its body; its start is kept for the debug record only
+          bodyFor: (status) => (status === 200 ? 'read' : rec ? 'clip' : 'discard'),
         });
       } catch (err) {
         if (ac.signal.aborted) return aborted();
-        return this.fail(log, rec, 'connect', causeText(err), false);
+        if (err instanceof HttpError) return this.fail(log, rec, err.reason === 'body_too_large' ? 'body_too_large' : 'connect', err.message, false);
+        return this.fail(log, rec, 'connect', String(err), false);
       }
       if (rec) {
         rec.respStatusCode = res.status;
         rec.headersMs = this.clock.now() - started;
-        const rh: Record<string, string> = {};
-        res.headers.forEach((v, k) => { rh[k.toLowerCase()] = v; });
-        rec.respHeaders = rh;
+        rec.respHeaders = flatHeaders(res.headers);
       }
 
       if (res.status !== 200) {
-        if (rec) {
-          const text = await this.readBody(res, ac.signal).catch(() => undefined);
-          if (typeof text === 'string') rec.respBody = this.debugStore?.clip(text);
-        } else {
-          await res.body?.cancel().catch(() => undefined);
-        }
-        if (ac.signal.aborted && !timedOut) return aborted();
+        if (rec) rec.respBody = this.debugStore?.clip(bodyText(res));
         return this.fail(log, rec, 'http_status', `HTTP ${res.status}`, false, res.status);
       }
 
-      const declared = Number(res.headers.get('content-length') ?? NaN);
-      if (Number.isFinite(declared) && declared > this.maxBodyBytes) {
-        await res.body?.cancel().catch(() => undefined);
-        return this.fail(log, rec, 'body_too_large', `Content-Length ${declared} > ${this.maxBodyBytes}`, false);
-      }
-      let text: string;
-      try {
-        text = await this.readBody(res, ac.signal);
-      } catch (err) {
-        if (err instanceof ReadFailure) return this.fail(log, rec, err.reason, err.detail, false);
-        if (ac.signal.aborted) return aborted();
-        return this.fail(log, rec, 'connect', causeText(err), false);
-      }
+      const text = bodyText(res);
       if (rec) {
         rec.respBody = this.debugStore?.clip(text);
       }
-      const result = this.classify(res.headers.get('content-type'), text, rec, req.voiceUrl);
+      const result = this.classify(headerText(res.headers['content-type']), text, rec, req.voiceUrl);
       if (result.kind === 'failure') return this.fail(log, rec, result.reason, result.detail, result.hangup);
       if (rec) rec.totalMs = this.clock.now() - started;
-      log.debug({ module: result.flow.module }, 'pivot flow accepted');
+      if (this.log.isLevelEnabled('debug')) log().debug({ module: result.flow.module }, 'pivot flow accepted');
       return result;
     } finally {
       this.clock.clearTimeout(timer);
@@ -353,41 +343,19 @@ export class WebhookClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     this.inFlightCount++;
     try {
-      const res = await this.doFetch(url.toString(), { method: 'POST', headers, body, signal: ac.signal, redirect: 'manual' });
-      await res.body?.cancel().catch(() => undefined);
+      const res = await httpRequest(url.toString(), {
+        method: 'POST', headers, body, signal: ac.signal, maxBodyBytes: this.maxBodyBytes, followRedirects: false, bodyFor: () => 'discard',
+      });
       if (res.status < 200 || res.status > 299) this.log.warn({ status: res.status }, 'cdr_url answered with an error');
       return res.status >= 200 && res.status <= 299;
     } catch (err) {
-      this.log.warn({ err: causeText(err) }, 'cdr_url request failed');
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cdr_url request failed');
       return false;
     } finally {
       this.inFlightCount--;
       this.clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  /** Read the whole body, bounded by `maxBodyBytes`; throws `ReadFailure` when too large. */
-  private async readBody(res: Response, signal: AbortSignal): Promise<string> {
-    if (!res.body) return '';
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      if (signal.aborted) { await reader.cancel().catch(() => undefined); throw new Error('aborted'); }
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > this.maxBodyBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw new ReadFailure('body_too_large', `body larger than ${this.maxBodyBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-    const buf = Buffer.concat(chunks, total);
-    let text = new TextDecoder('utf-8').decode(buf);
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    return text;
   }
 
   /**
@@ -438,10 +406,10 @@ export class WebhookClient {
     return { kind: 'flow', flow: v.flow };
   }
 
-  private fail(log: Logger, rec: PivotDebugRecord | undefined, reason: WebhookFailureReason, detail: string, hangup: boolean, status?: number): WebhookResult {
+  private fail(log: () => Logger, rec: PivotDebugRecord | undefined, reason: WebhookFailureReason, detail: string, hangup: boolean, status?: number): WebhookResult {
     if (rec) rec.failure = { reason, detail, hangup };
-    if (reason === 'twiml_unsupported') log.warn('TwiML not yet supported');
-    else if (reason !== 'aborted') log.warn({ reason, detail, hangup }, 'pivot request failed');
+    if (reason === 'twiml_unsupported') log().warn('TwiML not yet supported');
+    else if (reason !== 'aborted') log().warn({ reason, detail, hangup }, 'pivot request failed');
     return status !== undefined ? { kind: 'failure', reason, detail, hangup, status } : { kind: 'failure', reason, detail, hangup };
   }
 }

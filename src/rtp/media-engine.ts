@@ -162,6 +162,8 @@ interface Slot {
   readonly prompts: Set<number>;
   readonly opening: Map<number, (m: Extract<FromWorker, { t: 'opened' }>) => void>;
   readonly statsReqs: Map<number, (s: PacerStats) => void>;
+  /** Commands posted during this turn of the event loop, sent together by `flushAll` (protocol.ts). */
+  readonly outbox: ToWorker[];
 }
 
 interface PromptEntry { readonly ref: PromptRef; readonly sab: SharedArrayBuffer; readonly byteOffset: number }
@@ -199,6 +201,7 @@ export class MediaEngine {
   private closing: Promise<void> | undefined;
   private readonly watchdogMs: number;
   private watchdog: NodeJS.Timeout | undefined;
+  private flushQueued = false;
   private checkEveryMs = 1000;
   private lastCheck = 0;
 
@@ -402,12 +405,28 @@ export class MediaEngine {
   }
 
   private post(slot: Slot, msg: ToWorker): void {
-    try {
-      slot.worker.postMessage(msg);
-    } catch (err) {
-      log.error({ err: (err as Error).message, worker: slot.index }, 'postMessage to media worker failed');
+    slot.outbox.push(msg);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(this.flushAll);
     }
   }
+
+  /** Send each worker what was posted to it during this turn: one message (and one wake-up) per worker. */
+  private readonly flushAll = (): void => {
+    this.flushQueued = false;
+    for (const slot of this.slots) {
+      const out = slot.outbox;
+      if (out.length === 0) continue;
+      try {
+        // postMessage copies synchronously, so the array can be emptied and reused at once
+        slot.worker.postMessage(out.length === 1 ? out[0] : { t: 'batch', msgs: out });
+      } catch (err) {
+        log.error({ err: (err as Error).message, worker: slot.index }, 'postMessage to media worker failed');
+      }
+      out.length = 0;
+    }
+  };
 
   /** The alive worker with the fewest sessions; waits (bounded) for a replacement if none is alive. */
   private async leastLoaded(): Promise<Slot> {
@@ -437,7 +456,7 @@ export class MediaEngine {
     const worker = new Worker(new URL('./media-worker.js', import.meta.url), { workerData: init });
     const slot: Slot = {
       index, worker, alive: true, startedAt: 0, lastPong: 0, quickCrashes: 0,
-      sessions: new Map(), prompts: new Set(), opening: new Map(), statsReqs: new Map(),
+      sessions: new Map(), prompts: new Set(), opening: new Map(), statsReqs: new Map(), outbox: [],
     };
     slot.startedAt = slot.lastPong = performance.now();
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
@@ -473,6 +492,9 @@ export class MediaEngine {
 
   private onMessage(slot: Slot, m: FromWorker): void {
     switch (m.t) {
+      case 'batch':
+        for (const one of m.msgs) this.onMessage(slot, one);
+        return;
       case 'opened': {
         const resolve = slot.opening.get(m.sid);
         slot.opening.delete(m.sid);

@@ -59,8 +59,30 @@ function applyNiceness(nice: number): void {
   }
 }
 
+/** Events posted during this turn of the event loop, sent together by `flushOut` (protocol.ts). */
+const outbox: FromWorker[] = [];
+let flushQueued = false;
+
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
-  port!.postMessage(msg, transfer);
+  if (transfer) {
+    // a transfer (recorded audio) goes on its own, after what was queued before it
+    flushOut();
+    port!.postMessage(msg, transfer);
+    return;
+  }
+  outbox.push(msg);
+  if (!flushQueued) {
+    flushQueued = true;
+    setImmediate(flushOut);
+  }
+}
+
+function flushOut(): void {
+  flushQueued = false;
+  if (outbox.length === 0) return;
+  // postMessage copies synchronously, so the array can be emptied and reused at once
+  port!.postMessage(outbox.length === 1 ? outbox[0] : { t: 'batch', msgs: outbox });
+  outbox.length = 0;
 }
 applyNiceness(init.niceness);
 
@@ -674,6 +696,15 @@ async function close(sid: number): Promise<void> {
 
 function handle(m: ToWorker): void {
   switch (m.t) {
+    case 'batch':
+      for (const one of m.msgs) {
+        try {
+          handle(one);
+        } catch (err) {
+          log.error({ err: (err as Error).message, t: one.t }, 'media worker command failed');
+        }
+      }
+      break;
     case 'open': void open(m.sid, m.port); break;
     case 'configure': configure(m); break;
     case 'prompt': prompts.set(m.pid, new Int16Array(m.sab, m.byteOffset, m.length)); break;

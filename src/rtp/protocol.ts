@@ -1,6 +1,9 @@
 /**
  * Messages between the main thread (`MediaEngine`) and a media worker (`media-worker.ts`).
  * Commands and events are rare (per call, per prompt, per digit); packets never cross threads.
+ * Each side queues what it sends during one turn of its event loop and posts it as one message (a `batch`
+ * when there are several): every postMessage wakes the other thread, and at hundreds of calls a second the
+ * wake-ups, not the copying, were the cost.
  * `sid` is a session id unique within the engine; `req` correlates a reply with its request.
  */
 
@@ -73,7 +76,9 @@ export type ToWorker =
   /** Test hook: block the worker's event loop for `ms`. */
   | { readonly t: 'hang'; readonly ms: number }
   /** Watchdog probe; the worker answers 'pong'. */
-  | { readonly t: 'ping' };
+  | { readonly t: 'ping' }
+  /** Several commands posted in one turn of the main thread's event loop, in order. */
+  | { readonly t: 'batch'; readonly msgs: readonly ToWorker[] };
 
 /** Send-side pacing and receive counters of one worker (or summed over all). */
 export interface PacerStats {
@@ -119,4 +124,6 @@ export type FromWorker =
   | { readonly t: 'pong' }
   /** The outcome of setting the thread's nice value (sent once at start when rtp.niceness is not 0). */
   | { readonly t: 'priority'; readonly ok: boolean; readonly nice: number; readonly message: string }
-  | { readonly t: 'stats'; readonly req: number; readonly stats: PacerStats };
+  | { readonly t: 'stats'; readonly req: number; readonly stats: PacerStats }
+  /** Several events posted in one turn of the worker's event loop, in order. */
+  | { readonly t: 'batch'; readonly msgs: readonly FromWorker[] };

@@ -23,6 +23,8 @@ export interface AgentSample {
     workerGcCount: number; workerGcMs: number;
     /** CPU time of the media threads in this second, ms (-1: unknown). */
     cpuMs: number;
+    /** Event-loop delay of the media threads in this second (the worst worker), ms. */
+    loopP99Ms: number; loopMaxMs: number;
     /** Sparse lateness histogram: [bin, count], bin i = [HIST_MIN + i*STEP, +STEP) ms. */
     hist: Array<[number, number]>;
   } | null;
@@ -67,7 +69,7 @@ async function main(out: string): Promise<void> {
           for (let i = 0; i < p.hist.length; i++) if (p.hist[i]! > 0) hist.push([i, p.hist[i]!]);
           pacer = {
             sent: p.sent, lateP50: p.lateP50, lateP99: p.lateP99, lateMax: p.lateMax, resyncs: p.resyncs, received: p.received,
-            workerGcCount: p.gcCount, workerGcMs: p.gcMs, cpuMs: p.cpuMs, hist,
+            workerGcCount: p.gcCount, workerGcMs: p.gcMs, cpuMs: p.cpuMs, loopP99Ms: p.loopP99Ms, loopMaxMs: p.loopMaxMs, hist,
           };
         } catch { pacer = null; }
       }

@@ -267,7 +267,7 @@ const COLUMNS: Array<[string, string]> = [
   ['concurrency', 'calls'], ['concurrentHookline', 'calls up (target)'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'], ['pddP50Ms', 'post-dial delay p50 (probe)'], ['asr', 'ASR'],
   ['dtmfOk', 'digits ok'], ['pacingP99Ms', 'send pacing p99'], ['jitterMs', 'RFC 3550 jitter'], ['gapErrP99Ms', 'gap error p99'],
   ['rtpLossPct', 'loss'], ['rtpDeficitPct', 'frames short'], ['rtpDuplicates', 'dup'], ['rtpOutOfOrder', 'ooo'], ['mos', 'MOS'], ['targetCpuPct', 'CPU'], ['mediaCpuPct', 'media threads CPU'], ['mediaUsPerPacket', 'µs CPU per packet'], ['targetRssMB', 'RSS'],
-  ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
+  ['eldP99Ms', 'loop delay p99'], ['mediaLoopP99Ms', 'media loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'],
 ];
 
 function show(m: Measure | undefined): string { return !m ? '–' : m.value === null ? 'n/a' : `${m.value} ${m.unit}`; }
@@ -344,7 +344,11 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     ms.packetsSent = measured(ag.reduce((t, a) => t + (a.pacer?.sent ?? 0), 0), 'packets', 'sum of raw.agent[].pacer.sent');
     ms.resyncs = measured(ag.reduce((t, a) => t + (a.pacer?.resyncs ?? 0), 0), 'count', 'sum of raw.agent[].pacer.resyncs');
     ms.workerGcMs = measured(ag.reduce((t, a) => t + (a.pacer?.workerGcMs ?? 0), 0), 'ms', 'sum of raw.agent[].pacer.workerGcMs');
-  } else for (const k of ['pacingP50Ms', 'pacingP99Ms', 'pacingMaxMs', 'packetsSent', 'resyncs', 'workerGcMs']) ms[k] = missing('ms', noAgent);
+    // the first sample after a worker starts has no loop figures yet (the monitor starts with the first request)
+    const loops = ag.filter((a) => a.pacer && typeof a.pacer.loopP99Ms === 'number' && a.pacer.loopP99Ms > 0);
+    ms.mediaLoopP99Ms = loops.length ? measured(max(loops.map((a) => a.pacer!.loopP99Ms))!, 'ms', 'max of raw.agent[].pacer.loopP99Ms (worst worker, per second)') : missing('ms', 'no media loop samples in the window');
+    ms.mediaLoopMaxMs = loops.length ? measured(max(loops.map((a) => a.pacer!.loopMaxMs))!, 'ms', 'max of raw.agent[].pacer.loopMaxMs') : missing('ms', 'no media loop samples in the window');
+  } else for (const k of ['pacingP50Ms', 'pacingP99Ms', 'pacingMaxMs', 'packetsSent', 'resyncs', 'workerGcMs', 'mediaLoopP99Ms', 'mediaLoopMaxMs']) ms[k] = missing('ms', noAgent);
   // Media threads' own CPU (from /proc/thread-self inside each worker) per packet they sent or received: what the
   // RTP path costs on this machine, apart from signalling and the load generators.
   const cpuAg = ag.filter((a) => a.pacer && typeof a.pacer.cpuMs === 'number' && a.pacer.cpuMs >= 0);

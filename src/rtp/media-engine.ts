@@ -796,7 +796,7 @@ export class MediaSession {
 function isPt(n: number): boolean { return Number.isInteger(n) && n >= 0 && n <= 127; }
 
 function emptyStats(): PacerStats {
-  return { sent: 0, lateP50: 0, lateP99: 0, lateMax: 0, resyncs: 0, ticks: 0, received: 0, rejected: 0, rtcp: 0, gcCount: 0, gcMs: 0, cpuMs: 0, hist: new Array<number>(HIST_BINS).fill(0) };
+  return { sent: 0, lateP50: 0, lateP99: 0, lateMax: 0, resyncs: 0, ticks: 0, received: 0, rejected: 0, rtcp: 0, gcCount: 0, gcMs: 0, cpuMs: 0, loopP99Ms: 0, loopMaxMs: 0, hist: new Array<number>(HIST_BINS).fill(0) };
 }
 
 /** Sum worker stats; percentiles recomputed from the merged histogram. */
@@ -808,6 +808,8 @@ export function mergeStats(all: readonly PacerStats[]): PacerStats {
     out.gcCount += s.gcCount; out.gcMs += s.gcMs;
     out.cpuMs = out.cpuMs < 0 || s.cpuMs < 0 ? -1 : out.cpuMs + s.cpuMs;
     out.lateMax = Math.max(out.lateMax, s.lateMax);
+    out.loopP99Ms = Math.max(out.loopP99Ms, s.loopP99Ms);
+    out.loopMaxMs = Math.max(out.loopMaxMs, s.loopMaxMs);
     for (let i = 0; i < HIST_BINS; i++) out.hist[i]! += s.hist[i] ?? 0;
   }
   const total = out.hist.reduce((a, b) => a + b, 0);

@@ -12,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import os from 'node:os';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { performance, PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getLogger } from '../util/logger.js';
 import { ipLiteralLookup, threadCpuMs } from '../util/thread.js';
 import { linearToAlaw, linearToMulaw, MULAW_DECODE, ALAW_DECODE, MULAW_SILENCE, ALAW_SILENCE } from '../media/g711.js';
@@ -239,7 +239,16 @@ function percentile(p: number, total: number): number {
   return HIST_MIN_MS + HIST_BINS * HIST_STEP_MS;
 }
 
+/** Started by the first stats request, so an idle worker wakes for nothing. */
+let loopDelay: IntervalHistogram | undefined;
+
 function snapshotStats(reset: boolean): PacerStats {
+  if (!loopDelay) {
+    loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+  }
+  const loopP99Ms = loopDelay.count > 0 ? loopDelay.percentile(99) / 1e6 : 0;
+  const loopMaxMs = loopDelay.count > 0 ? loopDelay.max / 1e6 : 0;
   let total = 0;
   for (let i = 0; i < HIST_BINS; i++) total += hist[i]!;
   const cpuNow = threadCpuMs();
@@ -247,9 +256,10 @@ function snapshotStats(reset: boolean): PacerStats {
     sent: statSent, lateP50: percentile(0.5, total), lateP99: percentile(0.99, total),
     lateMax: total ? statLateMax : 0, resyncs: statResyncs, ticks: statTicks,
     received: statReceived, rejected: statRejected, rtcp: statRtcp, gcCount: statGcCount, gcMs: statGcMs,
-    cpuMs: cpuNow < 0 || cpuBase < 0 ? -1 : cpuNow - cpuBase, hist: Array.from(hist),
+    cpuMs: cpuNow < 0 || cpuBase < 0 ? -1 : cpuNow - cpuBase, loopP99Ms, loopMaxMs, hist: Array.from(hist),
   };
   if (reset) {
+    loopDelay.reset();
     cpuBase = cpuNow;
     hist.fill(0);
     statSent = statResyncs = statTicks = statReceived = statRejected = statRtcp = statGcCount = statGcMs = 0;

@@ -101,6 +101,13 @@ export interface PacerStats {
   gcMs: number;
   /** CPU time (user + system) the media threads used since the last reset, ms (Linux, 10 ms ticks); -1 where unknown. */
   cpuMs: number;
+  /**
+   * Event-loop delay of the media thread(s) since the last reset, ms (perf_hooks, 10 ms resolution): how long a
+   * received packet can wait before it is read and relayed. Measured from the first stats request on (an idle
+   * worker has no extra timer); the highest of the workers when merged.
+   */
+  loopP99Ms: number;
+  loopMaxMs: number;
   /** Lateness histogram: bin i counts sends with lateness in [HIST_MIN + i*HIST_STEP, +HIST_STEP) ms. */
   hist: number[];
 }

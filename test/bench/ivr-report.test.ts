@@ -129,6 +129,11 @@ t.test('ivr bench: a small real run writes a report whose every number came from
       t.ok(close(m.mediaCpuPct!.value, cpu / (raw.agent.length * 10)), `${tag}: media CPU % from raw`);
       t.ok(close(m.mediaUsPerPacket!.value, (cpu * 1000) / pkts), `${tag}: µs per packet from raw`);
     }
+    // Media threads' event-loop delay: the worst second of the window, from the raw samples.
+    const loops = raw.agent.filter((a) => a.pacer && a.pacer.loopP99Ms > 0);
+    t.ok(loops.length >= 1, `${tag}: media loop delay sampled`);
+    t.ok(close(m.mediaLoopP99Ms!.value, Math.max(...loops.map((a) => a.pacer!.loopP99Ms))), `${tag}: media loop delay p99 from raw`);
+    t.ok(m.mediaLoopP99Ms!.value! > 0 && m.mediaLoopMaxMs!.value! >= m.mediaLoopP99Ms!.value! - 0.01, `${tag}: media loop delay max ≥ p99 > 0`);
     // Processes.
     const tcpu = raw.proc.filter((p) => p.role === 'target' && p.cpuPct !== null).map((p) => p.cpuPct!);
     t.ok(tcpu.length >= 1, `${tag}: target CPU samples`);

@@ -21,6 +21,7 @@ import type { ParseResult, PartialRequest } from './parser.js';
 import {
   buildResponse, createResponse, newBranch, randomToken, serialize, serializeErrorResponse, type ResponseOptions,
 } from './serializer.js';
+import { AbsorbList } from './absorb.js';
 import { TimerQueue } from './timer-queue.js';
 import { Timers, type TimerSettings } from './timers.js';
 import type { Transaction, TransactionHost } from './transaction/common.js';
@@ -73,6 +74,8 @@ export interface SipStackOptions {
 export interface SipStackStats {
   clientTransactions: number;
   serverTransactions: number;
+  /** ACKed INVITEs whose late retransmissions are still absorbed (Timer L), kept as keys only. */
+  absorbedInvites: number;
   /** 2xx to INVITE sent and not yet ACKed (being retransmitted). */
   pending2xx: number;
   tcpConnections: number;
@@ -156,6 +159,8 @@ export class SipStack implements TransactionHost {
   private readonly serverTx = new Map<string, ServerTransaction>();
   /** Call-ID + CSeq + From tag → INVITE server transaction waiting for the ACK of its 2xx. */
   private readonly ackIndex = new Map<string, InviteServerTransaction>();
+  /** Keys of ACKed INVITE transactions until their Timer L (absorb.ts); not counted in `maxTransactions`. */
+  private readonly absorbed: AbsorbList;
   private readonly publicAddress: string | undefined;
   private readonly maxTransactions: number;
   private closed = false;
@@ -182,6 +187,7 @@ export class SipStack implements TransactionHost {
     this.userAgent = o.userAgent;
     this.publicAddress = o.publicAddress;
     this.maxTransactions = o.maxTransactions ?? 20000;
+    this.absorbed = new AbsorbList(this.clock, this.timers.L, MAX_ABSORBED);
     const td = o.tryingDelayMs ?? 0;
     if (!(td >= 0 && td <= 200)) throw new RangeError('tryingDelayMs must be 0-200 ms');
     this.tryingDelayMs = td;
@@ -253,6 +259,7 @@ export class SipStack implements TransactionHost {
     return {
       clientTransactions: this.clientTx.size,
       serverTransactions: this.serverTx.size,
+      absorbedInvites: this.absorbed.size,
       pending2xx,
       tcpConnections: conns,
       dialogs: this.dialogs.size,
@@ -270,6 +277,10 @@ export class SipStack implements TransactionHost {
     // SIP message tracing at debug level (the string is only built when debug is on).
     if (this.log.isLevelEnabled('debug')) this.log.debug({ dir: 'out', to: dest.transport + ':' + dest.address + ':' + dest.port, sip: data.toString('utf8') }, 'SIP message');
     t.send(data, dest, onError);
+  }
+
+  absorbInvites(key: string): void {
+    this.absorbed.add(key);
   }
 
   transactionTerminated(tx: Transaction): void {
@@ -410,6 +421,7 @@ export class SipStack implements TransactionHost {
     const key = serverKey(req, req.method);
     const existing = this.serverTx.get(key);
     if (existing) { existing.receiveRetransmission(); return; }
+    if (this.absorbed.size > 0 && this.absorbed.has(key)) return; // a late copy of an INVITE whose 2xx was ACKed
     if (this.clientTx.size + this.serverTx.size >= this.maxTransactions) {
       t.send(serialize(createResponse(req, 503, 'Service Unavailable', { toTag: randomToken(6) })), dest);
       return;
@@ -517,10 +529,14 @@ export class SipStack implements TransactionHost {
     for (const tx of [...this.clientTx.values()]) tx.terminate('stack closed');
     for (const tx of [...this.serverTx.values()]) tx.terminate('stack closed');
     this.ackIndex.clear();
+    this.absorbed.clear();
     this.timerQueue.clearAll();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }
 }
+
+/** Bound on the keys kept for ACKed INVITEs (absorb.ts): 64*T1 = 32 s at 6,000 calls/s. */
+const MAX_ABSORBED = 200_000;
 
 function clientKey(branch: string, method: string): string {
   return branch + '\u0000' + method;

@@ -389,7 +389,9 @@ t.test('callbacks and bytes that can no longer be used are released while transa
   p.clock.tick(100);
   const tx = itx as import('../../src/sip/index.js').InviteServerTransaction | null;
   t.equal(acked, 1, 'ACK delivered once');
-  t.equal(tx?.state, 'accepted', 'still absorbing retransmissions (Timer L)');
+  t.equal(tx?.state, 'terminated', 'the transaction itself is gone at the ACK');
+  t.equal(tx?.terminatedReason, 'acked');
+  t.equal(p.b.stats().absorbedInvites, 1, 'its key absorbs INVITE copies until Timer L');
   t.equal(tx?.onAck, null, 'onAck released after use');
   t.equal(tx?.onCancel, null, 'onCancel released at the final response');
   t.equal(tx?.onAckTimeout, null);
@@ -418,4 +420,52 @@ t.test('callbacks and bytes that can no longer be used are released while transa
   t.equal((sitx as import('../../src/sip/index.js').InviteServerTransaction | null)?.state, 'confirmed');
   q.clock.tick(40000);
   await p.a.close(); await p.b.close(); await q.a.close(); await q.b.close();
+});
+
+t.test('after the ACK only the key stays: a late copy of the INVITE is absorbed until Timer L, then it is new', async (t) => {
+  const p = await makePair();
+  let invites = 0;
+  p.b.onRequest = (req) => {
+    if (req.message.method === 'INVITE') { invites++; req.respond(200, 'OK', { contact: [p.b.contact('bob')] }); } else req.respond(200);
+  };
+  let copy: Buffer | undefined;
+  p.net.dropFilter = (data) => { if (!copy && firstLine(data).startsWith('INVITE')) copy = Buffer.from(data); return false; };
+  const r = placeCall(p, 500);
+  p.clock.tick(100);
+  t.same(r.statuses, [200]);
+  const s = p.b.stats();
+  t.equal(s.serverTransactions, 0, 'no server transaction kept for the ACKed INVITE');
+  t.equal(s.absorbedInvites, 1);
+  // the same INVITE again (same branch and sent-by), from elsewhere on the network: a late duplicate
+  const other = p.net.bind('10.0.0.3', 5060);
+  const again = (): void => p.net.deliver(copy!, other, p.toB);
+  p.clock.tick(1000);
+  again();
+  p.clock.tick(100);
+  t.equal(invites, 1, 'absorbed: not a new call');
+  t.equal(r.byeStatus, 200, 'the call went on');
+  p.clock.tick(31_000); // past 64*T1 after the ACK
+  t.equal(p.b.stats().absorbedInvites, 0, 'the key expired with Timer L');
+  again();
+  p.clock.tick(100);
+  t.equal(invites, 2, 'after Timer L the same INVITE is a new request');
+  p.clock.tick(40_000);
+  await p.a.close(); await p.b.close();
+  t.equal(p.clock.pendingTimers, 0, 'no timers left after close');
+});
+
+t.test('absorbed INVITEs do not count against maxTransactions', async (t) => {
+  const clock = new (await import('../../src/util/clock.js')).FakeClock();
+  const { MemoryNetwork, SipStack } = await import('../../src/sip/index.js');
+  const { silentLogger } = await import('../../src/util/logger.js');
+  const net = new MemoryNetwork({ clock, latencyMs: 1 });
+  const a = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.1', 5060)] });
+  const b = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.2', 5060)], maxTransactions: 3 });
+  b.onRequest = (req) => { req.respond(200, 'OK', { contact: [b.contact('bob')] }); };
+  const p = { clock, net, a, b, toB: { transport: 'udp' as const, address: '10.0.0.2', port: 5060 }, toA: { transport: 'udp' as const, address: '10.0.0.1', port: 5060 } };
+  const calls = [];
+  for (let i = 0; i < 10; i++) { calls.push(placeCall(p, 100_000, 'u' + i)); clock.tick(50); }
+  t.same(calls.map((c) => c.statuses.at(-1)), new Array(10).fill(200), 'ten answered calls in a row with room for three transactions');
+  t.equal(b.stats().absorbedInvites, 10);
+  await a.close(); await b.close();
 });

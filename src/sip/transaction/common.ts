@@ -22,6 +22,8 @@ export interface TransactionHost {
   transmit(data: Buffer, dest: Source, onError: ((err: Error) => void) | undefined): void;
   /** The transaction reached Terminated: forget it. */
   transactionTerminated(tx: Transaction): void;
+  /** Absorb requests with this server key until Timer L runs out (an ACKed INVITE's retransmissions). */
+  absorbInvites(key: string): void;
 }
 
 export abstract class Transaction implements TimerTarget {

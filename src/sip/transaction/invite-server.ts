@@ -12,8 +12,9 @@
  *                        V                        V                       |
  *  INVITE: send  +-----------+             +-----------+ 2xx retransmitted T1, 2T1.. T2 (UDP)
  *  Timer G: send |Completed  |             | Accepted  | until the ACK (-> TU `onAck`, once)
- *  (G=min(2G,T2))+-----------+             +-----------+ INVITE / ACK retransmissions absorbed
- *        ACK |    | Timer H: no ACK               | Timer L (64*T1): without ACK -> TU `onAckTimeout`
+ *  (G=min(2G,T2))+-----------+             +-----------+ INVITE / ACK retransmissions absorbed; at the ACK the
+ *        ACK |    | Timer H: no ACK               |      stack keeps only the key until Timer L (absorb.ts)
+ *            |    |                               | Timer L (64*T1): without ACK -> TU `onAckTimeout`
  *            V    +------------------+            |
  *        +-----------+                |            |
  *        | Confirmed | Timer I (T4)   V            V
@@ -133,6 +134,9 @@ export class InviteServerTransaction extends Transaction {
       this.onAckTimeout = null;
       this.lastBytes = null;
       this.lastResponse = null;
+      // what is left of Accepted (absorbing INVITE retransmissions until Timer L) needs only the key
+      this.host.absorbInvites(this.key);
+      this.terminate('acked');
       safeCall(this.host.log, onAck, ack);
     }
   }

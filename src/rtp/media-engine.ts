@@ -796,7 +796,7 @@ export class MediaSession {
 function isPt(n: number): boolean { return Number.isInteger(n) && n >= 0 && n <= 127; }
 
 function emptyStats(): PacerStats {
-  return { sent: 0, lateP50: 0, lateP99: 0, lateMax: 0, resyncs: 0, ticks: 0, received: 0, rejected: 0, rtcp: 0, gcCount: 0, gcMs: 0, cpuMs: 0, loopP99Ms: 0, loopMaxMs: 0, hist: new Array<number>(HIST_BINS).fill(0) };
+  return { sent: 0, lateP50: 0, lateP99: 0, lateMax: 0, resyncs: 0, ticks: 0, received: 0, rejected: 0, rtcp: 0, foreign: 0, gcCount: 0, gcMs: 0, cpuMs: 0, loopP99Ms: 0, loopMaxMs: 0, hist: new Array<number>(HIST_BINS).fill(0) };
 }
 
 /** Sum worker stats; percentiles recomputed from the merged histogram. */
@@ -804,7 +804,7 @@ export function mergeStats(all: readonly PacerStats[]): PacerStats {
   const out = emptyStats();
   for (const s of all) {
     out.sent += s.sent; out.resyncs += s.resyncs; out.ticks += s.ticks;
-    out.received += s.received; out.rejected += s.rejected; out.rtcp += s.rtcp;
+    out.received += s.received; out.rejected += s.rejected; out.rtcp += s.rtcp; out.foreign += s.foreign;
     out.gcCount += s.gcCount; out.gcMs += s.gcMs;
     out.cpuMs = out.cpuMs < 0 || s.cpuMs < 0 ? -1 : out.cpuMs + s.cpuMs;
     out.lateMax = Math.max(out.lateMax, s.lateMax);

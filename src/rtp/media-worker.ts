@@ -103,6 +103,13 @@ for (let i = 0; i < 256; i++) {
   A2U[i] = linearToMulaw(ALAW_DECODE[i]!);
 }
 const RELAY_HOLD_MS = 60;
+/**
+ * Strict source (RTP bleed protection, as rtpengine's strict-source and Asterisk's strictrtp): once a session has
+ * latched onto the source of its media, packets from any other address are dropped while the latched source keeps
+ * sending; another source is learnt only after the latched one has been quiet this long (a NAT rebinding, a
+ * re-routed peer). Otherwise anyone who guesses the port could take over where the call's audio goes.
+ */
+const RELATCH_QUIET_MS = 1000;
 /** Timestamp slack (samples) when matching a long event's next segment to the previous one. */
 const LONG_EVENT_SLACK = 800;
 /** Only a segment that reached (nearly) the 16-bit duration limit can have a continuation. */
@@ -211,6 +218,7 @@ let statLateMax = -Infinity;
 let statReceived = 0;
 let statRejected = 0;
 let statRtcp = 0;
+let statForeign = 0;
 let statGcCount = 0;
 let statGcMs = 0;
 const gcObserver = new PerformanceObserver((list) => {
@@ -255,14 +263,14 @@ function snapshotStats(reset: boolean): PacerStats {
   const s: PacerStats = {
     sent: statSent, lateP50: percentile(0.5, total), lateP99: percentile(0.99, total),
     lateMax: total ? statLateMax : 0, resyncs: statResyncs, ticks: statTicks,
-    received: statReceived, rejected: statRejected, rtcp: statRtcp, gcCount: statGcCount, gcMs: statGcMs,
+    received: statReceived, rejected: statRejected, rtcp: statRtcp, foreign: statForeign, gcCount: statGcCount, gcMs: statGcMs,
     cpuMs: cpuNow < 0 || cpuBase < 0 ? -1 : cpuNow - cpuBase, loopP99Ms, loopMaxMs, hist: Array.from(hist),
   };
   if (reset) {
     loopDelay.reset();
     cpuBase = cpuNow;
     hist.fill(0);
-    statSent = statResyncs = statTicks = statReceived = statRejected = statRtcp = statGcCount = statGcMs = 0;
+    statSent = statResyncs = statTicks = statReceived = statRejected = statRtcp = statForeign = statGcCount = statGcMs = 0;
     statLateMax = -Infinity;
   }
   return s;
@@ -440,16 +448,18 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   const pt = rxPacket.payloadType;
   const isEvent = pt === s.tePt;
   if (!isEvent && pt !== s.pt) { statRejected++; return; }
-  statReceived++;
-  s.lastRx = performance.now();
-  s.timedOut = false;
+  const now = performance.now();
   if (rinfo.port !== s.latchedPort || rinfo.address !== s.latchedAddr) {
+    if (s.latchedPort !== 0 && now - s.lastRx < RELATCH_QUIET_MS) { statForeign++; return; }
     s.latchedAddr = rinfo.address;
     s.latchedPort = rinfo.port;
     s.remoteAddr = rinfo.address;
     s.remotePort = rinfo.port;
     post({ t: 'remote', sid: s.sid, address: rinfo.address, port: rinfo.port });
   }
+  statReceived++;
+  s.lastRx = now;
+  s.timedOut = false;
   const peer = s.peer;
   if (peer !== undefined && peer.configured) relay(s, peer, msg, isEvent);
   if (isEvent) {

@@ -96,6 +96,8 @@ export interface PacerStats {
   received: number;
   rejected: number;
   rtcp: number;
+  /** RTP dropped because it came from another source than the latched one (strict source, media-worker.ts). */
+  foreign: number;
   /** Garbage collections in the worker(s) and their total pause, ms (allocation pressure of the hot paths). */
   gcCount: number;
   gcMs: number;

@@ -124,6 +124,50 @@ t.test('in-band DTMF when telephone-event is not negotiated', async (t) => {
   t.same(engine.stats().sessions, 0);
 });
 
+t.test('strict source: another sender cannot take the stream while the latched one talks; it can after 1 s of quiet', async (t) => {
+  const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: base + 2500, portMax: base + 2600, rtpTimeoutMs: 60_000 });
+  t.teardown(() => engine.close());
+  const a = await engine.createSession();
+  const sock = async (): Promise<{ s: dgram.Socket; port: number; got: number }> => {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const o = { s, port: s.address().port, got: 0 };
+    s.on('message', () => { o.got++; });
+    t.teardown(() => s.close());
+    return o;
+  };
+  const peer = await sock();
+  const intruder = await sock();
+  a.configure({ address: '127.0.0.1', port: peer.port, codec: 'PCMU', payloadType: 0, telephoneEventPt: 101 });
+  const remotes: number[] = [];
+  a.on('remote', (_addr, p) => { remotes.push(p); });
+  // a PCMU packet (12-byte header, 160 bytes of payload) with the given sequence number
+  const rtp = (seq: number): Buffer => {
+    const b = Buffer.alloc(172, 0xff);
+    b[0] = 0x80; b[1] = 0; b.writeUInt16BE(seq, 2); b.writeUInt32BE(seq * 160, 4); b.writeUInt32BE(0x1234, 8);
+    return b;
+  };
+  let seq = 0;
+  const talk = setInterval(() => { peer.s.send(rtp(seq++), a.localPort, '127.0.0.1'); }, 20);
+  await delay(200);
+  t.same(remotes, [peer.port], 'latched onto the peer');
+  for (let i = 0; i < 20; i++) { intruder.s.send(rtp(1000 + i), a.localPort, '127.0.0.1'); await delay(10); }
+  await delay(100);
+  t.same(remotes, [peer.port], 'the intruder did not take over');
+  t.same(a.remote, { address: '127.0.0.1', port: peer.port });
+  const before = intruder.got;
+  await delay(100);
+  t.equal(intruder.got, before, 'and receives none of the call\'s audio');
+  t.ok((await engine.pacerStats()).foreign >= 20, 'its packets are counted as foreign');
+  // the peer goes quiet (e.g. its NAT binding changed): after 1 s another source is learnt
+  clearInterval(talk);
+  await delay(1100);
+  for (let i = 0; i < 5; i++) { intruder.s.send(rtp(2000 + i), a.localPort, '127.0.0.1'); await delay(20); }
+  await delay(100);
+  t.same(remotes, [peer.port, intruder.port], 're-latched after the quiet second');
+  await a.close();
+});
+
 t.test('symmetric RTP: latch onto the real source, RTP timeout', async (t) => {
   const engine = await MediaEngine.start({ workers: 1, address: '127.0.0.1', portMin: base + 500, portMax: base + 600, rtpTimeoutMs: 300 });
   t.teardown(() => engine.close());

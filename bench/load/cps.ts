@@ -20,6 +20,10 @@ import { machine, commandLine, markdown, writeJson, type Report, type StepReport
 import { lineChart } from './svg.js';
 import { cleanupAll, registerCleanup, isStopping } from './ivr.js';
 
+/** The issue's target: this many calls per second, zero failures, p99 setup within SETUP_BAR_MS (+ webhook time). */
+const TARGET_RATE = 500;
+const SETUP_BAR_MS = 50;
+
 export interface CpsOptions {
   argv: string[];
   quick: boolean;
@@ -154,15 +158,19 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     const mid = Math.round((lastPass + firstFail) / 2);
     if (await trial(mid)) lastPass = mid; else firstFail = mid;
   }
+  // The target's latency bar is at its rate (500/s): when the search passed it without a trial there, run one.
+  if (lastPass > TARGET_RATE && !trials.some((t) => t.rate === TARGET_RATE) && !isStopping()) await trial(TARGET_RATE);
   const finished = new Date();
   m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const best = trials.find((t) => t.rate === lastPass && t.qualityBar.pass);
+  const atTarget = trials.find((t) => t.rate === TARGET_RATE);
   const summary: Record<string, Measure> = {
     maxRateZeroFailures: lastPass ? measured(lastPass, 'calls/s', 'highest trials[].rate that passed') : missing('calls/s', `even ${o.startRate}/s failed`),
     firstFailingRate: firstFail ? measured(firstFail, 'calls/s', 'lowest trials[].rate that failed') : missing('calls/s', `no trial failed up to --max-rate ${o.maxRate}`),
     setupP99AtMaxMs: best?.measures.setupP99Ms ?? missing('ms', 'no passing trial'),
     cpuAtMaxPct: best?.measures.targetCpuPct ?? missing('%', 'no passing trial'),
     cpuMsPerCallAtMax: best?.measures.cpuMsPerCall ?? missing('ms', 'no passing trial'),
+    setupP99AtTargetMs: atTarget?.measures.setupP99Ms ?? missing('ms', `no trial at ${TARGET_RATE}/s (the search did not reach it)`),
   };
   // What 500 calls/s would take at the measured CPU per call (the busiest passing trial).
   const perCall = summary.cpuMsPerCallAtMax!.value;
@@ -175,10 +183,11 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     settings: { startRate: o.startRate, maxRate: o.maxRate, sustainSeconds: o.sustainSeconds, scenario: 'bench/scenarios/cps-uac.xml', pass: 'every planned call succeeded, none failed, all finished, answers at ≥ 95 % of the offered rate' },
     baseline: {}, steps: trials, summary,
     targets: [{
-      target: 'cps with a webhook round trip, zero failures', goal: '≥ 500 calls/s; p99 INVITE → 200 ≤ 50 ms + webhook time',
-      measured: (lastPass ? `${lastPass}/s passed${firstFail ? `, ${firstFail}/s failed` : ''}; p99 setup ${summary.setupP99AtMaxMs!.value ?? 'n/a'} ms` : 'no trial passed')
+      target: 'cps with a webhook round trip, zero failures',
+      goal: `≥ ${TARGET_RATE} calls/s; p99 INVITE → 200 ≤ ${SETUP_BAR_MS} ms + webhook time at ${TARGET_RATE}/s (the bench's web script answers from memory: its own time is under 1 ms)`,
+      measured: (lastPass ? `${lastPass}/s passed${firstFail ? `, ${firstFail}/s failed` : ''}; p99 setup ${summary.setupP99AtMaxMs!.value ?? 'n/a'} ms at ${lastPass}/s, ${summary.setupP99AtTargetMs!.value ?? 'n/a'} ms at ${TARGET_RATE}/s${atTarget && !atTarget.qualityBar.pass ? ` (the ${TARGET_RATE}/s trial failed)` : ''}` : 'no trial passed')
         + (perCall !== null ? `; ${perCall} ms of Hookline CPU per call at ${lastPass}/s → 500/s needs ${summary.coresAt500!.value} cores (this machine: ${os.availableParallelism()}, shared with SIPp and the web script)` : ''),
-      met: lastPass >= 500 ? (summary.setupP99AtMaxMs!.value ?? Infinity) <= 50 : firstFail ? false : null,
+      met: lastPass >= TARGET_RATE && atTarget ? atTarget.qualityBar.pass && (summary.setupP99AtTargetMs!.value ?? Infinity) <= SETUP_BAR_MS : firstFail ? false : null,
     }],
     notes, timeline: { proc: sampler.samples, script: script.stats },
   };

@@ -406,6 +406,13 @@ export class MediaEngine {
 
   private post(slot: Slot, msg: ToWorker): void {
     slot.outbox.push(msg);
+    // Commands that decide what happens to packets already on their way go out at once (with what was queued
+    // before them, in order): the caller may send the SIP message that makes the peer talk in the same turn,
+    // and a packet that reaches the worker before `configure` is dropped, one before `recStart` not recorded.
+    if (msg.t === 'configure' || msg.t === 'recStart' || msg.t === 'recorderStart') {
+      this.flushSlot(slot);
+      return;
+    }
     if (!this.flushQueued) {
       this.flushQueued = true;
       setImmediate(this.flushAll);
@@ -415,18 +422,20 @@ export class MediaEngine {
   /** Send each worker what was posted to it during this turn: one message (and one wake-up) per worker. */
   private readonly flushAll = (): void => {
     this.flushQueued = false;
-    for (const slot of this.slots) {
-      const out = slot.outbox;
-      if (out.length === 0) continue;
-      try {
-        // postMessage copies synchronously, so the array can be emptied and reused at once
-        slot.worker.postMessage(out.length === 1 ? out[0] : { t: 'batch', msgs: out });
-      } catch (err) {
-        log.error({ err: (err as Error).message, worker: slot.index }, 'postMessage to media worker failed');
-      }
-      out.length = 0;
-    }
+    for (const slot of this.slots) this.flushSlot(slot);
   };
+
+  private flushSlot(slot: Slot): void {
+    const out = slot.outbox;
+    if (out.length === 0) return;
+    try {
+      // postMessage copies synchronously, so the array can be emptied and reused at once
+      slot.worker.postMessage(out.length === 1 ? out[0] : { t: 'batch', msgs: out });
+    } catch (err) {
+      log.error({ err: (err as Error).message, worker: slot.index }, 'postMessage to media worker failed');
+    }
+    out.length = 0;
+  }
 
   /** The alive worker with the fewest sessions; waits (bounded) for a replacement if none is alive. */
   private async leastLoaded(): Promise<Slot> {

@@ -32,7 +32,7 @@ Usage:
       Call detail records from a running switch, newest first.
   hookline check-config FILE
       Validate a config file and print the result (with tts.voicesDir: the Piper voices found or skipped).
-  hookline bench <ivr|cps|bridge|soak|sip|pacer|tts|udp> [options] | --compare A.json B.json
+  hookline bench <ivr|cps|bridge|soak|sip|pacer|tts|udp|http> [options] | --compare A.json B.json
       Run the bench suite (the same as npm run bench -- ...; see the README's Performance section).
 `;
 

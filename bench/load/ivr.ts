@@ -384,7 +384,8 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
   // Quality bar.
   const failedBar: string[] = []; const unknown: string[] = [];
   const check = (name: string, m: Measure | undefined, ok: (v: number) => boolean): void => {
-    if (!m || m.value === null) unknown.push(name); else if (!ok(m.value)) failedBar.push(name);
+    // "ASR 100 %" alone would read as a result: say why it is not known
+    if (!m || m.value === null) unknown.push(`${name} not known: ${m?.reason ?? 'not measured'}`); else if (!ok(m.value)) failedBar.push(name);
   };
   // A bridge relays the far end's packets as they come (nothing of ours is paced): judge the arrival timing the
   // probe sees instead, which holds both legs and the carrier's echo.

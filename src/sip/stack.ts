@@ -74,8 +74,8 @@ export interface SipStackOptions {
 export interface SipStackStats {
   clientTransactions: number;
   serverTransactions: number;
-  /** ACKed INVITEs whose late retransmissions are still absorbed (Timer L), kept as keys only. */
-  absorbedInvites: number;
+  /** Finished server transactions still absorbing retransmissions (ACKed INVITEs until L, non-INVITEs until J), kept as keys. */
+  absorbed: number;
   /** 2xx to INVITE sent and not yet ACKed (being retransmitted). */
   pending2xx: number;
   tcpConnections: number;
@@ -159,7 +159,7 @@ export class SipStack implements TransactionHost {
   private readonly serverTx = new Map<string, ServerTransaction>();
   /** Call-ID + CSeq + From tag → INVITE server transaction waiting for the ACK of its 2xx. */
   private readonly ackIndex = new Map<string, InviteServerTransaction>();
-  /** Keys of ACKed INVITE transactions until their Timer L (absorb.ts); not counted in `maxTransactions`. */
+  /** Finished server transactions until 64*T1 as keys (+ final response bytes) (absorb.ts); not counted in `maxTransactions`. */
   private readonly absorbed: AbsorbList;
   private readonly publicAddress: string | undefined;
   private readonly maxTransactions: number;
@@ -259,7 +259,7 @@ export class SipStack implements TransactionHost {
     return {
       clientTransactions: this.clientTx.size,
       serverTransactions: this.serverTx.size,
-      absorbedInvites: this.absorbed.size,
+      absorbed: this.absorbed.size,
       pending2xx,
       tcpConnections: conns,
       dialogs: this.dialogs.size,
@@ -279,8 +279,8 @@ export class SipStack implements TransactionHost {
     t.send(data, dest, onError);
   }
 
-  absorbInvites(key: string): void {
-    this.absorbed.add(key);
+  absorb(key: string, bytes: Buffer | null, peer: Source | null): void {
+    this.absorbed.add(key, bytes, peer);
   }
 
   transactionTerminated(tx: Transaction): void {
@@ -421,7 +421,11 @@ export class SipStack implements TransactionHost {
     const key = serverKey(req, req.method);
     const existing = this.serverTx.get(key);
     if (existing) { existing.receiveRetransmission(); return; }
-    if (this.absorbed.size > 0 && this.absorbed.has(key)) return; // a late copy of an INVITE whose 2xx was ACKed
+    if (this.absorbed.size > 0) {
+      // a late copy of a request whose transaction finished: an ACKed INVITE is dropped, others get their answer again
+      const ab = this.absorbed.get(key);
+      if (ab !== undefined) { if (ab.bytes !== null && ab.peer !== null) this.transmit(ab.bytes, ab.peer, undefined); return; }
+    }
     if (this.clientTx.size + this.serverTx.size >= this.maxTransactions) {
       t.send(serialize(createResponse(req, 503, 'Service Unavailable', { toTag: randomToken(6) })), dest);
       return;
@@ -535,7 +539,7 @@ export class SipStack implements TransactionHost {
   }
 }
 
-/** Bound on the keys kept for ACKed INVITEs (absorb.ts): 64*T1 = 32 s at 6,000 calls/s. */
+/** Bound on the finished server transactions kept as keys (absorb.ts): 32 s of 3,000 calls/s (INVITE + BYE each). */
 const MAX_ABSORBED = 200_000;
 
 function clientKey(branch: string, method: string): string {

@@ -159,18 +159,19 @@ t.test('request retransmissions are absorbed; server resends its last response; 
   settled(t, p);
 });
 
-t.test('Timer J (64*T1) keeps the non-INVITE server transaction, Timer K (T4) the client one', async (t) => {
+t.test('Timer J (64*T1) keeps the non-INVITE server side (as a key and its response), Timer K (T4) the client transaction', async (t) => {
   const p = await makePair();
   p.b.onRequest = (req) => { req.respond(200); };
   p.a.sendRequest(options(p), p.toB, () => {});
   p.clock.tick(100);
   t.equal(p.a.stats().clientTransactions, 1);
-  t.equal(p.b.stats().serverTransactions, 1);
+  t.equal(p.b.stats().serverTransactions, 0, 'the server transaction itself is gone once completed');
+  t.equal(p.b.stats().absorbed, 1);
   p.clock.tick(5000);
   t.equal(p.a.stats().clientTransactions, 0, 'K = T4');
-  t.equal(p.b.stats().serverTransactions, 1);
+  t.equal(p.b.stats().absorbed, 1);
   p.clock.tick(27000);
-  t.equal(p.b.stats().serverTransactions, 0, 'J = 64*T1');
+  t.equal(p.b.stats().absorbed, 0, 'J = 64*T1');
   settled(t, p);
 });
 
@@ -391,7 +392,7 @@ t.test('callbacks and bytes that can no longer be used are released while transa
   t.equal(acked, 1, 'ACK delivered once');
   t.equal(tx?.state, 'terminated', 'the transaction itself is gone at the ACK');
   t.equal(tx?.terminatedReason, 'acked');
-  t.equal(p.b.stats().absorbedInvites, 1, 'its key absorbs INVITE copies until Timer L');
+  t.equal(p.b.stats().absorbed, 1, 'its key absorbs INVITE copies until Timer L');
   t.equal(tx?.onAck, null, 'onAck released after use');
   t.equal(tx?.onCancel, null, 'onCancel released at the final response');
   t.equal(tx?.onAckTimeout, null);
@@ -435,7 +436,7 @@ t.test('after the ACK only the key stays: a late copy of the INVITE is absorbed 
   t.same(r.statuses, [200]);
   const s = p.b.stats();
   t.equal(s.serverTransactions, 0, 'no server transaction kept for the ACKed INVITE');
-  t.equal(s.absorbedInvites, 1);
+  t.equal(s.absorbed, 1);
   // the same INVITE again (same branch and sent-by), from elsewhere on the network: a late duplicate
   const other = p.net.bind('10.0.0.3', 5060);
   const again = (): void => p.net.deliver(copy!, other, p.toB);
@@ -445,7 +446,7 @@ t.test('after the ACK only the key stays: a late copy of the INVITE is absorbed 
   t.equal(invites, 1, 'absorbed: not a new call');
   t.equal(r.byeStatus, 200, 'the call went on');
   p.clock.tick(31_000); // past 64*T1 after the ACK
-  t.equal(p.b.stats().absorbedInvites, 0, 'the key expired with Timer L');
+  t.equal(p.b.stats().absorbed, 1, 'the INVITE key expired with Timer L (the BYE, 0.5 s later, is still absorbed)');
   again();
   p.clock.tick(100);
   t.equal(invites, 2, 'after Timer L the same INVITE is a new request');
@@ -466,6 +467,38 @@ t.test('absorbed INVITEs do not count against maxTransactions', async (t) => {
   const calls = [];
   for (let i = 0; i < 10; i++) { calls.push(placeCall(p, 100_000, 'u' + i)); clock.tick(50); }
   t.same(calls.map((c) => c.statuses.at(-1)), new Array(10).fill(200), 'ten answered calls in a row with room for three transactions');
-  t.equal(b.stats().absorbedInvites, 10);
+  t.equal(b.stats().absorbed, 10);
+  await a.close(); await b.close();
+});
+
+t.test('completed non-INVITE server transactions (UDP) answer retransmissions from the absorb list and do not count against maxTransactions', async (t) => {
+  const clock = new (await import('../../src/util/clock.js')).FakeClock();
+  const { MemoryNetwork, SipStack } = await import('../../src/sip/index.js');
+  const { silentLogger } = await import('../../src/util/logger.js');
+  const net = new MemoryNetwork({ clock, latencyMs: 1 });
+  const a = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.1', 5060)] });
+  const b = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.2', 5060)], maxTransactions: 3 });
+  let seen = 0;
+  b.onRequest = (req) => { seen++; req.respond(200); };
+  const toB = { transport: 'udp' as const, address: '10.0.0.2', port: 5060 };
+  const statuses: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    a.sendRequest(createRequest({ method: 'OPTIONS', uri: 'sip:bob@10.0.0.2', from: 'sip:alice@10.0.0.1', to: 'sip:bob@10.0.0.2' }), toB, (r) => statuses.push(r.status));
+    clock.tick(20);
+  }
+  t.same(statuses, new Array(10).fill(200), 'ten requests answered with room for three transactions');
+  t.equal(b.stats().serverTransactions, 0);
+  t.equal(b.stats().absorbed, 10);
+  // the first 200 of the next request is lost: the client's retransmission is answered from the list, the TU sees one request
+  let dropped = false;
+  net.dropFilter = (data) => { if (!dropped && data.toString('latin1', 0, 12) === 'SIP/2.0 200 ') { dropped = true; return true; } return false; };
+  let got = 0;
+  a.sendRequest(createRequest({ method: 'OPTIONS', uri: 'sip:bob@10.0.0.2', from: 'sip:alice@10.0.0.1', to: 'sip:bob@10.0.0.2' }), toB, (r) => { if (r.status === 200) got++; });
+  clock.tick(1000);
+  t.ok(dropped, 'the first 200 was dropped');
+  t.equal(got, 1, 'the retransmitted request got the same 200 again');
+  t.equal(seen, 11, 'the TU saw the request once');
+  clock.tick(40_000);
+  t.equal(b.stats().absorbed, 0, 'entries expire with Timer J');
   await a.close(); await b.close();
 });

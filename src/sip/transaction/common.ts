@@ -22,8 +22,11 @@ export interface TransactionHost {
   transmit(data: Buffer, dest: Source, onError: ((err: Error) => void) | undefined): void;
   /** The transaction reached Terminated: forget it. */
   transactionTerminated(tx: Transaction): void;
-  /** Absorb requests with this server key until Timer L runs out (an ACKed INVITE's retransmissions). */
-  absorbInvites(key: string): void;
+  /**
+   * Keep only this much of a finished server transaction for the rest of 64*T1 (absorb.ts): its key, and for a
+   * non-INVITE the final response to send again when the request is retransmitted.
+   */
+  absorb(key: string, bytes: Buffer | null, peer: Source | null): void;
 }
 
 export abstract class Transaction implements TimerTarget {

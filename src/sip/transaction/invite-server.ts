@@ -135,7 +135,7 @@ export class InviteServerTransaction extends Transaction {
       this.lastBytes = null;
       this.lastResponse = null;
       // what is left of Accepted (absorbing INVITE retransmissions until Timer L) needs only the key
-      this.host.absorbInvites(this.key);
+      this.host.absorb(this.key, null, null);
       this.terminate('acked');
       safeCall(this.host.log, onAck, ack);
     }

@@ -14,7 +14,7 @@
  *                  |                   |
  *                  V                   V
  *            +-----------+ request: send final again
- *            | Completed |
+ *            | Completed | (UDP: the stack keeps only the key and the response bytes for it, absorb.ts)
  *            +-----------+ Timer J (64*T1; reliable 0)
  *                  |
  *                  V  Terminated
@@ -57,9 +57,15 @@ export class NonInviteServerTransaction extends Transaction {
     } else {
       this.state = 'completed';
       this.clearTimer(TU);
-      this.setTimer(J, this.host.timers.J(this.reliable));
+      if (this.reliable) this.setTimer(J, this.host.timers.J(true));
     }
     this.host.transmit(this.lastBytes, this.peer, this.onError);
+    if (this.state === 'completed' && !this.reliable) {
+      // Completed only answers retransmissions until Timer J: the key and these bytes are enough for that
+      this.host.absorb(this.key, this.lastBytes, this.peer);
+      this.lastResponse = null;
+      this.terminate('completed');
+    }
     return true;
   }
 

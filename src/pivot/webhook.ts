@@ -128,10 +128,6 @@ function bodyText(res: HttpResponse): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-function headerText(v: string | string[] | undefined): string | null {
-  return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-}
-
 function jsonErrorInfo(body: string, err: unknown): JsonErrorInfo {
   const message = err instanceof Error ? err.message : String(err);
   const m = /position (\d+)/.exec(message);
@@ -306,7 +302,7 @@ export class WebhookClient {
       if (rec) {
         rec.respBody = this.debugStore?.clip(text);
       }
-      const result = this.classify(headerText(res.headers['content-type']), text, rec, req.voiceUrl);
+      const result = this.classify(res.headers['content-type'] ?? null, text, rec, req.voiceUrl);
       if (result.kind === 'failure') return this.fail(log, rec, result.reason, result.detail, result.hangup);
       if (rec) rec.totalMs = this.clock.now() - started;
       if (this.log.isLevelEnabled('debug')) log().debug({ module: result.flow.module }, 'pivot flow accepted');

@@ -9,76 +9,55 @@
  *
  * Keeping the whole transactions (parsed request, timer slots) for 32 s meant 32 s × the call rate of each: at 600
  * calls/s 19,000 INVITEs alone, which filled the stack's transaction limit (503 for new calls) and the old
- * generation of the heap. Every entry waits the same time, so the list is a FIFO with one clock timer for its head.
- * Bounded by `max` entries (the oldest go first when full, which only shortens their wait).
+ * generation of the heap. Entries expire on the stack's timer queue (one clock timer per duration). Bounded by
+ * `max` entries (the oldest go first when full, which only shortens their wait).
  */
-import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Source } from './message.js';
+import type { TimerBucket, TimerQueue, TimerTarget } from './timer-queue.js';
 
-export interface Absorbed {
-  readonly due: number;
-  /** The final response to send again (non-INVITE), or null (an ACKed INVITE: the copy is dropped). */
-  readonly bytes: Buffer | null;
-  readonly peer: Source | null;
+export class Absorbed implements TimerTarget {
+  readonly timerBucket: Array<TimerBucket | undefined> = [undefined];
+  readonly timerPos: number[] = [0];
+  constructor(
+    private readonly list: AbsorbList,
+    readonly key: string,
+    /** The final response to send again (non-INVITE), or null (an ACKed INVITE: the copy is dropped). */
+    readonly bytes: Buffer | null,
+    readonly peer: Source | null,
+  ) {}
+  fireTimer(): void { this.list.expired(this); }
 }
 
 export class AbsorbList {
+  /** Insertion order is expiry order: the first entry is the oldest. */
   private readonly entries = new Map<string, Absorbed>();
-  private keys: string[] = [];
-  private dues: number[] = [];
-  private head = 0;
-  private timer: TimerHandle | undefined;
-  private readonly expire = (): void => this.onTimer();
 
-  constructor(private readonly clock: Clock, private readonly ms: number, private readonly max: number) {}
+  constructor(private readonly timers: TimerQueue, private readonly ms: number, private readonly max: number) {}
 
   get size(): number { return this.entries.size; }
 
   /** Absorb requests with this key for the next `ms` (answering them with `bytes` when given). */
   add(key: string, bytes: Buffer | null = null, peer: Source | null = null): void {
-    if (this.entries.size >= this.max) this.dropOldest();
-    const due = this.clock.now() + this.ms;
-    this.entries.set(key, { due, bytes, peer });
-    this.keys.push(key);
-    this.dues.push(due);
-    if (this.timer === undefined) this.timer = this.clock.setTimeout(this.expire, this.ms);
+    const again = this.entries.get(key);
+    if (again !== undefined) this.remove(again);
+    if (this.entries.size >= this.max) this.remove(this.entries.values().next().value!);
+    const e = new Absorbed(this, key, bytes, peer);
+    this.entries.set(key, e);
+    this.timers.set(e, 0, this.ms);
   }
 
   get(key: string): Absorbed | undefined { return this.entries.get(key); }
 
-  has(key: string): boolean { return this.entries.has(key); }
+  /** Forget every entry (the stack clears its timer queue as a whole). */
+  clear(): void { this.entries.clear(); }
 
-  clear(): void {
-    if (this.timer !== undefined) { this.clock.clearTimeout(this.timer); this.timer = undefined; }
-    this.entries.clear();
-    this.keys = []; this.dues = []; this.head = 0;
+  /** @internal the entry's time is up */
+  expired(e: Absorbed): void {
+    if (this.entries.get(e.key) === e) this.entries.delete(e.key);
   }
 
-  private dropOldest(): void {
-    while (this.head < this.keys.length) {
-      const k = this.keys[this.head]!;
-      const due = this.dues[this.head]!;
-      this.head++;
-      if (this.entries.get(k)?.due === due) { this.entries.delete(k); return; }
-    }
-  }
-
-  private onTimer(): void {
-    this.timer = undefined;
-    const now = this.clock.now();
-    while (this.head < this.keys.length && this.dues[this.head]! <= now) {
-      const k = this.keys[this.head]!;
-      // a key added again later has a later due time: only its own entry removes it
-      if (this.entries.get(k)?.due === this.dues[this.head]) this.entries.delete(k);
-      this.head++;
-    }
-    if (this.head === this.keys.length) {
-      this.keys = []; this.dues = []; this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.keys.length) {
-      this.keys = this.keys.slice(this.head);
-      this.dues = this.dues.slice(this.head);
-      this.head = 0;
-    }
-    if (this.head < this.keys.length) this.timer = this.clock.setTimeout(this.expire, Math.max(1, this.dues[this.head]! - now));
+  private remove(e: Absorbed): void {
+    this.timers.clear(e, 0);
+    this.entries.delete(e.key);
   }
 }

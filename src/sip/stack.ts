@@ -10,7 +10,7 @@
  * Outgoing requests: `sendRequest()` adds the Via (new branch, rport) and runs a client transaction;
  * responses, 408 on timeout and 503 on transport error all come through the one callback.
  */
-import type { Clock, TimerHandle } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import { realClock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
 import { DialogIndex } from './dialog.js';
@@ -169,15 +169,6 @@ export class SipStack implements TransactionHost {
   private unmatchedResponses = 0;
   private readonly receiveFn = (r: ParseResult, s: Source, t: Transport): void => this.receive(r, s, t);
   private readonly tryingDelayMs: number;
-  /**
-   * INVITE transactions waiting for their 100 Trying, in arrival order (one delay for all, so the queue is
-   * sorted by due time): one clock timer for the whole queue instead of one per INVITE.
-   */
-  private tryingQueue: Array<InviteServerTransaction | undefined> = [];
-  private tryingDue: number[] = [];
-  private tryingHead = 0;
-  private tryingTimer: TimerHandle | undefined;
-  private readonly tryingFire = (): void => this.onTryingTimer();
 
   private constructor(o: SipStackOptions) {
     this.clock = o.clock ?? realClock;
@@ -187,7 +178,7 @@ export class SipStack implements TransactionHost {
     this.userAgent = o.userAgent;
     this.publicAddress = o.publicAddress;
     this.maxTransactions = o.maxTransactions ?? 20000;
-    this.absorbed = new AbsorbList(this.clock, this.timers.L, MAX_ABSORBED);
+    this.absorbed = new AbsorbList(this.timerQueue, this.timers.L, MAX_ABSORBED);
     const td = o.tryingDelayMs ?? 0;
     if (!(td >= 0 && td <= 200)) throw new RangeError('tryingDelayMs must be 0-200 ms');
     this.tryingDelayMs = td;
@@ -435,7 +426,7 @@ export class SipStack implements TransactionHost {
     if (req.method === 'INVITE') {
       const itx = new InviteServerTransaction(this, key, req, dest, t.reliable, req.to.tag ?? randomToken(6));
       this.serverTx.set(key, itx);
-      if (this.tryingDelayMs === 0) itx.sendTrying(); else this.queueTrying(itx);
+      if (this.tryingDelayMs === 0) itx.sendTrying(); else itx.delayTrying(this.tryingDelayMs);
       tx = itx;
     } else {
       tx = new NonInviteServerTransaction(this, key, req, dest, t.reliable);
@@ -485,33 +476,6 @@ export class SipStack implements TransactionHost {
     tx.receiveResponse(res);
   }
 
-  private queueTrying(tx: InviteServerTransaction): void {
-    this.tryingQueue.push(tx);
-    this.tryingDue.push(this.clock.now() + this.tryingDelayMs);
-    if (this.tryingTimer === undefined) this.tryingTimer = this.clock.setTimeout(this.tryingFire, this.tryingDelayMs);
-  }
-
-  private onTryingTimer(): void {
-    this.tryingTimer = undefined;
-    const q = this.tryingQueue;
-    const due = this.tryingDue;
-    const now = this.clock.now();
-    let h = this.tryingHead;
-    while (h < q.length && due[h]! <= now) {
-      const tx = q[h];
-      q[h] = undefined; // let a finished transaction go
-      h++;
-      try { tx?.sendTrying(); } catch (err) { this.log.error({ err }, 'sending 100 Trying failed'); }
-    }
-    if (h === q.length) { this.tryingQueue = []; this.tryingDue = []; h = 0; } else if (h >= 1024 && h * 2 >= q.length) {
-      this.tryingQueue = q.slice(h); this.tryingDue = due.slice(h); h = 0;
-    }
-    this.tryingHead = h;
-    if (h < this.tryingQueue.length && !this.closed) {
-      this.tryingTimer = this.clock.setTimeout(this.tryingFire, Math.max(1, this.tryingDue[h]! - this.clock.now()));
-    }
-  }
-
   /** Send a TU response on a server transaction (used by IncomingRequest). */
   respondOn(tx: ServerTransaction, res: SipResponse): boolean {
     if (this.userAgent !== undefined && res.status > 100 && !res.has('server')) res.add('Server', this.userAgent);
@@ -528,8 +492,6 @@ export class SipStack implements TransactionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.tryingTimer !== undefined) { this.clock.clearTimeout(this.tryingTimer); this.tryingTimer = undefined; }
-    this.tryingQueue = []; this.tryingDue = []; this.tryingHead = 0;
     for (const tx of [...this.clientTx.values()]) tx.terminate('stack closed');
     for (const tx of [...this.serverTx.values()]) tx.terminate('stack closed');
     this.ackIndex.clear();

@@ -16,7 +16,7 @@ export interface Pair {
   toA: Source;
 }
 
-export async function makePair(o: { dropRate?: number; seed?: number; reliable?: boolean; timers?: Partial<TimerSettings>; tryingDelayMs?: number; stackDefaultTrying?: boolean } = {}): Promise<Pair> {
+export async function makePair(o: { dropRate?: number; seed?: number; reliable?: boolean; timers?: Partial<TimerSettings>; tryingDelayMs?: number; stackDefaultTrying?: boolean; bMaxTransactions?: number } = {}): Promise<Pair> {
   const clock = new FakeClock();
   const net = new MemoryNetwork({ clock, dropRate: o.dropRate ?? 0, seed: o.seed ?? 1, latencyMs: 5 });
   const reliable = o.reliable ?? false;
@@ -26,7 +26,7 @@ export async function makePair(o: { dropRate?: number; seed?: number; reliable?:
     ...(o.stackDefaultTrying ? {} : { tryingDelayMs: o.tryingDelayMs ?? 100 }),
   };
   const a = await SipStack.create({ ...common, transports: [net.bind('10.0.0.1', 5060, reliable)] });
-  const b = await SipStack.create({ ...common, transports: [net.bind('10.0.0.2', 5060, reliable)] });
+  const b = await SipStack.create({ ...common, transports: [net.bind('10.0.0.2', 5060, reliable)], ...(o.bMaxTransactions ? { maxTransactions: o.bMaxTransactions } : {}) });
   const transport = reliable ? 'tcp' : 'udp';
   return { clock, net, a, b, toB: { transport, address: '10.0.0.2', port: 5060 }, toA: { transport, address: '10.0.0.1', port: 5060 } };
 }

@@ -456,14 +456,9 @@ t.test('after the ACK only the key stays: a late copy of the INVITE is absorbed 
 });
 
 t.test('absorbed INVITEs do not count against maxTransactions', async (t) => {
-  const clock = new (await import('../../src/util/clock.js')).FakeClock();
-  const { MemoryNetwork, SipStack } = await import('../../src/sip/index.js');
-  const { silentLogger } = await import('../../src/util/logger.js');
-  const net = new MemoryNetwork({ clock, latencyMs: 1 });
-  const a = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.1', 5060)] });
-  const b = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.2', 5060)], maxTransactions: 3 });
+  const p = await makePair({ bMaxTransactions: 3 });
+  const { clock, a, b } = p;
   b.onRequest = (req) => { req.respond(200, 'OK', { contact: [b.contact('bob')] }); };
-  const p = { clock, net, a, b, toB: { transport: 'udp' as const, address: '10.0.0.2', port: 5060 }, toA: { transport: 'udp' as const, address: '10.0.0.1', port: 5060 } };
   const calls = [];
   for (let i = 0; i < 10; i++) { calls.push(placeCall(p, 100_000, 'u' + i)); clock.tick(50); }
   t.same(calls.map((c) => c.statuses.at(-1)), new Array(10).fill(200), 'ten answered calls in a row with room for three transactions');
@@ -472,15 +467,9 @@ t.test('absorbed INVITEs do not count against maxTransactions', async (t) => {
 });
 
 t.test('completed non-INVITE server transactions (UDP) answer retransmissions from the absorb list and do not count against maxTransactions', async (t) => {
-  const clock = new (await import('../../src/util/clock.js')).FakeClock();
-  const { MemoryNetwork, SipStack } = await import('../../src/sip/index.js');
-  const { silentLogger } = await import('../../src/util/logger.js');
-  const net = new MemoryNetwork({ clock, latencyMs: 1 });
-  const a = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.1', 5060)] });
-  const b = await SipStack.create({ clock, logger: silentLogger, transports: [net.bind('10.0.0.2', 5060)], maxTransactions: 3 });
+  const { clock, net, a, b, toB } = await makePair({ bMaxTransactions: 3 });
   let seen = 0;
   b.onRequest = (req) => { seen++; req.respond(200); };
-  const toB = { transport: 'udp' as const, address: '10.0.0.2', port: 5060 };
   const statuses: number[] = [];
   for (let i = 0; i < 10; i++) {
     a.sendRequest(createRequest({ method: 'OPTIONS', uri: 'sip:bob@10.0.0.2', from: 'sip:alice@10.0.0.1', to: 'sip:bob@10.0.0.2' }), toB, (r) => statuses.push(r.status));

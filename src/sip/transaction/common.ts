@@ -34,12 +34,12 @@ export abstract class Transaction implements TimerTarget {
   /** Set when the transaction was terminated, for tests / logs. */
   terminatedReason: string | undefined;
   /**
-   * Timer bookkeeping of the host's TimerQueue, per slot (at most 5 slots per transaction type). Array literals
+   * Timer bookkeeping of the host's TimerQueue, per slot (at most 6 slots per transaction type). Array literals
    * of the exact size: an empty array grown by index gets a 17-slot backing store, kept for the whole
    * transaction (32 s for INVITEs).
    */
-  readonly timerBucket: Array<TimerBucket | undefined> = [undefined, undefined, undefined, undefined, undefined];
-  readonly timerPos: number[] = [0, 0, 0, 0, 0];
+  readonly timerBucket: Array<TimerBucket | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined];
+  readonly timerPos: number[] = [0, 0, 0, 0, 0, 0];
 
   constructor(
     protected readonly host: TransactionHost,

@@ -33,6 +33,7 @@ const H = 1;
 const I = 2;
 const L = 3;
 const TU = 4;
+const TRYING = 5;
 
 export class InviteServerTransaction extends Transaction {
   readonly isClient = false;
@@ -63,6 +64,7 @@ export class InviteServerTransaction extends Transaction {
       case I: this.terminate('timer I'); return;
       case L: this.onTimerL(); return;
       case TU: this.tuTimeout(); return;
+      case TRYING: this.sendTrying(); return;
     }
   }
 
@@ -102,10 +104,16 @@ export class InviteServerTransaction extends Transaction {
 
   /**
    * Send 100 Trying unless a response already went out (RFC 3261 17.2.1: within 200 ms of the INVITE, unless
-   * the TU answers sooner). The stack calls this after `tryingDelayMs`, or at once on a retransmission.
+   * the TU answers sooner). The stack calls this at once (`tryingDelayMs` 0) or on a retransmission; `delayTrying`
+   * arms it for later.
    */
   sendTrying(): void {
     if (this.state === 'proceeding' && this.lastBytes === null) this.respond(createResponse(this.request, 100, 'Trying'));
+  }
+
+  /** Send 100 Trying in `ms` unless the TU has responded by then (on the stack's timer queue, one clock timer per delay). */
+  delayTrying(ms: number): void {
+    this.setTimer(TRYING, ms);
   }
 
   /** A retransmission of the INVITE arrived. */

@@ -6,7 +6,7 @@
  *       [--steps 100,250,...] [--window S] [--ramp S] [--hold MS] [--probe N] [--target HOST:PORT]
  *       [--out DIR] [--workers N] [--niceness N] [--node-flags "--max-old-space-size=256"] [--taskset 0] [--no-stop] [--no-caller-audio]
  *   cps [--quick]            highest call rate with zero failures, RFC 7502 step-up then bisect (bench/load/cps.ts)
- *       [--start-rate N] [--max-rate N] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--niceness N] [--node-flags ...] [--taskset 0]
+ *       [--start-rate N] [--max-rate N | --rate N (one trial, no search)] [--sustain S] [--target HOST:PORT] [--out DIR] [--workers N] [--niceness N] [--node-flags ...] [--taskset 0]
  *   soak [--quick] [--calls N] [--duration S]   ivr calls held at N for S seconds: memory and latency drift
  *   bridge [--quick]         concurrent calls bridged by `resources` to a SIPp carrier echoing RTP, after a reference
  *       run of the same load straight at the carrier (bench/load/bridge.ts); ivr's step options, --no-reference
@@ -150,7 +150,7 @@ async function cps(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args, allowPositionals: true,
     options: {
-      quick: { type: 'boolean' }, 'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, sustain: { type: 'string' },
+      quick: { type: 'boolean' }, 'start-rate': { type: 'string' }, 'max-rate': { type: 'string' }, rate: { type: 'string' }, sustain: { type: 'string' },
       target: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' }, niceness: { type: 'string' }, 'node-flags': { type: 'string' }, taskset: { type: 'string' },
     },
   });
@@ -159,10 +159,12 @@ async function cps(args: string[]): Promise<void> {
   const { installSignalHandlers } = await import('./load/ivr.js');
   installSignalHandlers();
   const workers = num(values.workers, 'workers');
+  const rate = num(values.rate, 'rate');
   const { report, dir } = await runCps({
     argv, quick,
     startRate: num(values['start-rate'], 'start-rate') ?? (quick ? 25 : 50),
     maxRate: num(values['max-rate'], 'max-rate') ?? (quick ? 400 : 2000),
+    ...(rate !== undefined ? { rate } : {}),
     sustainSeconds: num(values.sustain, 'sustain') ?? (quick ? 5 : 30),
     ...(values.target ? { target: values.target } : {}),
     ...(values.out ? { outDir: values.out } : {}),

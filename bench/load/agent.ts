@@ -18,6 +18,11 @@ export interface AgentSample {
   heapUsedMB: number;
   rssMB: number;
   calls: number | null;
+  /** Calls the switch has refused for overload so far (`calls.maxInSetup`; cumulative), and those in setup now. */
+  shed?: number | null;
+  inSetup?: number | null;
+  /** The overload guard: share of new calls refused, and the SIP receive-queue delay it last measured (ms). */
+  overload?: { shedShare: number; queueDelayMs: number } | null;
   pacer: {
     sent: number; lateP50: number; lateP99: number; lateMax: number; resyncs: number; received: number;
     workerGcCount: number; workerGcMs: number;
@@ -74,13 +79,17 @@ async function main(out: string): Promise<void> {
         } catch { pacer = null; }
       }
       const mem = process.memoryUsage();
+      const sw = switches[0]?.stats();
       const s: AgentSample = {
         t: Date.now(),
         eld: { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 },
         gc: { count: gcCount, ms: gcMs, maxMs: gcMax },
         heapUsedMB: mem.heapUsed / 1048576,
         rssMB: mem.rss / 1048576,
-        calls: switches[0] ? switches[0].stats().calls : null,
+        calls: sw ? sw.calls : null,
+        shed: sw ? sw.callsShed : null,
+        inSetup: sw ? sw.callsInSetup : null,
+        overload: sw ? sw.overload : null,
         pacer,
       };
       eld.reset();

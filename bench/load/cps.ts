@@ -29,6 +29,8 @@ export interface CpsOptions {
   quick: boolean;
   startRate: number;
   maxRate: number;
+  /** One trial at this rate instead of the search (a fixed-rate or overload run). */
+  rate?: number;
   sustainSeconds: number;
   target?: string;
   outDir?: string;
@@ -128,6 +130,10 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
       ms.mediaCpuPct = mediaPct !== null ? measured(mediaPct, '% of one core', 'sum of raw.agent[].pacer.cpuMs / (agent samples × 1000 ms)') : missing('%', 'media thread CPU not known');
       ms.nonMediaCpuMsPerCall = mediaPct !== null ? measured((Math.max(0, ms.targetCpuPct.value - mediaPct) * 10) / rateNow, 'ms', '(targetCpuPct − mediaCpuPct) × 10 ms / achievedRate') : missing('ms', 'media thread CPU not known');
     } else for (const k of ['cpuMsPerCall', 'mediaCpuPct', 'nonMediaCpuMsPerCall']) ms[k] = missing('ms', target.pid ? 'no CPU samples or no answered calls' : 'external target');
+    // Calls Hookline refused with 503 for overload (calls.maxInSetup): part of `failed`, told apart here.
+    const shedBefore = [...agent].reverse().find((a) => a.t < start && typeof a.shed === 'number')?.shed ?? 0;
+    const shedAfter = [...ag].reverse().find((a) => typeof a.shed === 'number')?.shed;
+    ms.refusedOverload = typeof shedAfter === 'number' ? measured(shedAfter - shedBefore, 'calls', 'raw.agent[].shed (503 for calls.maxInSetup), last sample minus the one before the trial') : missing('calls', target.external ? 'external target' : 'no agent samples');
     ms.retransmissions = last ? measured(last.retransmissions, 'count', 'Retransmissions(C), last raw.sipp row') : missing('count', 'no SIPp stat row');
     // Sustained: all planned calls succeeded, none failed, and the 200 OKs came at ≥ 95 % of the offered rate.
     const slow = ms.achievedRate.value !== null && calls >= 20 && ms.achievedRate.value < rate * 0.95;
@@ -150,16 +156,18 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
 
   // RFC 7502 style: step up by doubling, then bisect.
   let lastPass = 0; let firstFail = 0;
-  for (let r = o.startRate; r <= o.maxRate && !isStopping(); r = Math.min(o.maxRate, r * 2)) {
+  if (o.rate !== undefined) {
+    if (await trial(o.rate)) lastPass = o.rate; else firstFail = o.rate;
+  } else for (let r = o.startRate; r <= o.maxRate && !isStopping(); r = Math.min(o.maxRate, r * 2)) {
     if (await trial(r)) lastPass = r; else { firstFail = r; break; }
     if (r === o.maxRate) break;
   }
-  while (firstFail && firstFail - lastPass > Math.max(2, Math.ceil(lastPass * 0.05)) && !isStopping()) {
+  while (o.rate === undefined && firstFail && firstFail - lastPass > Math.max(2, Math.ceil(lastPass * 0.05)) && !isStopping()) {
     const mid = Math.round((lastPass + firstFail) / 2);
     if (await trial(mid)) lastPass = mid; else firstFail = mid;
   }
   // The target's latency bar is at its rate (500/s): when the search passed it without a trial there, run one.
-  if (lastPass > TARGET_RATE && !trials.some((t) => t.rate === TARGET_RATE) && !isStopping()) await trial(TARGET_RATE);
+  if (o.rate === undefined && lastPass > TARGET_RATE && !trials.some((t) => t.rate === TARGET_RATE) && !isStopping()) await trial(TARGET_RATE);
   const finished = new Date();
   m.loadavgEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const best = trials.find((t) => t.rate === lastPass && t.qualityBar.pass);
@@ -180,7 +188,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     schema: 'hookline-bench/1', scenario: 'cps', quick: o.quick, command: commandLine(o.argv), argv: o.argv,
     startedAt: started.toISOString(), finishedAt: finished.toISOString(), durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
     machine: m, target: { kind: target.external ? 'external' : 'hookline-child', host: target.host, port: target.port, command: target.command, config: target.config },
-    settings: { startRate: o.startRate, maxRate: o.maxRate, sustainSeconds: o.sustainSeconds, scenario: 'bench/scenarios/cps-uac.xml', pass: 'every planned call succeeded, none failed, all finished, answers at ≥ 95 % of the offered rate' },
+    settings: { startRate: o.startRate, maxRate: o.maxRate, fixedRate: o.rate ?? null, sustainSeconds: o.sustainSeconds, scenario: 'bench/scenarios/cps-uac.xml', pass: 'every planned call succeeded, none failed, all finished, answers at ≥ 95 % of the offered rate' },
     baseline: {}, steps: trials, summary,
     targets: [{
       target: 'cps with a webhook round trip, zero failures',

@@ -109,6 +109,18 @@ export interface NumberRoute {
 export interface CallsConfig {
   /** Most calls at once; more get 503. Default 5000. */
   maxConcurrent: number;
+  /**
+   * Most calls in setup at once (INVITE received, not yet answered or ended); more get 503 with Retry-After.
+   * This is the overload guard: offered more calls per second than it can set up, the switch's backlog (and every
+   * caller's setup delay) would grow without end; beyond this many it sheds new calls cheaply instead. Default 1000.
+   */
+  maxInSetup: number;
+  /**
+   * Overload guard: while INVITEs wait over 100 ms in the SIP UDP receive queue, refuse a growing share of new calls
+   * with a stateless 503 (Retry-After), so that a switch offered more calls than it can set up keeps setting up the
+   * ones it takes (src/pbx/overload.ts). Default true.
+   */
+  overloadGuard: boolean;
   /** Longest call, seconds; then BYE. Default 14400 (4 h). */
   maxDurationSeconds: number;
 }
@@ -584,9 +596,11 @@ export function validateConfig(input: unknown): HooklineConfig {
   }
 
   const c = section(input, 'calls');
-  checkKeys(c, 'calls', ['maxConcurrent', 'maxDurationSeconds']);
+  checkKeys(c, 'calls', ['maxConcurrent', 'maxInSetup', 'overloadGuard', 'maxDurationSeconds']);
   const calls: CallsConfig = {
     maxConcurrent: int(c, 'maxConcurrent', 'calls', 5000, 1, 1000000),
+    maxInSetup: int(c, 'maxInSetup', 'calls', 1000, 1, 1000000),
+    overloadGuard: flag(c, 'overloadGuard', 'calls', true),
     maxDurationSeconds: int(c, 'maxDurationSeconds', 'calls', 14400, 1, 7 * 86400),
   };
 

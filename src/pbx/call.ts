@@ -45,6 +45,8 @@ export interface CallDeps {
   maxDurationMs: number;
   /** Called once when the call has ended and released everything. */
   onEnded: (call: Call) => void;
+  /** Called once when the 200 OK goes out (the call leaves setup). */
+  onAnswered?: (call: Call) => void;
   /** Called when the dialog is established, so the switch can route in-dialog requests. */
   onDialog: (call: Call, dialog: Dialog) => void;
   /** Outbound legs (resources, device, user, ring_group); without it the bridge modules fail. */
@@ -286,6 +288,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     this.state = 'answered';
     this.finalStatus = 200;
     this.answeredAt = this.deps.clock.now();
+    this.deps.onAnswered?.(this);
     const d = Dialog.fromUas(this.invite.message, this.invite.toTag, contact, this.invite.source);
     this.dialog = d;
     this.deps.onDialog(this, d);

@@ -33,6 +33,12 @@ import { flushRecordings } from './recording.js';
 import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
 import { ConferenceManager, type ConferenceStats } from './conference.js';
+import { OverloadGuard, PROBE_MS } from './overload.js';
+
+/** Retry-After (s) on a call refused for overload. */
+const SHED_RETRY_AFTER_S = 2;
+/** At most one overload warning per this many ms. */
+const SHED_LOG_MS = 10_000;
 
 /** How long close() waits for recordings still encoding or uploading. */
 const RECORDING_FLUSH_MS = 5000;
@@ -66,6 +72,12 @@ export interface SwitchStats {
   trunkRegistrations: number;
   /** Conference rooms open and calls in them. */
   conferences: ConferenceStats;
+  /** Calls in setup: INVITE received, not yet answered or ended (bounded by `calls.maxInSetup`). */
+  callsInSetup: number;
+  /** INVITEs refused with 503 for overload: `calls.maxInSetup` calls already in setup, or by the overload guard. */
+  callsShed: number;
+  /** Share of new calls the overload guard refuses now (0–0.95), and the receive-queue delay it last measured (ms). */
+  overload: { shedShare: number; queueDelayMs: number };
 }
 
 const KNOWN_NOT_ALLOWED = new Set(['REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'PUBLISH', 'REFER', 'UPDATE', 'PRACK']);
@@ -92,6 +104,14 @@ export class Switch {
   readonly conferences: ConferenceManager;
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
+  /** Calls not yet answered or ended; the overload guard's measure. */
+  private inSetup = 0;
+  private shedTotal = 0;
+  /** Shed calls not yet logged: one warning per SHED_LOG_MS at most, however many are refused. */
+  private shedUnlogged = 0;
+  private shedLoggedAt = -Infinity;
+  /** Refuses a share of new INVITEs (stateless 503, in the stack) while callers resend theirs: `calls.overloadGuard`. */
+  private readonly guard: OverloadGuard;
   private closing: Promise<void> | undefined;
   private admin: AdminServer | undefined;
   private loader: { cfg: HooklineConfig['mediaFetch']; loader: MediaLoader } | undefined;
@@ -123,6 +143,10 @@ export class Switch {
     private readonly mediaAddress: string,
   ) {
     this.configImpl = config;
+    this.guard = new OverloadGuard({ clock, queueDelay: () => stack.takeQueueDelay(), log: log.child({ part: 'overload' }) });
+    if (config.calls.overloadGuard) stack.startQueueProbe(PROBE_MS);
+    stack.refuseRetryAfterS = SHED_RETRY_AFTER_S;
+    stack.admitInvite = () => !this.configImpl.calls.overloadGuard || this.guard.admit();
     this.registrarImpl = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;
     const legDeps: LegDeps = {
       stack, engine, clock, log: log.child({ part: 'leg' }), codecs: config.rtp.codecs, mediaAddress,
@@ -255,6 +279,9 @@ export class Switch {
       registrations: this.registrar?.bindingCount() ?? 0,
       trunkRegistrations: this.trunkRegs.registered,
       conferences: this.conferences.stats(),
+      callsInSetup: this.inSetup,
+      callsShed: this.shedTotal + this.stack.inviteCounts().invitesRefused,
+      overload: { shedShare: this.guard.shedShare, queueDelayMs: this.guard.queueDelayMs },
     };
   }
 
@@ -298,6 +325,7 @@ export class Switch {
       req.respond(503, 'Service Unavailable', { headers: { 'Retry-After': '5' } });
       return;
     }
+    if (this.inSetup >= this.config.calls.maxInSetup) { this.shed(req); return; }
     const number = m.uri.user ?? '';
     const route = this.routeFor(number);
     if (!route) { req.respond(404, 'Not Found'); return; }
@@ -334,12 +362,14 @@ export class Switch {
       rtpTimeoutMs: this.config.rtp.timeoutSeconds * 1000,
       maxDurationMs: this.config.calls.maxDurationSeconds * 1000,
       onEnded: (c) => this.callEnded(c),
+      onAnswered: () => { this.inSetup--; },
       onDialog: (c, d: Dialog) => { this.stack.dialogs.add(d); this.byDialog.set(d.key, c); },
       bridging: this.bridging,
       conferences: this.conferences,
     }, req, parsed.sdp, route.account);
     this.calls.set(m.callId, call);
     this.callsTotal++;
+    this.inSetup++;
     void this.runCall(call, route.flow);
   }
 
@@ -439,7 +469,26 @@ export class Switch {
     };
   }
 
+  /**
+   * Overload: `calls.maxInSetup` calls are already waiting for their answer (a slow web script, or many calls
+   * ringing), so this one is refused at once (503, Retry-After) before any SDP, port or webhook is spent on it.
+   * (The other overload, INVITEs waiting in the receive queue, is refused earlier still, in the stack: `guard`.)
+   */
+  private shed(req: IncomingRequest): void {
+    req.respond(503, 'Service Unavailable (overloaded)', { headers: { 'Retry-After': String(SHED_RETRY_AFTER_S) } });
+    this.shedTotal++;
+    this.shedUnlogged++;
+    const now = this.clock.now();
+    if (now - this.shedLoggedAt >= SHED_LOG_MS) {
+      this.log.warn({ refused: this.shedUnlogged, inSetup: this.inSetup, maxInSetup: this.config.calls.maxInSetup },
+        'overloaded: new calls refused with 503 while calls.maxInSetup calls are in setup');
+      this.shedLoggedAt = now;
+      this.shedUnlogged = 0;
+    }
+  }
+
   private callEnded(call: Call): void {
+    if (!call.answered) this.inSetup--;
     let rec: CdrRecord | undefined;
     try { rec = this.cdrOf(call); } catch (err) { this.log.error({ err: String(err) }, 'CDR failed'); }
     if (rec) {

@@ -86,6 +86,16 @@ export interface SipStackStats {
   badRequests: number;
   /** Responses matching no client transaction. */
   unmatchedResponses: number;
+  /** New out-of-dialog INVITEs (each counted once, refused ones too). */
+  invitesNew: number;
+  /**
+   * INVITE copies that matched a transaction we already have: the caller resent its INVITE because no response
+   * reached it within T1 (500 ms). With our 100 Trying sent at once (or within 200 ms), that means the INVITE waited
+   * that long in our receive queue (or a datagram was lost): the overload guard's signal.
+   */
+  inviteRetransmissions: number;
+  /** New INVITEs refused with a stateless 503 because `admitInvite` said no. */
+  invitesRefused: number;
 }
 
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
@@ -167,6 +177,16 @@ export class SipStack implements TransactionHost {
   private malformedDropped = 0;
   private badRequests = 0;
   private unmatchedResponses = 0;
+  private invitesNew = 0;
+  private inviteRetransmissions = 0;
+  private invitesRefused = 0;
+  /**
+   * Admission of new out-of-dialog INVITEs, asked before any transaction is made: false refuses the INVITE with a
+   * stateless 503 (Retry-After `refuseRetryAfterS`), the cheapest answer there is (RFC 3261 8.2.7: no transaction;
+   * the ACK to it is ignored; a lost 503 is answered again when the INVITE is resent). The switch's overload guard.
+   */
+  admitInvite: (() => boolean) | null = null;
+  refuseRetryAfterS = 2;
   private readonly receiveFn = (r: ParseResult, s: Source, t: Transport): void => this.receive(r, s, t);
   private readonly tryingDelayMs: number;
 
@@ -242,6 +262,23 @@ export class SipStack implements TransactionHost {
     return { uri, params: '' };
   }
 
+  /** Start the receive-queue probe of the UDP transport (UdpTransport.startQueueProbe); no-op without one. */
+  startQueueProbe(intervalMs: number): void {
+    const t = this.transports.get('udp');
+    if (t instanceof UdpTransport) t.startQueueProbe(intervalMs);
+  }
+
+  /** The UDP receive queue's delay since the last call, ms (UdpTransport.takeQueueDelay); 0 without a probe. */
+  takeQueueDelay(): number {
+    const t = this.transports.get('udp');
+    return t instanceof UdpTransport ? t.takeQueueDelay() : 0;
+  }
+
+  /** New INVITEs and resent INVITE copies so far (cheap: no scan; the overload guard reads it). */
+  inviteCounts(): { invitesNew: number; inviteRetransmissions: number; invitesRefused: number } {
+    return { invitesNew: this.invitesNew, inviteRetransmissions: this.inviteRetransmissions, invitesRefused: this.invitesRefused };
+  }
+
   stats(): SipStackStats {
     let pending2xx = 0;
     for (const tx of this.ackIndex.values()) if (tx.awaitingAck) pending2xx++;
@@ -257,6 +294,9 @@ export class SipStack implements TransactionHost {
       malformedDropped: this.malformedDropped,
       badRequests: this.badRequests,
       unmatchedResponses: this.unmatchedResponses,
+      invitesNew: this.invitesNew,
+      inviteRetransmissions: this.inviteRetransmissions,
+      invitesRefused: this.invitesRefused,
     };
   }
 
@@ -411,11 +451,29 @@ export class SipStack implements TransactionHost {
     }
     const key = serverKey(req, req.method);
     const existing = this.serverTx.get(key);
-    if (existing) { existing.receiveRetransmission(); return; }
+    if (existing) {
+      if (req.method === 'INVITE') this.inviteRetransmissions++;
+      existing.receiveRetransmission();
+      return;
+    }
     if (this.absorbed.size > 0) {
       // a late copy of a request whose transaction finished: an ACKed INVITE is dropped, others get their answer again
       const ab = this.absorbed.get(key);
-      if (ab !== undefined) { if (ab.bytes !== null && ab.peer !== null) this.transmit(ab.bytes, ab.peer, undefined); return; }
+      if (ab !== undefined) {
+        if (req.method === 'INVITE') this.inviteRetransmissions++;
+        if (ab.bytes !== null && ab.peer !== null) this.transmit(ab.bytes, ab.peer, undefined);
+        return;
+      }
+    }
+    if (req.method === 'INVITE' && req.to.tag === undefined) {
+      this.invitesNew++;
+      if (this.admitInvite !== null && !this.admitInvite()) {
+        this.invitesRefused++;
+        t.send(serialize(createResponse(req, 503, 'Service Unavailable (overloaded)', {
+          toTag: randomToken(6), headers: { 'Retry-After': String(this.refuseRetryAfterS) },
+        })), dest);
+        return;
+      }
     }
     if (this.clientTx.size + this.serverTx.size >= this.maxTransactions) {
       t.send(serialize(createResponse(req, 503, 'Service Unavailable', { toTag: randomToken(6) })), dest);

@@ -9,6 +9,22 @@ import type { Source } from '../message.js';
 import { parseMessage, type ParseOptions } from '../parser.js';
 import { newCounters, type Transport, type TransportCounters, type TransportReceiver } from './transport.js';
 
+const PROBE_BYTES = 13;
+/** Send times kept for probes not yet read (at 100 ms apart: 6.4 s of queue). */
+const PROBE_RING = 64;
+
+interface QueueProbe {
+  sock: dgram.Socket;
+  target: string;
+  port: number;
+  sent: number;
+  got: number;
+  times: Float64Array;
+  minMs: number;
+  count: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
 export interface UdpTransportOptions {
   /** Default '0.0.0.0'. */
   address?: string;
@@ -44,6 +60,7 @@ export class UdpTransport implements Transport {
   /** SO_RCVBUF as the kernel reports it after sizing (Linux reports twice the usable bytes); 0 if unknown. */
   recvBufferBytes = 0;
   private closed = false;
+  private probe: QueueProbe | null = null;
   private readonly parseOpts: ParseOptions;
 
   private constructor(private readonly socket: dgram.Socket, private readonly log: Logger, maxSize: number) {
@@ -85,7 +102,73 @@ export class UdpTransport implements Transport {
     }
   }
 
+  /**
+   * Receive-queue probe: every `intervalMs` a 13-byte datagram (NUL, sequence, send time) goes from a loopback socket
+   * of ours to this socket and waits in its receive queue behind everything else; its delay when read is how long an
+   * INVITE arriving now waits before we see it (the overload guard's measure; no SIP message starts with NUL).
+   */
+  startQueueProbe(intervalMs: number): void {
+    if (this.probe || this.closed) return;
+    const v6 = isIPv6(this.address);
+    const target = this.address === '0.0.0.0' ? '127.0.0.1' : this.address === '::' ? '::1' : this.address;
+    const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: ipLiteralLookup });
+    sock.on('error', (err) => this.log.warn({ err: err.message }, 'SIP queue probe socket error'));
+    const p: QueueProbe = { sock, target, port: -1, sent: 0, got: 0, times: new Float64Array(PROBE_RING), minMs: Infinity, count: 0, timer: undefined };
+    sock.bind(0, target, () => {
+      if (this.closed) { sock.close(); return; }
+      p.port = sock.address().port;
+      p.timer = setInterval(() => this.sendProbe(), intervalMs);
+      p.timer.unref();
+    });
+    sock.unref();
+    this.probe = p;
+  }
+
+  /** Send one probe now (the probe's interval calls this; tests too). */
+  sendProbe(): void {
+    const p = this.probe;
+    if (!p || p.port < 0 || this.closed) return;
+    const now = performance.now();
+    p.times[p.sent % PROBE_RING] = now;
+    const buf = Buffer.allocUnsafe(PROBE_BYTES); // ten a second: a fresh one, never one still queued for sending
+    buf[0] = 0;
+    buf.writeUInt32LE(p.sent >>> 0, 1);
+    buf.writeDoubleLE(now, 5);
+    p.sent++;
+    p.sock.send(buf, this.port, p.target);
+  }
+
+  /**
+   * The receive queue's delay since the last call: the smallest delay of the probes read (a standing queue, not a
+   * burst), or the age of the oldest probe sent and not yet read when that is larger; 0 when no probe is running.
+   */
+  takeQueueDelay(): number {
+    const p = this.probe;
+    if (!p) return 0;
+    let d = p.count > 0 ? p.minMs : 0;
+    if (p.got < p.sent) {
+      const oldest = p.sent - p.got > PROBE_RING ? p.times[p.sent % PROBE_RING]! : p.times[p.got % PROBE_RING]!;
+      d = Math.max(d, performance.now() - oldest);
+    }
+    p.minMs = Infinity;
+    p.count = 0;
+    return d;
+  }
+
+  private onProbe(msg: Buffer): void {
+    const p = this.probe!;
+    const seq = msg.readUInt32LE(1);
+    const ms = performance.now() - msg.readDoubleLE(5);
+    if (seq + 1 > p.got) p.got = seq + 1;
+    if (ms < p.minMs) p.minMs = ms;
+    p.count++;
+  }
+
   private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg[0] === 0 && msg.length === PROBE_BYTES && this.probe !== null && rinfo.port === this.probe.port && rinfo.address === this.probe.target) {
+      this.onProbe(msg);
+      return;
+    }
     try {
       const result = parseMessage(msg, this.parseOpts);
       if (result.kind === 'keepalive' || result.kind === 'incomplete') { this.counters.keepalives++; return; }
@@ -120,6 +203,10 @@ export class UdpTransport implements Transport {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    if (this.probe) {
+      clearInterval(this.probe.timer);
+      try { this.probe.sock.close(); } catch { /* not bound yet */ }
+    }
     return new Promise((resolve) => {
       try { this.socket.close(() => resolve()); } catch { resolve(); }
     });

@@ -1,0 +1,75 @@
+/**
+ * The overload guard's controller on a fake clock: the refused share follows the receive-queue delay it is fed,
+ * refusals are spread evenly, and it is measured at most once per window.
+ */
+import t from 'tap';
+import { FakeClock } from '../../src/util/clock.js';
+import { OverloadGuard, TARGET_MS } from '../../src/pbx/overload.js';
+
+function rig(delays: number[]): { clock: FakeClock; guard: OverloadGuard; reads: () => number } {
+  const clock = new FakeClock();
+  let reads = 0;
+  const guard = new OverloadGuard({ clock, windowMs: 500, queueDelay: () => { reads++; return delays.length > 1 ? delays.shift()! : delays[0]!; } });
+  return { clock, guard, reads: () => reads };
+}
+
+/** Admit `n` calls at one instant; how many were refused. */
+function offer(g: OverloadGuard, n: number): number {
+  let refused = 0;
+  for (let i = 0; i < n; i++) if (!g.admit()) refused++;
+  return refused;
+}
+
+t.test('no queue: every call is taken, and the queue is read once per window, not per call', async (t) => {
+  const { clock, guard, reads } = rig([0]);
+  t.equal(offer(guard, 1000), 0);
+  t.equal(reads(), 0, 'not read before the first window has passed');
+  clock.tick(500);
+  t.equal(offer(guard, 1000), 0);
+  t.equal(reads(), 1);
+  t.equal(guard.shedShare, 0);
+});
+
+t.test('a standing queue raises the share by 10 % per TARGET_MS of delay (at most 40 % a window), up to 95 %', async (t) => {
+  const { clock, guard } = rig([TARGET_MS, 2.5 * TARGET_MS, 50 * TARGET_MS, 50 * TARGET_MS, 50 * TARGET_MS]);
+  clock.tick(500); offer(guard, 1);
+  t.equal(guard.shedShare, 0.1, 'TARGET_MS: 10 %');
+  t.equal(guard.queueDelayMs, TARGET_MS);
+  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 30, '2.5 × TARGET_MS: +20 %');
+  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 70, 'a queue of seconds: +40 %');
+  clock.tick(500); offer(guard, 1);
+  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 95, 'capped at 95 %: some calls always get through to measure by');
+});
+
+t.test('refusals are spread evenly: 40 % refuses 2 of every 5, never a burst', async (t) => {
+  const { clock, guard } = rig([4 * TARGET_MS, 0.6 * TARGET_MS]); // between TARGET/2 and TARGET the share holds
+  clock.tick(500);
+  const seq: boolean[] = [];
+  for (let i = 0; i < 100; i++) seq.push(guard.admit());
+  t.equal(seq.filter((a) => !a).length, 40);
+  let run = 0; let longest = 0;
+  for (const a of seq) { run = a ? 0 : run + 1; longest = Math.max(longest, run); }
+  t.equal(longest, 1, 'no two refusals in a row at 40 %');
+  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 40, 'a delay between TARGET_MS/2 and TARGET_MS holds the share');
+});
+
+t.test('the share falls back to 0 once the queue is gone, 10 % a window', async (t) => {
+  const { clock, guard } = rig([3 * TARGET_MS, 0]);
+  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 30);
+  const shares: number[] = [];
+  for (let i = 0; i < 4; i++) { clock.tick(500); offer(guard, 1); shares.push(Math.round(guard.shedShare * 100)); }
+  t.same(shares, [20, 10, 0, 0]);
+  t.equal(offer(guard, 1000), 0, 'every call taken again');
+});
+
+t.test('a delay between TARGET_MS/4 and TARGET_MS/2 lowers it by 5 %', async (t) => {
+  const { clock, guard } = rig([2 * TARGET_MS, TARGET_MS * 0.4]);
+  clock.tick(500); offer(guard, 1);
+  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 15);
+});

@@ -20,11 +20,15 @@ t.test('defaults are telephony defaults', async (t) => {
   t.equal(c.pivot.compat, 'lenient');
   t.equal(c.pivot.apiVersion, '2015-03-01');
   t.equal(c.accounts[0]!.id, 'default');
+  t.equal(c.calls.maxInSetup, 1000);
+  t.equal(c.calls.overloadGuard, true, 'the overload guard is on');
 });
 
 const bad: Array<[string, unknown, string]> = [
   ['port not a number', { sip: { port: 'abc' } }, 'sip.port'],
   ['port out of range', { sip: { port: 70000 } }, 'sip.port'],
+  ['maxInSetup zero', { calls: { maxInSetup: 0 } }, 'calls.maxInSetup'],
+  ['overloadGuard not a boolean', { calls: { overloadGuard: 'yes' } }, 'calls.overloadGuard'],
   ['unknown top-level field', { sipp: {} }, 'sipp'],
   ['unknown nested field', { sip: { prot: 5060 } }, 'sip.prot'],
   ['bad transport', { sip: { transports: ['udp', 'sctp'] } }, 'sip.transports[1]'],

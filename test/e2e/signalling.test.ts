@@ -190,3 +190,28 @@ t.test('signalling', async (t) => {
     t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 3000), 'released');
   });
 });
+
+t.test('calls beyond calls.maxInSetup unanswered ones get 503 with Retry-After; the overload guard probes its queue', async (t) => {
+  const script = await startScriptServer(() => ({ delayMs: 800, body: { module: 'hangup' } }));
+  const { sw, port } = await startTestSwitch({
+    numbers: { '4999': { flow: { module: 'pivot', data: { voice_url: `${script.url}/slow` } } } },
+    calls: { maxInSetup: 1 },
+  });
+  t.teardown(async () => { await sw.close(); await script.close(); });
+  const udp = { transport: 'udp' as const, address: '127.0.0.1', port };
+  const p = await phone(t);
+  const first = invite(p, udp, offer(40010));
+  t.ok(await eventually(() => sw.stats().callsInSetup === 1, 3000), 'the first call is in setup (its webhook is slow)');
+  const { res } = await invite(p, udp, offer(40012));
+  t.equal(res.status, 503);
+  t.equal(res.headers.find((h) => h.lname === 'retry-after')?.value, '2');
+  t.equal(sw.stats().callsShed, 1);
+  t.equal(sw.stats().calls, 1, 'no call was made for it');
+  await first;
+  t.ok(await eventually(() => sw.stats().callsInSetup === 0 && sw.stats().calls === 0, 5000), 'the first call left setup when it ended');
+  const again = await invite(p, udp, offer(40014));
+  t.not(again.res.status, 503, 'a new call is taken again');
+  const o = sw.stats().overload;
+  t.equal(o.shedShare, 0, 'the guard refuses nothing on an idle switch');
+  t.ok(o.queueDelayMs < 100, `and measures a short receive queue (${o.queueDelayMs.toFixed(1)} ms)`);
+});

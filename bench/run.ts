@@ -16,10 +16,17 @@
  * (report.json, report.md, *.svg). Targets are reported, never asserted.
  */
 import os from 'node:os';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const argv = process.argv.slice(2);
+
+/** `--help`: the usage above, read from this file's leading comment (one text, not a copy). */
+function usage(): string {
+  const src = readFileSync(new URL(import.meta.url), 'utf8');
+  const m = /^\/\*\*\n([\s\S]*?)\n \*\//.exec(src);
+  return m ? m[1]!.split('\n').map((l) => l.replace(/^ \* ?/, '')).join('\n') + '\n' : 'see bench/run.ts\n';
+}
 
 async function micro(args: string[]): Promise<void> {
   const { run: sipParse } = await import('./sip-parse.js');
@@ -180,6 +187,7 @@ async function cps(args: string[]): Promise<void> {
 
 try {
   const cmp = argv.indexOf('--compare');
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage()); process.exit(0); }
   if (cmp >= 0) {
     const [a, b] = [argv[cmp + 1], argv[cmp + 2]];
     if (!a || !b) throw new Error('--compare wants two report files: --compare A.json B.json');

@@ -215,8 +215,9 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     const end = Date.now();
     await sleep(1100); // the last agent line of the window
     pullAgent();
-    // Bridged calls last longer than a window: their setup delays are those answered since the step's ramp began.
-    const step = buildStep(c, start, end, sipps, probes, sampler.samples, agent, target, bridge, bridge ? stepStart : start);
+    // Setup delays and ASR count the calls answered since the step's ramp began: held calls (bridged ones, or ivr
+    // calls with a long --hold) can all be up before the window starts, and then none would be set up inside it.
+    const step = buildStep(c, start, end, sipps, probes, sampler.samples, agent, target, bridge, stepStart);
     steps.push(step);
     progress(`${label} step ${i + 1}/${o.steps.length}: ${c} calls — setup p99 ${show(step.measures.setupP99Ms)}, ${bridge ? `inter-arrival error p99 ${show(step.measures.gapErrP99Ms)}` : `pacing p99 ${show(step.measures.pacingP99Ms)}`}, jitter ${show(step.measures.jitterMs)}, loss ${show(step.measures.rtpLossPct)}, cpu ${show(step.measures.targetCpuPct)} → ${step.qualityBar.pass === false ? `FAILS (${step.qualityBar.failed.join(', ')})` : step.qualityBar.pass ? 'holds' : 'unknown'}`);
     if (process.stderr.isTTY) process.stderr.write('\n');
@@ -280,7 +281,7 @@ function measureOf(xs: number[], unit: string, how: 'mean' | 'max' | 'p50' | 'p9
 
 function buildStep(c: number, start: number, end: number, sipps: SippProcess[], probes: ProbeCallResult[], proc: ProcSample[], agentAll: AgentSample[], target: Target, bridge = false, setupFrom = start): StepReport {
   const ms: Record<string, Measure> = {};
-  // SIPp: setup delays of calls answered in the window, counters over the window.
+  // SIPp: setup delays of calls answered from `setupFrom` (the step's ramp) to the window's end, counters over the same.
   const setupMs: number[] = [];
   const setupAt: number[] = [];
   const sippRows: Array<{ sipp: number; rows: SippStatRow[] }> = [];
@@ -296,11 +297,11 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
   });
   answered = setupMs.length;
   ms.concurrentSipp = sippRows.some((r) => r.rows.length) ? measured(current, 'calls', 'sum over SIPp processes of CurrentCall at the window end (raw.sipp)') : missing('calls', 'no SIPp stat rows');
-  ms.setupP50Ms = setupMs.length ? measured(percentile(setupMs, 0.5)!, 'ms', 'p50 of raw.setupMs') : missing('ms', 'no call answered in the window');
-  ms.setupP99Ms = setupMs.length ? measured(percentile(setupMs, 0.99)!, 'ms', 'p99 of raw.setupMs') : missing('ms', 'no call answered in the window');
+  ms.setupP50Ms = setupMs.length ? measured(percentile(setupMs, 0.5)!, 'ms', 'p50 of raw.setupMs') : missing('ms', 'no call answered since the step began');
+  ms.setupP99Ms = setupMs.length ? measured(percentile(setupMs, 0.99)!, 'ms', 'p99 of raw.setupMs') : missing('ms', 'no call answered since the step began');
   ms.answered = measured(answered, 'calls', 'length of raw.setupMs');
-  ms.failed = sippRows.some((r) => r.rows.length >= 2) ? measured(failed, 'calls', 'Δ FailedCall(C) over raw.sipp') : missing('calls', 'fewer than two SIPp stat rows in the window');
-  ms.asr = answered + failed > 0 && ms.failed.value !== null ? measured(answered / (answered + failed), 'ratio', 'answered / (answered + failed)') : missing('ratio', 'no call answered or failed in the window');
+  ms.failed = sippRows.some((r) => r.rows.length >= 2) ? measured(failed, 'calls', 'Δ FailedCall(C) over raw.sipp') : missing('calls', 'fewer than two SIPp stat rows since the step began');
+  ms.asr = answered + failed > 0 && ms.failed.value !== null ? measured(answered / (answered + failed), 'ratio', 'answered / (answered + failed)') : missing('ratio', 'no call answered or failed since the step began');
   // Probe: RTP quality.
   const ok = probes.filter((p) => p.answered && p.packets >= 2);
   const tot = (f: (p: ProbeCallResult) => number): number => ok.reduce((a, p) => a + f(p), 0);

@@ -20,7 +20,7 @@ import { open } from 'node:fs/promises';
 import type { Clock } from '../util/clock.js';
 import { realClock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
-import { causeText, redactUrl } from '../util/errors.js';
+import { causeText, redactUrl, ABORTED } from '../util/errors.js';
 import { readWav, WavError } from './wav.js';
 import { decodeMp3, looksLikeMp3, Mp3Error } from './mp3.js';
 import { resample } from './resample.js';
@@ -273,7 +273,7 @@ export class MediaLoader {
     }
     const ac = new AbortController();
     let timedOut = false;
-    const timer = this.clock.setTimeout(() => { timedOut = true; ac.abort(); }, this.timeoutMs);
+    const timer = this.clock.setTimeout(() => { timedOut = true; ac.abort(ABORTED); }, this.timeoutMs);
     try {
       let res: Response;
       try {

@@ -13,7 +13,7 @@
  */
 import type { Clock } from '../util/clock.js';
 import { realClock } from '../util/clock.js';
-import { causeText, redactUrl } from '../util/errors.js';
+import { causeText, redactUrl, ABORTED } from '../util/errors.js';
 
 export interface UploadOptions {
   clock?: Clock;
@@ -101,7 +101,7 @@ export class RecordingUploader {
 
   private async once(req: UploadRequest): Promise<{ status?: number; error?: string }> {
     const ac = new AbortController();
-    const timer = this.clock.setTimeout(() => ac.abort(), this.timeoutMs);
+    const timer = this.clock.setTimeout(() => ac.abort(ABORTED), this.timeoutMs);
     try {
       const res = await fetch(req.url, {
         method: req.method, body: req.body, signal: ac.signal, redirect: 'manual',

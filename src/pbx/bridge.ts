@@ -29,6 +29,7 @@ import { isIP } from 'node:net';
 import { parseUri } from '../sip/index.js';
 import type { SipResolver, SipTarget } from '../sip/resolve.js';
 import type { HoldSync } from './hold.js';
+import { ABORTED } from '../util/errors.js';
 
 /** What the bridger needs from the inbound call (implemented by `Call`). */
 export interface BridgeHost {
@@ -345,7 +346,7 @@ export class Bridger {
   }
 
   private stopRingback(): void {
-    this.ringback?.abort();
+    this.ringback?.abort(ABORTED);
     this.ringback = undefined;
   }
 

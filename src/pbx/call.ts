@@ -7,7 +7,7 @@
  * ACK timeout, RTP timeout, max duration, switch shutdown, a failed answer).
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
-import type { Logger } from '../util/logger.js';
+import { lazyChild, type Logger } from '../util/logger.js';
 import {
   Dialog, type IncomingRequest, type SipRequest, type SipStack, type InviteServerTransaction, type SipResponse,
 } from '../sip/index.js';
@@ -130,7 +130,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
       requestRealm: m.uri.host,
     };
     this.startedAt = deps.clock.now();
-    this.log = deps.log.child({ callId: m.callId });
+    this.log = lazyChild(deps.log, { callId: m.callId });
     this.hold = new HoldSync({
       stack: deps.stack, clock: deps.clock, log: this.log, mediaAddress: deps.mediaAddress,
       current: () => (this.state === 'answered' && this.dialog && this.media && this.localSdp && this.negotiated

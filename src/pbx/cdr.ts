@@ -9,6 +9,7 @@
 import { appendFile } from 'node:fs/promises';
 import type { Logger } from '../util/logger.js';
 import type { CdrConfig } from '../cli/config.js';
+import { ABORTED } from '../util/errors.js';
 
 /** Times and outcome, shared by a call and each of its legs. */
 export interface CdrOutcome {
@@ -105,7 +106,10 @@ export function cdrForm(r: CdrRecord): URLSearchParams {
 }
 
 export class CdrStore {
-  private readonly records: CdrRecord[] = [];
+  /** Stored records are `records[head..]`; the dropped front is cut off in one go once it is as long as the rest
+   * (a splice per record moved the whole array every call: 19 µs a call at 1,000 records in the cps profile). */
+  private records: CdrRecord[] = [];
+  private head = 0;
   private postsInFlight = 0;
   private fileQueue: string[] = [];
   private writing = false;
@@ -117,12 +121,14 @@ export class CdrStore {
   /** Config reload: the new url/file/maxRecords apply to the next records; stored records are kept. */
   setConfig(cfg: CdrConfig): void { this.cfg = cfg; }
 
-  get size(): number { return this.records.length; }
+  get size(): number { return this.records.length - this.head; }
 
   add(r: CdrRecord): void {
     if (this.cfg.maxRecords > 0) {
       this.records.push(r);
-      if (this.records.length > this.cfg.maxRecords) this.records.splice(0, this.records.length - this.cfg.maxRecords);
+      const over = this.records.length - this.head - this.cfg.maxRecords;
+      if (over > 0) this.head += over;
+      if (this.head > 0 && this.head >= this.records.length - this.head) { this.records = this.records.slice(this.head); this.head = 0; }
     }
     if (this.cfg.file) this.queueLine(JSON.stringify(r));
     if (this.cfg.url) this.post(this.cfg.url, r);
@@ -134,7 +140,7 @@ export class CdrStore {
     const until = t(q.until);
     const limit = Math.max(1, Math.min(q.limit ?? 100, 100000));
     const out: CdrRecord[] = [];
-    for (let i = this.records.length - 1; i >= 0 && out.length < limit; i--) {
+    for (let i = this.records.length - 1; i >= this.head && out.length < limit; i--) {
       const r = this.records[i]!;
       if (q.callId !== undefined && r.callId !== q.callId && !r.legs.some((l) => l.callId === q.callId)) continue;
       if (q.accountId !== undefined && r.accountId !== q.accountId) continue;
@@ -152,7 +158,7 @@ export class CdrStore {
     if (this.postsInFlight >= MAX_POSTS_IN_FLIGHT) { this.dropped++; return; }
     this.postsInFlight++;
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), POST_TIMEOUT_MS);
+    const timer = setTimeout(() => ac.abort(ABORTED), POST_TIMEOUT_MS);
     timer.unref();
     this.fetchImpl(url, {
       method: 'POST', body: cdrForm(r).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' }, signal: ac.signal,

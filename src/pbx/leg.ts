@@ -8,7 +8,7 @@
  * releases at once; a 2xx that still arrives after it is ACKed and BYEd (RFC 3261 9.1 race).
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
-import type { Logger } from '../util/logger.js';
+import { lazyChild, type Logger } from '../util/logger.js';
 import {
   Dialog, createRequest, randomToken, type IncomingRequest, type InviteClientTransaction, type NameAddr, type SipRequest,
   type SipResponse, type SipStack, type SipUri, type Source,
@@ -89,7 +89,7 @@ export class OutboundLeg {
 
   constructor(private readonly deps: LegDeps, readonly target: LegTarget) {
     this.startedAt = deps.clock.now();
-    this.log = deps.log.child({ leg: this.callId, target: target.label });
+    this.log = lazyChild(deps.log, { leg: this.callId, target: target.label });
     this.hold = new HoldSync({
       stack: deps.stack, clock: deps.clock, log: this.log, mediaAddress: deps.mediaAddress,
       current: () => (this.state === 'answered' && this.dialog && this.media && this.offer && this.negotiated

@@ -8,6 +8,7 @@
  */
 import type { PlayOutcome, Prompt } from './call-control.js';
 import type { ModuleContext } from './context.js';
+import { ABORTED } from '../util/errors.js';
 
 /** Longest an endless playback loops (24 h), so nothing is unbounded. */
 export const ENDLESS_CAP_MS = 24 * 3600 * 1000;
@@ -48,11 +49,11 @@ export async function playWithTerminators(
       if (terms.has(d) && cutBy === undefined) {
         cutBy = d;
         stopListening?.();
-        local.abort();
+        local.abort(ABORTED);
       }
     });
   }
-  const onAbort = (): void => { local.abort(); };
+  const onAbort = (): void => { local.abort(ABORTED); };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const started = ctx.clock.now();
   try {

@@ -18,6 +18,7 @@ import type { JsonErrorInfo, PivotDebugRecord, PivotDebugStore } from './debug-s
 import type { WebhookFailureReason } from './errors.js';
 import { appendQuery, encodeForm, encodeJson, type PivotParams, type ReqFormat } from './params.js';
 import { translateTwiml } from './twiml/translate.js';
+import { ABORTED } from '../util/errors.js';
 
 export const DEFAULT_REQ_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -260,8 +261,8 @@ export class WebhookClient {
     const timeoutMs = Math.min(this.maxReqTimeoutMs, Math.max(1, req.reqTimeoutMs ?? this.defaultReqTimeoutMs));
     const ac = new AbortController();
     let timedOut = false;
-    const timer = this.clock.setTimeout(() => { timedOut = true; ac.abort(); }, timeoutMs);
-    const onOuterAbort = (): void => { ac.abort(); };
+    const timer = this.clock.setTimeout(() => { timedOut = true; ac.abort(ABORTED); }, timeoutMs);
+    const onOuterAbort = (): void => { ac.abort(ABORTED); };
     ctx.signal?.addEventListener('abort', onOuterAbort, { once: true });
     const aborted = (): WebhookResult => timedOut
       ? this.fail(log, rec, 'timeout', `no complete response within ${timeoutMs} ms`, false)
@@ -334,8 +335,8 @@ export class WebhookClient {
       headers['x-hookline-signature'] = `t=${t},v1=${createHmac('sha256', this.signingSecret).update(`${t}.${body}`).digest('hex')}`;
     }
     const ac = new AbortController();
-    const timer = this.clock.setTimeout(() => { ac.abort(); }, this.defaultReqTimeoutMs);
-    const onAbort = (): void => { ac.abort(); };
+    const timer = this.clock.setTimeout(() => { ac.abort(ABORTED); }, this.defaultReqTimeoutMs);
+    const onAbort = (): void => { ac.abort(ABORTED); };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.inFlightCount++;
     try {

@@ -25,3 +25,10 @@ export function redactUrl(url: string): string {
     return '(bad url)';
   }
 }
+
+/**
+ * The reason given to `AbortController.abort()`: one shared Error. `abort()` without a reason builds a new
+ * DOMException, stack trace and all, every time: 47 µs of main-thread CPU per call in the cps profile (every call
+ * aborts its session's controller when it ends). Nothing reads `signal.reason`; code checks `signal.aborted`.
+ */
+export const ABORTED = new Error('aborted');

@@ -100,6 +100,41 @@ class SubsystemLogger {
   flush(): void { this.target().flush(); }
 }
 
+/**
+ * A child logger made only when something is logged through it. A pino child costs about 15 µs (its bindings are
+ * serialised at once), and every call made two (the call's and its Pivot session's) that usually log nothing at the
+ * default level: measurable at hundreds of calls a second. Levels are checked on the parent first.
+ */
+class LazyChild {
+  private real: Logger | undefined;
+  constructor(private readonly parent: Logger, private readonly b: Record<string, unknown>) {}
+  /** The real pino child (made from the parent's real logger when the parent is lazy too). */
+  t(): Logger {
+    if (!this.real) {
+      const p = this.parent as unknown;
+      this.real = (p instanceof LazyChild ? p.t() : this.parent).child(this.b);
+    }
+    return this.real;
+  }
+  get level(): string { return (this.real ?? this.parent).level; }
+  fatal(...a: unknown[]): void { if (this.parent.isLevelEnabled('fatal')) (this.t().fatal as LogFn)(...a); }
+  error(...a: unknown[]): void { if (this.parent.isLevelEnabled('error')) (this.t().error as LogFn)(...a); }
+  warn(...a: unknown[]): void { if (this.parent.isLevelEnabled('warn')) (this.t().warn as LogFn)(...a); }
+  info(...a: unknown[]): void { if (this.parent.isLevelEnabled('info')) (this.t().info as LogFn)(...a); }
+  debug(...a: unknown[]): void { if (this.parent.isLevelEnabled('debug')) (this.t().debug as LogFn)(...a); }
+  trace(...a: unknown[]): void { if (this.parent.isLevelEnabled('trace')) (this.t().trace as LogFn)(...a); }
+  silent(): void { /* nothing */ }
+  child(bindings: Record<string, unknown>): Logger { return lazyChild(this as unknown as Logger, bindings); }
+  isLevelEnabled(level: string): boolean { return (this.real ?? this.parent).isLevelEnabled(level); }
+  bindings(): Record<string, unknown> { return this.real ? this.real.bindings() : { ...this.parent.bindings(), ...this.b }; }
+  flush(): void { this.parent.flush(); }
+}
+
+/** `parent.child(bindings)`, made only when first used to log (see LazyChild): for per-call loggers. */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  return new LazyChild(parent, bindings) as unknown as Logger;
+}
+
 /** A logger tagged with its subsystem: `getLogger('sip').debug(...)`; follows configureLogging(). */
 export function getLogger(subsystem: string): Logger {
   return new SubsystemLogger(subsystem) as unknown as Logger;

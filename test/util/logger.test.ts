@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { configureLogging, getLogger, silentLogger } from '../../src/util/logger.js';
+import { configureLogging, getLogger, lazyChild, silentLogger } from '../../src/util/logger.js';
 
 t.test('silent logger: every level a no-op, children silent, nothing enabled', async (t) => {
   const child = silentLogger.child({ callId: 'x' });
@@ -67,4 +67,36 @@ t.test('a subsystem logger made before configureLogging (at import time) follows
   early.error('after: dropped');
   await new Promise((r) => setImmediate(r));
   t.equal(lines.length, 2, 'silent again');
+});
+
+t.test('lazyChild: no pino child until something is logged at an enabled level; then the bindings are on the line', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString('utf8')); cb(); } });
+  configureLogging('info', sink);
+  t.teardown(() => configureLogging('silent'));
+  const parent = getLogger('pbx');
+  let made = 0;
+  // the parent as lazyChild sees it, counting the children made from it
+  const counting = {
+    get level() { return parent.level; },
+    isLevelEnabled: (l: string) => parent.isLevelEnabled(l),
+    bindings: () => parent.bindings(),
+    flush: () => parent.flush(),
+    child: (b: Record<string, unknown>) => { made++; return parent.child(b); },
+  } as unknown as typeof parent;
+  const log = lazyChild(counting, { callId: 'c9' });
+  log.debug('below the level');
+  t.equal(log.isLevelEnabled('debug'), false);
+  t.equal(log.isLevelEnabled('info'), true);
+  t.match(log.bindings(), { callId: 'c9', sub: 'pbx' }, 'bindings without making the child');
+  const grand = log.child({ iteration: 2 });
+  grand.debug('still nothing');
+  t.equal(made, 0, 'nothing logged yet: no pino child made');
+  grand.warn({ n: 1 }, 'now');
+  log.info('and the parent');
+  t.equal(made, 1, 'made once, on the first line');
+  await new Promise((r) => setImmediate(r));
+  t.equal(lines.length, 2);
+  t.match(JSON.parse(lines[0]!), { sub: 'pbx', callId: 'c9', iteration: 2, n: 1, msg: 'now' });
+  t.match(JSON.parse(lines[1]!), { sub: 'pbx', callId: 'c9', msg: 'and the parent' });
 });

@@ -16,6 +16,7 @@ import type { ModuleContext, PivotModule, Step } from '../context.js';
 import type { TimerHandle } from '../../util/clock.js';
 import { resolvePrompt } from '../media-prompt.js';
 import { int, str } from './data.js';
+import { ABORTED } from '../../util/errors.js';
 
 const MAX_WAIT_MS = 3_600_000;
 const MAX_RETRIES = 20;
@@ -62,7 +63,7 @@ export async function promptAndCollect(ctx: ModuleContext, prompt: Prompt | read
   let wake: (() => void) | undefined;
   const finish = (): void => {
     done = true;
-    local.abort();
+    local.abort(ABORTED);
     ctx.clock.clearTimeout(timer);
     timer = undefined;
     wake?.();
@@ -73,7 +74,7 @@ export async function promptAndCollect(ctx: ModuleContext, prompt: Prompt | read
   };
   const stop = ctx.digits.listen((d) => {
     if (done) return;
-    local.abort(); // a key cuts the greeting
+    local.abort(ABORTED); // a key cuts the greeting
     if (terms.has(d)) { finish(); return; }
     entry += d;
     if (entry.length >= o.max) finish();

@@ -12,6 +12,7 @@ import type { ModuleContext, PivotModule, Step } from '../context.js';
 import { canRecord } from '../call-control.js';
 import { joinUrl } from '../../media/upload.js';
 import { int, str, strList } from './data.js';
+import { ABORTED } from '../../util/errors.js';
 
 /** Longest the flow waits for the upload before going on (the upload itself continues). */
 export const UPLOAD_WAIT_MS = 10_000;
@@ -46,9 +47,9 @@ export const recordCallerModule: PivotModule = {
     if (beep === 'hangup' || ctx.signal.aborted) return { kind: 'end', reason: 'caller_hangup' };
 
     const stop = new AbortController();
-    const onAbort = (): void => stop.abort();
+    const onAbort = (): void => stop.abort(ABORTED);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const unlisten = ctx.digits.listen((digit) => { if (terminators.has(digit)) stop.abort(); });
+    const unlisten = ctx.digits.listen((digit) => { if (terminators.has(digit)) stop.abort(ABORTED); });
     let outcome;
     try {
       outcome = await call.recordCaller({

@@ -14,6 +14,7 @@ import { joinUrl } from '../../media/upload.js';
 import { int, str } from './data.js';
 import { BEEP_HZ, BEEP_MS, UPLOAD_WAIT_MS } from './record-caller.js';
 import type { RecordingUploadOutcome } from '../call-control.js';
+import { ABORTED } from '../../util/errors.js';
 
 export const twimlRecordModule: PivotModule = {
   name: 'twiml_record',
@@ -34,10 +35,10 @@ export const twimlRecordModule: PivotModule = {
     const id = `${call.info.callId}-${n}`;
     const url = joinUrl(base, `${id}.wav`);
     const stop = new AbortController();
-    const onAbort = (): void => stop.abort();
+    const onAbort = (): void => stop.abort(ABORTED);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let pressed = '';
-    const unlisten = ctx.digits.listen((digit) => { if (keys.has(digit)) { pressed = digit; stop.abort(); } });
+    const unlisten = ctx.digits.listen((digit) => { if (keys.has(digit)) { pressed = digit; stop.abort(ABORTED); } });
     let outcome;
     try {
       outcome = await call.recordCaller({

@@ -11,6 +11,7 @@ import { buildParams, encodeForm, appendQuery, type PivotParams } from '../param
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { errText, int, str } from './data.js';
+import { ABORTED } from '../../util/errors.js';
 
 export const WEBHOOK_ATTEMPT_MS = 5000;
 export const WEBHOOK_MAX_RETRIES = 4;
@@ -26,7 +27,7 @@ function sleep(clock: Clock, ms: number): Promise<void> {
 
 async function attempt(clock: Clock, url: string, init: RequestInit): Promise<'ok' | 'retry' | 'fail'> {
   const ac = new AbortController();
-  const timer = clock.setTimeout(() => { ac.abort(); }, WEBHOOK_ATTEMPT_MS);
+  const timer = clock.setTimeout(() => { ac.abort(ABORTED); }, WEBHOOK_ATTEMPT_MS);
   try {
     const res = await fetch(url, { ...init, signal: ac.signal, redirect: 'manual' });
     await res.body?.cancel().catch(() => undefined);

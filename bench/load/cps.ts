@@ -173,7 +173,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
   const best = trials.find((t) => t.rate === lastPass && t.qualityBar.pass);
   const atTarget = trials.find((t) => t.rate === TARGET_RATE);
   const summary: Record<string, Measure> = {
-    maxRateZeroFailures: lastPass ? measured(lastPass, 'calls/s', 'highest trials[].rate that passed') : missing('calls/s', `even ${o.startRate}/s failed`),
+    maxRateZeroFailures: lastPass ? measured(lastPass, 'calls/s', 'highest trials[].rate that passed') : missing('calls/s', o.rate !== undefined ? `the one trial, at ${o.rate}/s, failed` : `even ${o.startRate}/s failed`),
     firstFailingRate: firstFail ? measured(firstFail, 'calls/s', 'lowest trials[].rate that failed') : missing('calls/s', `no trial failed up to --max-rate ${o.maxRate}`),
     setupP99AtMaxMs: best?.measures.setupP99Ms ?? missing('ms', 'no passing trial'),
     cpuAtMaxPct: best?.measures.targetCpuPct ?? missing('%', 'no passing trial'),
@@ -215,7 +215,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
   }));
   writeFileSync(join(dir, 'report.md'), markdown(report, [
     ['rate', 'rate /s'], ['achievedRate', 'achieved /s'], ['successful', 'ok'], ['failed', 'failed'], ['setupP50Ms', 'setup p50'], ['setupP99Ms', 'setup p99'],
-    ['webhooks', 'webhooks'], ['retransmissions', 'retrans'], ['targetCpuPct', 'CPU'], ['cpuMsPerCall', 'CPU per call'], ['nonMediaCpuMsPerCall', 'non-media CPU per call'], ['targetRssMB', 'RSS'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'], ['benchCpuPct', 'web script CPU'],
+    ['refusedOverload', 'refused (503, overload)'], ['webhooks', 'webhooks'], ['retransmissions', 'retrans'], ['targetCpuPct', 'CPU'], ['cpuMsPerCall', 'CPU per call'], ['nonMediaCpuMsPerCall', 'non-media CPU per call'], ['targetRssMB', 'RSS'], ['eldP99Ms', 'loop delay p99'], ['gcMaxMs', 'GC max'], ['sippCpuPct', 'SIPp CPU'], ['benchCpuPct', 'web script CPU'],
   ], ['setup.svg', 'cpu.svg']));
   await cleanupAll();
   return { report, dir };

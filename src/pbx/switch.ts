@@ -266,10 +266,11 @@ export class Switch {
   }
 
   stats(): SwitchStats {
+    const sip = this.stack.stats();
     return {
       calls: this.calls.size,
       dialogs: this.byDialog.size,
-      sip: this.stack.stats(),
+      sip,
       media: this.engine.stats(),
       prompts: this.prompts.inUse,
       timers: this.clock.pendingTimers,
@@ -280,7 +281,7 @@ export class Switch {
       trunkRegistrations: this.trunkRegs.registered,
       conferences: this.conferences.stats(),
       callsInSetup: this.inSetup,
-      callsShed: this.shedTotal + this.stack.inviteCounts().invitesRefused,
+      callsShed: this.shedTotal + sip.invitesRefused,
       overload: { shedShare: this.guard.shedShare, queueDelayMs: this.guard.queueDelayMs },
     };
   }

@@ -91,7 +91,8 @@ export interface SipStackStats {
   /**
    * INVITE copies that matched a transaction we already have: the caller resent its INVITE because no response
    * reached it within T1 (500 ms). With our 100 Trying sent at once (or within 200 ms), that means the INVITE waited
-   * that long in our receive queue (or a datagram was lost): the overload guard's signal.
+   * that long in our receive queue (or a datagram was lost). A symptom of overload worth watching; the overload
+   * guard itself measures the queue directly (it tried this count first: decision 044).
    */
   inviteRetransmissions: number;
   /** New INVITEs refused with a stateless 503 because `admitInvite` said no. */
@@ -272,11 +273,6 @@ export class SipStack implements TransactionHost {
   takeQueueDelay(): number {
     const t = this.transports.get('udp');
     return t instanceof UdpTransport ? t.takeQueueDelay() : 0;
-  }
-
-  /** New INVITEs and resent INVITE copies so far (cheap: no scan; the overload guard reads it). */
-  inviteCounts(): { invitesNew: number; inviteRetransmissions: number; invitesRefused: number } {
-    return { invitesNew: this.invitesNew, inviteRetransmissions: this.inviteRetransmissions, invitesRefused: this.invitesRefused };
   }
 
   stats(): SipStackStats {

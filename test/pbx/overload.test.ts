@@ -30,22 +30,23 @@ t.test('no queue: every call is taken, and the queue is read once per window, no
   t.equal(guard.shedShare, 0);
 });
 
-t.test('a standing queue raises the share by 10 % per TARGET_MS of delay (at most 40 % a window), up to 95 %', async (t) => {
-  const { clock, guard } = rig([TARGET_MS, 2.5 * TARGET_MS, 50 * TARGET_MS, 50 * TARGET_MS, 50 * TARGET_MS]);
+t.test('a standing queue of TARGET_MS or more raises the share by 10 % per 100 ms (at most 40 % a window), up to 95 %', async (t) => {
+  const { clock, guard } = rig([TARGET_MS - 1, TARGET_MS, 350, 20_000, 20_000, 20_000]);
   clock.tick(500); offer(guard, 1);
-  t.equal(guard.shedShare, 0.1, 'TARGET_MS: 10 %');
+  t.equal(guard.shedShare, 0, 'just under TARGET_MS: nothing refused');
+  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 20, 'TARGET_MS (200 ms): 20 %');
   t.equal(guard.queueDelayMs, TARGET_MS);
   clock.tick(500); offer(guard, 1);
-  t.equal(Math.round(guard.shedShare * 100), 30, '2.5 × TARGET_MS: +20 %');
+  t.equal(Math.round(guard.shedShare * 100), 50, '350 ms: +30 %');
   clock.tick(500); offer(guard, 1);
-  t.equal(Math.round(guard.shedShare * 100), 70, 'a queue of seconds: +40 %');
-  clock.tick(500); offer(guard, 1);
+  t.equal(Math.round(guard.shedShare * 100), 90, 'a queue of seconds: +40 %');
   clock.tick(500); offer(guard, 1);
   t.equal(Math.round(guard.shedShare * 100), 95, 'capped at 95 %: some calls always get through to measure by');
 });
 
 t.test('refusals are spread evenly: 40 % refuses 2 of every 5, never a burst', async (t) => {
-  const { clock, guard } = rig([4 * TARGET_MS, 0.6 * TARGET_MS]); // between TARGET/2 and TARGET the share holds
+  const { clock, guard } = rig([400, 0.6 * TARGET_MS]); // 400 ms: 40 %; then between TARGET/2 and TARGET it holds
   clock.tick(500);
   const seq: boolean[] = [];
   for (let i = 0; i < 100; i++) seq.push(guard.admit());
@@ -58,7 +59,7 @@ t.test('refusals are spread evenly: 40 % refuses 2 of every 5, never a burst', a
 });
 
 t.test('the share falls back to 0 once the queue is gone, 10 % a window', async (t) => {
-  const { clock, guard } = rig([3 * TARGET_MS, 0]);
+  const { clock, guard } = rig([300, 0]);
   clock.tick(500); offer(guard, 1);
   t.equal(Math.round(guard.shedShare * 100), 30);
   const shares: number[] = [];
@@ -68,8 +69,8 @@ t.test('the share falls back to 0 once the queue is gone, 10 % a window', async 
 });
 
 t.test('a delay between TARGET_MS/4 and TARGET_MS/2 lowers it by 5 %', async (t) => {
-  const { clock, guard } = rig([2 * TARGET_MS, TARGET_MS * 0.4]);
+  const { clock, guard } = rig([TARGET_MS, TARGET_MS * 0.4]);
   clock.tick(500); offer(guard, 1);
   clock.tick(500); offer(guard, 1);
-  t.equal(Math.round(guard.shedShare * 100), 15);
+  t.equal(Math.round(guard.shedShare * 100), 15, '20 %, then 5 % less');
 });

@@ -115,7 +115,7 @@ export class UdpTransport implements Transport {
     sock.on('error', (err) => this.log.warn({ err: err.message }, 'SIP queue probe socket error'));
     const p: QueueProbe = { sock, target, port: -1, sent: 0, got: 0, times: new Float64Array(PROBE_RING), minMs: Infinity, count: 0, timer: undefined };
     sock.bind(0, target, () => {
-      if (this.closed) { sock.close(); return; }
+      if (this.closed) { try { sock.close(); } catch { /* closed with the transport already */ } return; }
       p.port = sock.address().port;
       p.timer = setInterval(() => this.sendProbe(), intervalMs);
       p.timer.unref();

@@ -82,3 +82,17 @@ t.test('UDP receive-queue probe: a blocked event loop shows as queue delay, and 
   t.ok(after < 50, `after the backlog is read, the smallest delay is small again (${after.toFixed(1)} ms)`);
   t.equal(parsed, 0, 'probes never reach the SIP parser');
 });
+
+t.test('UDP receive-queue probe: probes that never come back (a firewall) read as no queue, not as a growing one', async (t) => {
+  const u = await UdpTransport.create({ address: '127.0.0.1', port: 0, logger: silentLogger });
+  t.teardown(() => u.close());
+  u.startQueueProbe(1_000_000); // no interval probes: only the ones sent here
+  await new Promise((r) => setTimeout(r, 50));
+  // white box: the probe's books say one probe went out 5 s ago and none came back (the kernel cannot be made to
+  // drop exactly it from here)
+  const probe = (u as unknown as { probe: { sent: number; got: number; times: Float64Array } }).probe;
+  t.equal(probe.got, 0);
+  probe.times[0] = performance.now() - 5000;
+  probe.sent = 1;
+  t.equal(u.takeQueueDelay(), 0, 'nothing ever came back: 0, not 5,000 ms');
+});

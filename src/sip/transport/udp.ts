@@ -23,6 +23,8 @@ interface QueueProbe {
   minMs: number;
   count: number;
   timer: NodeJS.Timeout | undefined;
+  /** A problem was logged (once: a probe that cannot work would otherwise log ten times a second). */
+  warned: boolean;
 }
 
 export interface UdpTransportOptions {
@@ -112,8 +114,12 @@ export class UdpTransport implements Transport {
     const v6 = isIPv6(this.address);
     const target = this.address === '0.0.0.0' ? '127.0.0.1' : this.address === '::' ? '::1' : this.address;
     const sock = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', lookup: ipLiteralLookup });
-    sock.on('error', (err) => this.log.warn({ err: err.message }, 'SIP queue probe socket error'));
-    const p: QueueProbe = { sock, target, port: -1, sent: 0, got: 0, times: new Float64Array(PROBE_RING), minMs: Infinity, count: 0, timer: undefined };
+    const p: QueueProbe = { sock, target, port: -1, sent: 0, got: 0, times: new Float64Array(PROBE_RING), minMs: Infinity, count: 0, timer: undefined, warned: false };
+    sock.on('error', (err) => {
+      if (p.warned) return;
+      p.warned = true;
+      this.log.warn({ err: err.message }, 'SIP queue probe socket error (logged once)');
+    });
     sock.bind(0, target, () => {
       if (this.closed) { try { sock.close(); } catch { /* closed with the transport already */ } return; }
       p.port = sock.address().port;
@@ -140,11 +146,21 @@ export class UdpTransport implements Transport {
 
   /**
    * The receive queue's delay since the last call: the smallest delay of the probes read (a standing queue, not a
-   * burst), or the age of the oldest probe sent and not yet read when that is larger; 0 when no probe is running.
+   * burst), or the age of the oldest probe sent and not yet read when that is larger; 0 when no probe is running or
+   * none has come back yet.
    */
   takeQueueDelay(): number {
     const p = this.probe;
     if (!p) return 0;
+    if (p.got === 0) {
+      // None came back yet (just started, or a firewall drops them): an unproven probe measures nothing; unread
+      // probes must not read as a queue, or the guard would refuse calls on an idle switch.
+      if (p.sent >= PROBE_RING && !p.warned) {
+        p.warned = true;
+        this.log.warn({ sent: p.sent, target: `${p.target}:${this.port}` }, 'no SIP queue probe came back (a firewall on the loopback?): the overload guard measures nothing');
+      }
+      return 0;
+    }
     let d = p.count > 0 ? p.minMs : 0;
     if (p.got < p.sent) {
       const oldest = p.sent - p.got > PROBE_RING ? p.times[p.sent % PROBE_RING]! : p.times[p.got % PROBE_RING]!;

@@ -10,7 +10,7 @@ import { RealClock, type Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
 import { SipStack, type IncomingRequest, type Dialog, type TimerSettings } from '../sip/index.js';
 import { MediaEngine } from '../rtp/media-engine.js';
-import { createAnswer, parseSdp } from '../rtp/sdp.js';
+import { offerProblem, parseSdp } from '../rtp/sdp.js';
 import { FliteEngine, PiperEngine, TtsService, type TtsEngine } from '../media/tts/index.js';
 import { PivotSession, PivotDebugStore } from '../pivot/index.js';
 import type { HooklineConfig } from '../cli/config.js';
@@ -346,8 +346,8 @@ export class Switch {
     const parsed = parseSdp(m.body.toString('utf8'));
     if (!parsed.ok) { req.respond(400, `Bad SDP: ${parsed.error}`.slice(0, 120)); return; }
     // Check the offer before spending a port on it: no common codec → 488.
-    const probe = createAnswer(parsed.sdp, { address: this.mediaAddress, port: 9, codecs: this.config.rtp.codecs });
-    if (!probe.ok) { req.respond(probe.status, probe.reason.slice(0, 120)); return; }
+    const problem = offerProblem(parsed.sdp, { codecs: this.config.rtp.codecs });
+    if (problem) { req.respond(problem.status, problem.reason.slice(0, 120)); return; }
 
     // TTS workers stopped for idleness start again now, while the call is answered and its webhook is in flight.
     this.tts.wake();

@@ -359,6 +359,35 @@ function answerDirection(offered: SdpDirection, ours: SdpDirection): SdpDirectio
   return weSend && weRecv ? 'sendrecv' : weSend ? 'sendonly' : weRecv ? 'recvonly' : 'inactive';
 }
 
+type Picked = { index: number; choice: Choice; conn: SdpConnection } | { status: 400 | 488; reason: string };
+
+/** The audio stream createAnswer would use, or why there is none (400/488). */
+function pickAudio(o: SessionDescription, local: Pick<LocalMedia, 'codecs' | 'telephoneEvent'>): Picked {
+  const accept = local.codecs ?? ['PCMU', 'PCMA'];
+  const wantTe = local.telephoneEvent !== false;
+  let missingConnection = false;
+  for (let i = 0; i < o.media.length; i++) {
+    const m = o.media[i]!;
+    if (m.media !== 'audio' || m.port === 0 || !RTP_PROTOS.includes(m.proto.toUpperCase())) continue;
+    const choice = choose(m, accept, wantTe);
+    if (!choice) continue;
+    const c = connectionOf(o, m);
+    if (!c) { missingConnection = true; continue; }
+    return { index: i, choice, conn: c };
+  }
+  if (missingConnection) return { status: 400, reason: 'no c= line for the audio stream' };
+  return { status: 488, reason: 'no common audio codec (we accept ' + accept.join(', ') + ' over RTP/AVP)' };
+}
+
+/**
+ * Whether createAnswer would answer this offer, without building the answer: undefined, or the status and reason
+ * to refuse it with (the switch checks an INVITE's offer before it spends a port on it).
+ */
+export function offerProblem(o: SessionDescription, local: Pick<LocalMedia, 'codecs' | 'telephoneEvent'>): { status: 400 | 488; reason: string } | undefined {
+  const p = pickAudio(o, local);
+  return 'status' in p ? p : undefined;
+}
+
 /**
  * Answer an offer (text or parsed). Uses the first audio m= line with a non-zero port, RTP/AVP(F) and a
  * common codec, choosing the offer's most preferred common codec; telephone-event is echoed with the
@@ -374,23 +403,9 @@ export function createAnswer(offer: SessionDescription | string, local: LocalMed
   } else {
     o = offer;
   }
-  const accept = local.codecs ?? ['PCMU', 'PCMA'];
-  const wantTe = local.telephoneEvent !== false;
-  let used: { index: number; choice: Choice; conn: SdpConnection } | undefined;
-  let missingConnection = false;
-  for (let i = 0; i < o.media.length && !used; i++) {
-    const m = o.media[i]!;
-    if (m.media !== 'audio' || m.port === 0 || !RTP_PROTOS.includes(m.proto.toUpperCase())) continue;
-    const choice = choose(m, accept, wantTe);
-    if (!choice) continue;
-    const c = connectionOf(o, m);
-    if (!c) { missingConnection = true; continue; }
-    used = { index: i, choice, conn: c };
-  }
-  if (!used) {
-    if (missingConnection) return { ok: false, status: 400, reason: 'no c= line for the audio stream' };
-    return { ok: false, status: 488, reason: 'no common audio codec (we accept ' + accept.join(', ') + ' over RTP/AVP)' };
-  }
+  const picked = pickAudio(o, local);
+  if ('status' in picked) return { ok: false, ...picked };
+  const used = picked;
   const offeredDir = directionOf(o, o.media[used.index]!);
   const dir = answerDirection(offeredDir, local.direction ?? 'sendrecv');
   const origin = nextOrigin(local, previous);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  parseSdp, serializeSdp, createAnswer, createOffer, acceptAnswer, rtpmapOf, directionOf, connectionOf,
+  parseSdp, serializeSdp, createAnswer, offerProblem, createOffer, acceptAnswer, rtpmapOf, directionOf, connectionOf,
   type SessionDescription,
 } from '../../src/rtp/sdp.js';
 
@@ -188,4 +188,26 @@ t.test('fuzz: mutated SDP never throws', async (t) => {
   }
   t.ok(parsed > 100, `${parsed} of 3000 mutants still parse, ${answered} answered`);
   t.equal(badPorts, 0, 'every answer points at a usable port');
+});
+
+t.test('offerProblem agrees with createAnswer without building an answer', async (t) => {
+  const local = { address: '127.0.0.1', port: 20000 };
+  const offers: Array<[string, string, number | undefined]> = [
+    ['SIPp', SIPP, undefined],
+    ['baresip', BARESIP, undefined],
+    ['G.729 only', crlf(['v=0', 'o=- 1 1 IN IP4 1.2.3.4', 's=-', 'c=IN IP4 1.2.3.4', 't=0 0', 'm=audio 4000 RTP/AVP 18', 'a=rtpmap:18 G729/8000']), 488],
+    ['SRTP only', crlf(['v=0', 'o=- 1 1 IN IP4 1.2.3.4', 's=-', 'c=IN IP4 1.2.3.4', 't=0 0', 'm=audio 4000 RTP/SAVP 0']), 488],
+    ['no c= line', crlf(['v=0', 'o=- 1 1 IN IP4 1.2.3.4', 's=-', 't=0 0', 'm=audio 4000 RTP/AVP 0']), 400],
+  ];
+  for (const [name, text, status] of offers) {
+    const p = parseSdp(text);
+    if (!p.ok) { t.fail(`${name}: unparsable`); continue; }
+    const problem = offerProblem(p.sdp, {});
+    const answer = createAnswer(p.sdp, local);
+    t.equal(problem?.status, status, `${name}: ${status ?? 'answerable'}`);
+    t.equal(answer.ok, status === undefined, `${name}: createAnswer agrees`);
+    if (problem && !answer.ok) t.equal(problem.reason, answer.reason);
+  }
+  const pcmaOnly = parseSdp(SIPP);
+  if (pcmaOnly.ok) t.equal(offerProblem(pcmaOnly.sdp, { codecs: ['PCMU'] })?.status, 488, 'our codec list is honoured');
 });

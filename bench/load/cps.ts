@@ -141,7 +141,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     const why: string[] = [];
     if (slow) why.push(`achieved ${ms.achievedRate.value}/s < 95 % of ${rate}/s`);
     if (timedOut) why.push('unfinished at the deadline');
-    if (last && last.failed > 0) why.push(`${last.failed} failed`);
+    if (last && last.failed > 0) why.push(`${last.failed} failed${ms.refusedOverload.value ? ` (${ms.refusedOverload.value} INVITEs refused with 503 by the overload guard)` : ''}`);
     if (last && last.successful < calls) why.push(`${last.successful}/${calls} ok`);
     if (!last) why.push('no SIPp statistics');
     trials.push({

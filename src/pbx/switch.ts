@@ -144,7 +144,7 @@ export class Switch {
   ) {
     this.configImpl = config;
     this.guard = new OverloadGuard({ clock, queueDelay: () => stack.takeQueueDelay(), log: log.child({ part: 'overload' }) });
-    if (config.calls.overloadGuard) stack.startQueueProbe(PROBE_MS);
+    stack.startQueueProbe(PROBE_MS); // always (ten tiny datagrams a second): a reload may turn the guard on
     stack.refuseRetryAfterS = SHED_RETRY_AFTER_S;
     stack.admitInvite = () => !this.configImpl.calls.overloadGuard || this.guard.admit();
     this.registrarImpl = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;

@@ -116,7 +116,7 @@ export interface CallsConfig {
    */
   maxInSetup: number;
   /**
-   * Overload guard: while INVITEs wait over 200 ms in the SIP UDP receive queue, refuse a growing share of new calls
+   * Overload guard: while INVITEs wait over 250 ms in the SIP UDP receive queue, refuse a growing share of new calls
    * with a stateless 503 (Retry-After), so that a switch offered more calls than it can set up keeps setting up the
    * ones it takes (src/pbx/overload.ts). Default true.
    */

@@ -14,9 +14,10 @@
  * of the calls) and resent INVITEs (they arrive only after 500 ms in the queue, then wait in it too: the share
  * overshot to 95 % and oscillated).
  *
- * The controller, once per window, lazily on the next INVITE (no timer of its own): queue delay ≥ TARGET_MS (200 ms), the
- * refused share rises by 10 % per 100 ms of delay (at most 40 % a window); under TARGET_MS / 4 it falls by 10 %,
- * under TARGET_MS / 2 by 5 %; from TARGET_MS / 2 to TARGET_MS it holds (at most 95 %). Refusals are spread evenly (an accumulator, not a random draw).
+ * The controller, once per window, lazily on the next INVITE (no timer of its own): queue delay ≥ TARGET_MS (250 ms), the
+ * refused share rises by 10 %, plus 10 % per 100 ms beyond (at most 40 % a window); under TARGET_MS / 4 it falls by
+ * 20 %, under TARGET_MS / 2 by 10 %; from TARGET_MS / 2 to TARGET_MS it holds (at most 95 %). Refusals are spread
+ * evenly (an accumulator, not a random draw).
  */
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
@@ -25,11 +26,12 @@ import type { Logger } from '../util/logger.js';
 const STEP = 0.05;
 const MAX_STEPS = 19;
 /**
- * A standing queue this long (ms) is overload: well under SIP's T1 (500 ms, when callers start resending), and over
- * the 100–150 ms bumps a major GC leaves at 800 calls/s (at 100 ms the guard refused 0.2 % of calls there).
+ * A standing queue this long (ms) is overload: half of SIP's T1 (500 ms, when callers start resending), and over the
+ * 100–150 ms bumps a major GC leaves at 800 calls/s (at 100 ms the guard refused 0.2 % of calls there) and the
+ * 200–350 ms a cold start at 500 calls/s builds for a second or two while the JIT warms up.
  */
-export const TARGET_MS = 200;
-/** Above TARGET_MS the share rises by 10 % per this much queue (at most 40 % a window). */
+export const TARGET_MS = 250;
+/** At TARGET_MS the share rises by 10 %, and by 10 % more per this much queue beyond it (at most 40 % a window). */
 const RISE_PER_MS = 100;
 /** Probe interval, ms. */
 export const PROBE_MS = 100;
@@ -75,10 +77,11 @@ export class OverloadGuard {
     this.lastAt = now;
     this.lastDelay = d;
     const before = this.steps;
-    // Up by 10 % per RISE_PER_MS of queue (at most 40 % a window): a queue of seconds must be answered at once.
-    if (d >= TARGET_MS) this.steps = Math.min(MAX_STEPS, this.steps + 2 * Math.min(4, Math.floor(d / RISE_PER_MS)));
-    else if (d < TARGET_MS / 4) this.steps = Math.max(0, this.steps - 2);
-    else if (d < TARGET_MS / 2) this.steps = Math.max(0, this.steps - 1);
+    // Up fast on a long queue (a queue of seconds must be answered at once); down fast once it is gone (refusing
+    // calls with no queue left is the costlier mistake: a cold start's second of queue was followed by 3 s of it).
+    if (d >= TARGET_MS) this.steps = Math.min(MAX_STEPS, this.steps + 2 * Math.min(4, 1 + Math.floor((d - TARGET_MS) / RISE_PER_MS)));
+    else if (d < TARGET_MS / 4) this.steps = Math.max(0, this.steps - 4);
+    else if (d < TARGET_MS / 2) this.steps = Math.max(0, this.steps - 2);
     if (this.steps === 0) this.acc = 0;
     if (before === 0 && this.steps > 0) {
       this.o.log?.warn({ queueDelayMs: Math.round(d), refusing: this.shedShare }, 'overloaded: INVITEs wait in the receive queue; refusing a share of new calls with 503');

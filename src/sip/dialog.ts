@@ -17,6 +17,7 @@ import {
 } from './message.js';
 import type { HeaderInput } from './serializer.js';
 import { formatNameAddr, parseNameAddr } from './uri.js';
+import { isIP } from 'node:net';
 
 export type DialogState = 'early' | 'confirmed' | 'terminated';
 
@@ -38,6 +39,25 @@ function withTag(na: NameAddr, tag: string | undefined): NameAddr {
   const c = stripTag(na);
   if (tag !== undefined && tag !== '') c.tag = tag;
   return c;
+}
+
+/**
+ * Where our in-dialog requests go on the UAS side: the INVITE's source. Over TCP that source is the caller's
+ * connection (reused while it is open, by `connectionId`) and an ephemeral port nobody listens on once it has closed,
+ * so the address and port are those of the next hop instead: the first Record-Route (a proxy), else the Contact
+ * (RFC 3261 12.2.1.1), when it is an IP literal. UDP keeps the source (symmetric signalling through NAT).
+ */
+function uasPeer(peer: Source, invite: SipRequest, contact: SipUri | undefined): Source {
+  const out: Source = { transport: peer.transport, address: peer.address, port: peer.port, ...(peer.connectionId !== undefined ? { connectionId: peer.connectionId } : {}) };
+  if (peer.transport === 'udp') return out;
+  const rr = invite.getAll('record-route')[0];
+  const next = rr !== undefined ? parseNameAddr(rr.split(',')[0]!.trim())?.uri : contact;
+  if (!next) return out;
+  const host = next.host.startsWith('[') ? next.host.slice(1, -1) : next.host;
+  if (isIP(host) === 0) return out;
+  out.address = host;
+  out.port = next.port ?? 5060;
+  return out;
 }
 
 function recordRoutes(msg: SipRequest | SipResponse): string[] {
@@ -106,7 +126,7 @@ export class Dialog {
       remoteTarget: contact ? contact.uri : invite.from.uri,
       routeSet: recordRoutes(invite),
       localContact,
-      peer: { transport: peer.transport, address: peer.address, port: peer.port, ...(peer.connectionId !== undefined ? { connectionId: peer.connectionId } : {}) },
+      peer: uasPeer(peer, invite, contact ? contact.uri : undefined),
     });
   }
 

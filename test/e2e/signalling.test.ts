@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { RealClock } from '../../src/util/clock.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { Dialog, SipStack, createRequest, type InviteClientTransaction, type SipResponse, type TransportName } from '../../src/sip/index.js';
@@ -188,6 +189,34 @@ t.test('signalling', async (t) => {
     });
     t.equal(bye.status, 200);
     t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 3000), 'released');
+  });
+
+  t.test('TCP: after the caller closed its connection, our BYE goes to its Contact, not the old ephemeral port', async (t) => {
+    reply = () => ({ body: { module: 'tts', data: { text: 'One moment.' }, children: { _: { module: 'sleep', data: { duration: 1 } } } } });
+    const contact = p.stack.contact('99992', 'tcp').uri; // the phone's TCP listener
+    const byesBefore = p.byes;
+    const sock = net.connect({ host: '127.0.0.1', port: tcp.port });
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    let got = '';
+    sock.on('data', (b: Buffer) => { got += b.toString('latin1'); });
+    const body = offer(40016);
+    const common = (method: string): string[] => [
+      `Via: SIP/2.0/TCP 127.0.0.1:${sock.localPort};branch=z9hG4bK-tcp-${method}-1`,
+      'From: <sip:99992@127.0.0.1>;tag=rawtcp', 'To: <sip:4999@127.0.0.1>', 'Call-ID: raw-tcp-bye@127.0.0.1',
+      `CSeq: 1 ${method}`, 'Max-Forwards: 70',
+    ];
+    sock.write([`INVITE sip:4999@127.0.0.1:${tcp.port};transport=tcp SIP/2.0`, ...common('INVITE'),
+      `Contact: <sip:99992@127.0.0.1:${contact.port};transport=tcp>`, 'Content-Type: application/sdp',
+      `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'));
+    t.ok(await eventually(() => / 200 OK\r\n/.test(got), 5000), 'answered over the connection');
+    const toTag = /\r\nTo: [^\r]*;tag=([^;\r]+)/i.exec(got)?.[1];
+    t.ok(toTag, 'the 200 has a To tag');
+    const ack = [`ACK sip:4999@127.0.0.1:${tcp.port};transport=tcp SIP/2.0`, ...common('ACK').map((l) => (l.startsWith('To:') ? `${l};tag=${toTag}` : l)), 'Content-Length: 0', '', ''].join('\r\n');
+    sock.write(ack);
+    await new Promise((r) => setTimeout(r, 100));
+    sock.destroy(); // the caller's connection is gone before the call ends
+    t.ok(await eventually(() => p.byes > byesBefore, 8000), 'the BYE reached the caller\'s listening port (its Contact)');
+    t.ok(await eventually(() => sw.stats().calls === 0, 3000), 'released');
   });
 });
 

@@ -18,7 +18,7 @@ export interface AgentSample {
   heapUsedMB: number;
   rssMB: number;
   calls: number | null;
-  /** Calls the switch has refused for overload so far (`calls.maxInSetup`; cumulative), and those in setup now. */
+  /** INVITEs the switch has refused for overload so far (overload guard and `calls.maxInSetup`; cumulative), and calls in setup now. */
   shed?: number | null;
   inSetup?: number | null;
   /** The overload guard: share of new calls refused, and the SIP receive-queue delay it last measured (ms). */

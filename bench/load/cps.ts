@@ -130,10 +130,10 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
       ms.mediaCpuPct = mediaPct !== null ? measured(mediaPct, '% of one core', 'sum of raw.agent[].pacer.cpuMs / (agent samples × 1000 ms)') : missing('%', 'media thread CPU not known');
       ms.nonMediaCpuMsPerCall = mediaPct !== null ? measured((Math.max(0, ms.targetCpuPct.value - mediaPct) * 10) / rateNow, 'ms', '(targetCpuPct − mediaCpuPct) × 10 ms / achievedRate') : missing('ms', 'media thread CPU not known');
     } else for (const k of ['cpuMsPerCall', 'mediaCpuPct', 'nonMediaCpuMsPerCall']) ms[k] = missing('ms', target.pid ? 'no CPU samples or no answered calls' : 'external target');
-    // Calls Hookline refused with 503 for overload (calls.maxInSetup): part of `failed`, told apart here.
+    // INVITEs Hookline refused with 503 for overload (the guard, calls.maxInSetup): part of `failed`, told apart here.
     const shedBefore = [...agent].reverse().find((a) => a.t < start && typeof a.shed === 'number')?.shed ?? 0;
     const shedAfter = [...ag].reverse().find((a) => typeof a.shed === 'number')?.shed;
-    ms.refusedOverload = typeof shedAfter === 'number' ? measured(shedAfter - shedBefore, 'calls', 'raw.agent[].shed (503 for calls.maxInSetup), last sample minus the one before the trial') : missing('calls', target.external ? 'external target' : 'no agent samples');
+    ms.refusedOverload = typeof shedAfter === 'number' ? measured(shedAfter - shedBefore, 'calls', 'raw.agent[].shed (503s for overload: guard and calls.maxInSetup), last sample minus the one before the trial') : missing('calls', target.external ? 'external target' : 'no agent samples');
     ms.retransmissions = last ? measured(last.retransmissions, 'count', 'Retransmissions(C), last raw.sipp row') : missing('count', 'no SIPp stat row');
     // Sustained: all planned calls succeeded, none failed, and the 200 OKs came at ≥ 95 % of the offered rate.
     const slow = ms.achievedRate.value !== null && calls >= 20 && ms.achievedRate.value < rate * 0.95;
@@ -141,7 +141,7 @@ export async function runCps(o: CpsOptions): Promise<{ report: Report; dir: stri
     const why: string[] = [];
     if (slow) why.push(`achieved ${ms.achievedRate.value}/s < 95 % of ${rate}/s`);
     if (timedOut) why.push('unfinished at the deadline');
-    if (last && last.failed > 0) why.push(`${last.failed} failed${ms.refusedOverload.value ? ` (${ms.refusedOverload.value} INVITEs refused with 503 by the overload guard)` : ''}`);
+    if (last && last.failed > 0) why.push(`${last.failed} failed${ms.refusedOverload.value ? ` (${ms.refusedOverload.value} INVITEs refused with 503 for overload)` : ''}`);
     if (last && last.successful < calls) why.push(`${last.successful}/${calls} ok`);
     if (!last) why.push('no SIPp statistics');
     trials.push({

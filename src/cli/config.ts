@@ -111,8 +111,8 @@ export interface CallsConfig {
   maxConcurrent: number;
   /**
    * Most calls in setup at once (INVITE received, not yet answered or ended); more get 503 with Retry-After.
-   * This is the overload guard: offered more calls per second than it can set up, the switch's backlog (and every
-   * caller's setup delay) would grow without end; beyond this many it sheds new calls cheaply instead. Default 1000.
+   * Bounds the calls that pile up unanswered (a slow web script, many calls ringing); `overloadGuard` handles INVITEs
+   * that pile up unread. Default 1000.
    */
   maxInSetup: number;
   /**

@@ -104,13 +104,13 @@ export class Switch {
   readonly conferences: ConferenceManager;
   readonly debugStore = new PivotDebugStore();
   private callsTotal = 0;
-  /** Calls not yet answered or ended; the overload guard's measure. */
+  /** Calls not yet answered or ended (bounded by `calls.maxInSetup`). */
   private inSetup = 0;
   private shedTotal = 0;
   /** Shed calls not yet logged: one warning per SHED_LOG_MS at most, however many are refused. */
   private shedUnlogged = 0;
   private shedLoggedAt = -Infinity;
-  /** Refuses a share of new INVITEs (stateless 503, in the stack) while callers resend theirs: `calls.overloadGuard`. */
+  /** Refuses a share of new INVITEs (stateless 503, in the stack) while they wait in the receive queue: `calls.overloadGuard`. */
   private readonly guard: OverloadGuard;
   private closing: Promise<void> | undefined;
   private admin: AdminServer | undefined;

@@ -1,9 +1,9 @@
 /**
  * Messages between the main thread (`MediaEngine`) and a media worker (`media-worker.ts`).
  * Commands and events are rare (per call, per prompt, per digit); packets never cross threads.
- * Each side queues what it sends during one turn of its event loop and posts it as one message (a `batch`
- * when there are several): every postMessage wakes the other thread, and at hundreds of calls a second the
- * wake-ups, not the copying, were the cost. `configure`, `recStart` and `recorderStart` go at once (after what was
+ * Each side queues what it sends and posts it as one message (a `batch` when there are several): the worker per
+ * turn of its event loop, the engine per 2 ms (media-engine.ts FLUSH_DELAY_MS). Every postMessage wakes the other
+ * thread, and at hundreds of calls a second the wake-ups, not the copying, were the cost. `configure`, `recStart` and `recorderStart` go at once (after what was
  * queued before them): they decide what happens to packets the peer may already be sending.
  * `sid` is a session id unique within the engine; `req` correlates a reply with its request.
  */

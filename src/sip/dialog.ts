@@ -47,10 +47,10 @@ function withTag(na: NameAddr, tag: string | undefined): NameAddr {
  * so the address and port are those of the next hop instead: the first Record-Route (a proxy), else the Contact
  * (RFC 3261 12.2.1.1), when it is an IP literal. UDP keeps the source (symmetric signalling through NAT).
  */
-function uasPeer(peer: Source, invite: SipRequest, contact: SipUri | undefined): Source {
+function uasPeer(peer: Source, routeSet: readonly string[], contact: SipUri | undefined): Source {
   const out: Source = { transport: peer.transport, address: peer.address, port: peer.port, ...(peer.connectionId !== undefined ? { connectionId: peer.connectionId } : {}) };
   if (peer.transport === 'udp') return out;
-  const rr = invite.getAll('record-route')[0];
+  const rr = routeSet[0];
   const next = rr !== undefined ? parseNameAddr(rr.split(',')[0]!.trim())?.uri : contact;
   if (!next) return out;
   const host = next.host.startsWith('[') ? next.host.slice(1, -1) : next.host;
@@ -113,6 +113,7 @@ export class Dialog {
    */
   static fromUas(invite: SipRequest, localTag: string, localContact: NameAddr, peer: Source): Dialog {
     const contact = invite.contact[0];
+    const routeSet = recordRoutes(invite);
     return new Dialog({
       state: 'early',
       isUac: false,
@@ -124,9 +125,9 @@ export class Dialog {
       localSeq: 0,
       remoteSeq: invite.cseq.seq,
       remoteTarget: contact ? contact.uri : invite.from.uri,
-      routeSet: recordRoutes(invite),
+      routeSet,
       localContact,
-      peer: uasPeer(peer, invite, contact ? contact.uri : undefined),
+      peer: uasPeer(peer, routeSet, contact ? contact.uri : undefined),
     });
   }
 

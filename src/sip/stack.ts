@@ -442,7 +442,7 @@ export class SipStack implements TransactionHost {
     if (req.method === 'ACK') { this.onAckMessage(req, source); return; }
     const dest = responseDestination(top, source);
     if (req.maxForwards === 0) {
-      t.send(serialize(createResponse(req, 483, 'Too Many Hops', { toTag: randomToken(6) })), dest);
+      replyStateless(req, 483, 'Too Many Hops', t, dest);
       return;
     }
     const key = serverKey(req, req.method);
@@ -465,14 +465,12 @@ export class SipStack implements TransactionHost {
       this.invitesNew++;
       if (this.admitInvite !== null && !this.admitInvite()) {
         this.invitesRefused++;
-        t.send(serialize(createResponse(req, 503, 'Service Unavailable (overloaded)', {
-          toTag: randomToken(6), headers: { 'Retry-After': String(this.refuseRetryAfterS) },
-        })), dest);
+        replyStateless(req, 503, 'Service Unavailable (overloaded)', t, dest, { 'Retry-After': String(this.refuseRetryAfterS) });
         return;
       }
     }
     if (this.clientTx.size + this.serverTx.size >= this.maxTransactions) {
-      t.send(serialize(createResponse(req, 503, 'Service Unavailable', { toTag: randomToken(6) })), dest);
+      replyStateless(req, 503, 'Service Unavailable', t, dest);
       return;
     }
     if (req.method === 'CANCEL') { this.onCancelMessage(req, key, dest, t); return; }
@@ -557,6 +555,11 @@ export class SipStack implements TransactionHost {
 
 /** Bound on the finished server transactions kept as keys (absorb.ts): 32 s of 3,000 calls/s (INVITE + BYE each). */
 const MAX_ABSORBED = 200_000;
+
+/** A final response with no transaction kept for it (RFC 3261 8.2.7): refusals that must cost as little as possible. */
+function replyStateless(req: SipRequest, status: number, reason: string, t: Transport, dest: Source, headers?: Record<string, string>): void {
+  t.send(serialize(createResponse(req, status, reason, headers ? { toTag: randomToken(6), headers } : { toTag: randomToken(6) })), dest);
+}
 
 function clientKey(branch: string, method: string): string {
   return branch + '\u0000' + method;

@@ -18,6 +18,7 @@
 import os from 'node:os';
 import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { verdict } from './load/report.js';
 
 const argv = process.argv.slice(2);
 
@@ -114,7 +115,7 @@ async function ivr(args: string[], scenario: 'ivr' | 'soak' = 'ivr'): Promise<vo
       process.stdout.write(`${k.padEnd(24)} ${m?.value ?? `n/a (${m?.reason ?? ''})`} ${m?.unit ?? ''}\n`);
     }
   } else process.stdout.write(`\n${report.summary.maxConcurrentHoldingBar?.value ?? 'no step'} concurrent calls held the quality bar\n`);
-  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);
+  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${verdict(t, 'text')}\n`);
   process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
 }
 
@@ -149,7 +150,7 @@ async function bridge(args: string[]): Promise<void> {
   });
   const ref = report.reference?.summary.maxConcurrentHoldingBar;
   process.stdout.write(`\n${report.summary.maxConcurrentHoldingBar?.value ?? 'no step'} concurrent bridged calls held the quality bar (reference, no B2BUA: ${ref ? ref.value ?? 'no step' : 'not run'})\n`);
-  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);
+  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${verdict(t, 'text')}\n`);
   process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
 }
 
@@ -181,7 +182,7 @@ async function cps(args: string[]): Promise<void> {
     ...(values.taskset ? { taskset: values.taskset } : {}),
   });
   process.stdout.write(`\nhighest rate with zero failures: ${report.summary.maxRateZeroFailures?.value ?? 'none'} calls/s\n`);
-  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}\n`);
+  for (const t of report.targets) process.stdout.write(`target ${t.target}: goal ${t.goal}, measured ${t.measured} → ${verdict(t, 'text')}\n`);
   process.stdout.write(`report: ${dir}/report.json, ${dir}/report.md, charts ${dir}/*.svg\n`);
 }
 

@@ -72,22 +72,52 @@ function once(w: Worker, t: string): Promise<Msg> {
   return new Promise((resolve) => { const f = (m: Msg): void => { if (m.t === t) { w.off('message', f); resolve(m); } }; w.on('message', f); });
 }
 
+/** Raw figures of one bare-sockets run: CPU ms and packets of the sending thread and of the receiving thread. */
+export interface UdpFloorRaw { streams: number; seconds: number; sendCpuMs: number; sendPackets: number; recvCpuMs: number; recvPackets: number }
+
+/** Start the receiving thread; `mark` zeroes its counters, `read` returns CPU and packets since the mark. */
+async function startReceiver(self: string): Promise<{ port: number; mark: () => Promise<void>; read: () => Promise<Msg>; close: () => void }> {
+  const receiver = new Worker(self, { workerData: { role: 'receiver' } satisfies Role });
+  const port = (await once(receiver, 'port')).port!;
+  return {
+    port,
+    mark: async () => { receiver.postMessage('mark'); await once(receiver, 'marked'); },
+    read: async () => { receiver.postMessage('read'); return once(receiver, 'read'); },
+    close: () => receiver.postMessage('close'),
+  };
+}
+
+async function bareRun(self: string, rx: { port: number; mark: () => Promise<void>; read: () => Promise<Msg> }, n: number, ms: number): Promise<UdpFloorRaw> {
+  const sender = new Worker(self, { workerData: { role: 'sender', n, port: rx.port, ms } satisfies Role });
+  await sleep(1000);
+  await rx.mark();
+  const bare = await once(sender, 'done');
+  const recv = await rx.read();
+  await sender.terminate();
+  return { streams: n, seconds: ms / 1000, sendCpuMs: bare.cpu!, sendPackets: bare.packets!, recvCpuMs: recv.cpu!, recvPackets: recv.packets! };
+}
+
+/**
+ * Node's own floor for RTP on this machine: N plain dgram sockets in one thread, each sending a 172-byte datagram
+ * every 20 ms, to one socket in another thread (one receiving socket, so the receive figure is a lower bound for a
+ * switch with a socket per call). The load benches run it before their steps to say what the platform alone costs.
+ */
+export async function udpFloor(opts: { n?: number; seconds?: number } = {}): Promise<UdpFloorRaw> {
+  const rx = await startReceiver(fileURLToPath(import.meta.url));
+  try {
+    return await bareRun(fileURLToPath(import.meta.url), rx, opts.n ?? 500, (opts.seconds ?? 5) * 1000);
+  } finally { rx.close(); }
+}
+
 export async function run(opts: { n?: number; seconds?: number } = {}): Promise<Record<string, number>> {
   const n = opts.n ?? 500;
   const ms = (opts.seconds ?? 5) * 1000;
   const self = fileURLToPath(import.meta.url);
-  const receiver = new Worker(self, { workerData: { role: 'receiver' } satisfies Role });
-  const port = (await once(receiver, 'port')).port!;
-  const mark = async (): Promise<void> => { receiver.postMessage('mark'); await once(receiver, 'marked'); };
-  const read = async (): Promise<Msg> => { receiver.postMessage('read'); return once(receiver, 'read'); };
+  const rx = await startReceiver(self);
+  const { port, mark, read } = rx;
 
   // Bare Node: N sockets in one thread.
-  const sender = new Worker(self, { workerData: { role: 'sender', n, port, ms } satisfies Role });
-  await sleep(1000);
-  await mark();
-  const bare = await once(sender, 'done');
-  const recvBare = await read();
-  await sender.terminate();
+  const bare = await bareRun(self, rx, n, ms);
 
   // Hookline's engine: one media worker, N sessions.
   const engine = await MediaEngine.start({ address: '127.0.0.1', workers: 1, portMin: 40000, portMax: 40000 + 4 * n + 8, niceness: 0 });
@@ -105,13 +135,13 @@ export async function run(opts: { n?: number; seconds?: number } = {}): Promise<
   const recvEng = await read();
   await Promise.all(sessions.map((s) => s.close()));
   await engine.close();
-  receiver.postMessage('close');
+  rx.close();
 
   const out: Record<string, number> = {
     streams: n,
-    bare_send_us: (bare.cpu! * 1000) / bare.packets!,
+    bare_send_us: (bare.sendCpuMs * 1000) / bare.sendPackets,
     engine_send_us: st.cpuMs >= 0 && st.sent > 0 ? (st.cpuMs * 1000) / st.sent : NaN,
-    recv_us_bare_run: (recvBare.cpu! * 1000) / Math.max(1, recvBare.packets!),
+    recv_us_bare_run: (bare.recvCpuMs * 1000) / Math.max(1, bare.recvPackets),
     recv_us_engine_run: (recvEng.cpu! * 1000) / Math.max(1, recvEng.packets!),
     engine_late_p99_ms: st.lateP99,
   };

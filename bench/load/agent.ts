@@ -9,6 +9,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { appendFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 export interface AgentSample {
   /** Date.now() at the sample. */
@@ -17,6 +18,11 @@ export interface AgentSample {
   gc: { count: number; ms: number; maxMs: number };
   heapUsedMB: number;
   rssMB: number;
+  /** Main thread: memory outside the V8 heap (Buffers, ArrayBuffers) and V8's reserved heap, MB. */
+  externalMB?: number;
+  heapTotalMB?: number;
+  /** Main thread: V8 heap spaces, committed MB by space name (new_space is the young generation's semi-spaces). */
+  spacesMB?: Record<string, number>;
   calls: number | null;
   /** INVITEs the switch has refused for overload so far (overload guard and `calls.maxInSetup`; cumulative), and calls in setup now. */
   shed?: number | null;
@@ -26,6 +32,8 @@ export interface AgentSample {
   pacer: {
     sent: number; lateP50: number; lateP99: number; lateMax: number; resyncs: number; received: number;
     workerGcCount: number; workerGcMs: number;
+    /** V8 heap of all media threads: used and reserved, MB. */
+    workerHeapUsedMB?: number; workerHeapTotalMB?: number;
     /** CPU time of the media threads in this second, ms (-1: unknown). */
     cpuMs: number;
     /** Event-loop delay of the media threads in this second (the worst worker), ms. */
@@ -74,7 +82,8 @@ async function main(out: string): Promise<void> {
           for (let i = 0; i < p.hist.length; i++) if (p.hist[i]! > 0) hist.push([i, p.hist[i]!]);
           pacer = {
             sent: p.sent, lateP50: p.lateP50, lateP99: p.lateP99, lateMax: p.lateMax, resyncs: p.resyncs, received: p.received,
-            workerGcCount: p.gcCount, workerGcMs: p.gcMs, cpuMs: p.cpuMs, loopP99Ms: p.loopP99Ms, loopMaxMs: p.loopMaxMs, hist,
+            workerGcCount: p.gcCount, workerGcMs: p.gcMs,
+            workerHeapUsedMB: p.heapUsedMB, workerHeapTotalMB: p.heapTotalMB, cpuMs: p.cpuMs, loopP99Ms: p.loopP99Ms, loopMaxMs: p.loopMaxMs, hist,
           };
         } catch { pacer = null; }
       }
@@ -86,6 +95,9 @@ async function main(out: string): Promise<void> {
         gc: { count: gcCount, ms: gcMs, maxMs: gcMax },
         heapUsedMB: mem.heapUsed / 1048576,
         rssMB: mem.rss / 1048576,
+        externalMB: mem.external / 1048576,
+        heapTotalMB: mem.heapTotal / 1048576,
+        spacesMB: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, Math.round(sp.physical_space_size / 104857.6) / 10])),
         calls: sw ? sw.calls : null,
         shed: sw ? sw.callsShed : null,
         inSetup: sw ? sw.callsInSetup : null,

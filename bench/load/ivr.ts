@@ -21,6 +21,7 @@ import { machine, commandLine, markdown, writeJson, type Report, type StepReport
 import { lineChart } from './svg.js';
 import { callerSpeech, CALLER_AUDIO_FILE } from './speech.js';
 import { HIST_MIN_MS, HIST_STEP_MS } from '../../src/rtp/protocol.js';
+import { udpFloor, type UdpFloorRaw } from '../udp.js';
 
 export interface IvrOptions {
   argv: string[];
@@ -160,6 +161,20 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
     warmupSetupMs: warm[0]?.setupMs != null ? measured(warm[0].setupMs, 'ms', 'raw warm-up probe call (first TTS synthesis)') : missing('ms', `warm-up call failed: ${warm[0]?.error ?? 'no result'}`),
   };
 
+  // The platform's own floor on this machine, now, while the target idles: what bare Node sockets pay per RTP packet
+  // sent and received. With the load generator's measured CPU it says whether the goal fits this machine at all.
+  let floor: UdpFloorRaw | undefined;
+  if (!target.external && scen !== 'soak' && process.platform === 'linux' && !stopping) {
+    progress(`${label}: measuring the bare UDP floor (plain Node sockets, ${o.quick ? 2 : 4} s)`);
+    floor = await udpFloor({ n: o.quick ? 100 : 500, seconds: o.quick ? 2 : 4 });
+    baseline.udpSendUs = floor.sendPackets > 0 && floor.sendCpuMs > 0
+      ? measured((floor.sendCpuMs * 1000) / floor.sendPackets, 'µs', 'udpFloor.sendCpuMs × 1000 / udpFloor.sendPackets (bare dgram sockets, this machine, before the steps)')
+      : missing('µs', 'the floor run sent nothing or its thread CPU did not move');
+    baseline.udpRecvUs = floor.recvPackets > 0 && floor.recvCpuMs > 0
+      ? measured((floor.recvCpuMs * 1000) / floor.recvPackets, 'µs', 'udpFloor.recvCpuMs × 1000 / udpFloor.recvPackets (one bare receiving socket: a lower bound)')
+      : missing('µs', 'the floor run received nothing or its thread CPU did not move');
+  }
+
   const sipps: SippProcess[] = [];
   cleanups.push(() => { for (const s of sipps) s.kill(); });
   const steps: StepReport[] = [];
@@ -254,7 +269,7 @@ export async function runIvr(o: IvrOptions): Promise<{ report: Report; dir: stri
         ? `probe inter-arrival error p99 ≤ ${PACING_BAR_MS} ms (the probe's own paced RTP, echoed by the carrier through the bridge), no RTP loss, no frames skipped (≤ 1 % short of 50/s), ASR 100 %`
         : `send-pacing p99 ≤ ${PACING_BAR_MS} ms, no RTP loss, no frames skipped (≤ 1 % short of 50/s), ASR 100 %, every digit delivered`,
     },
-    baseline, steps, summary, targets: targetChecks(steps, summary, baseline, o), notes,
+    baseline, steps, summary, targets: targetChecks(steps, summary, baseline, o), ...(floor ? { udpFloor: floor } : {}), notes,
     timeline: { proc: sampler.samples, agent: agent.map(({ pacer, ...rest }) => ({ ...rest, pacer: pacer ? { ...pacer, hist: undefined } : null })), script: script.stats },
   };
   writeJson(join(dir, 'report.json'), report);
@@ -358,8 +373,9 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     const pk = cpuAg.reduce((t, a) => t + a.pacer!.sent + a.pacer!.received, 0);
     ms.mediaCpuPct = measured(cpu / (cpuAg.length * 10), '% of one core', 'sum of raw.agent[].pacer.cpuMs / (agent samples × 1000 ms)');
     ms.mediaPacketsPerSec = measured(pk / cpuAg.length, 'packets/s', 'sum of raw.agent[].pacer.sent + received / agent samples');
+    ms.mediaSentPerSec = measured(cpuAg.reduce((t, a) => t + a.pacer!.sent, 0) / cpuAg.length, 'packets/s', 'sum of raw.agent[].pacer.sent / agent samples');
     ms.mediaUsPerPacket = pk > 0 ? measured((cpu * 1000) / pk, 'µs', 'sum of raw.agent[].pacer.cpuMs × 1000 / sum of sent + received') : missing('µs', 'no packets in the window');
-  } else for (const k of ['mediaCpuPct', 'mediaPacketsPerSec', 'mediaUsPerPacket']) ms[k] = missing('', target.external ? noAgent : 'media thread CPU not known (not Linux, or no agent samples)');
+  } else for (const k of ['mediaCpuPct', 'mediaPacketsPerSec', 'mediaSentPerSec', 'mediaUsPerPacket']) ms[k] = missing('', target.external ? noAgent : 'media thread CPU not known (not Linux, or no agent samples)');
   if (ag.length) {
     const calls = ag.map((a) => a.calls).filter((v): v is number => v !== null);
     ms.concurrentHookline = calls.length ? measured(mean(calls)!, 'calls', 'mean of raw.agent[].calls') : missing('calls', 'the agent did not find the switch');
@@ -439,6 +455,22 @@ function summarize(steps: StepReport[], baseline: Record<string, Measure>, goal:
     out.mediaCoresAtGoal = measured(Math.round(((us * perCall * goal) / 1e6) * 100) / 100, 'cores',
       `steps[${ref.concurrency}] mediaUsPerPacket × (mediaPacketsPerSec / concurrentHookline) × ${goal} calls / 10⁶`);
   } else out.mediaCoresAtGoal = missing('cores', 'no step measured the media threads\' CPU');
+  // The machine's budget at the goal: what bare Node sockets alone need for the largest step's packets per call
+  // (sent at the floor's send cost, received at its receive cost), and what the load generator needs, extrapolated
+  // linearly from its CPU at that step. Both measured in this run; together against the machine's cores.
+  const send = baseline.udpSendUs?.value; const recv = baseline.udpRecvUs?.value;
+  const sentPs = ref?.measures.mediaSentPerSec?.value; const allPs = ref?.measures.mediaPacketsPerSec?.value;
+  const callsUp = ref?.measures.concurrentHookline?.value;
+  if (ref && send != null && recv != null && sentPs != null && allPs != null && callsUp) {
+    const us = (sentPs * send + (allPs - sentPs) * recv) / callsUp;
+    out.floorCoresAtGoal = measured(Math.round(((us * goal) / 1e6) * 100) / 100, 'cores',
+      `(steps[${ref.concurrency}] mediaSentPerSec × baseline.udpSendUs + (mediaPacketsPerSec − mediaSentPerSec) × baseline.udpRecvUs) / concurrentHookline × ${goal} calls / 10⁶`);
+  } else out.floorCoresAtGoal = missing('cores', 'needs the bare UDP floor and a step with media CPU and packet counts');
+  const gen = [...steps].reverse().find((s) => s.measures.sippCpuPct?.value != null && (s.measures.concurrentHookline?.value ?? 0) > 0);
+  if (gen) {
+    out.generatorCoresAtGoal = measured(Math.round(((gen.measures.sippCpuPct!.value! / 100) * (goal / gen.measures.concurrentHookline!.value!)) * 100) / 100, 'cores',
+      `steps[${gen.concurrency}] sippCpuPct / 100 × ${goal} / concurrentHookline (linear extrapolation of the load generator)`);
+  } else out.generatorCoresAtGoal = missing('cores', 'no step measured the load generator\'s CPU');
   return out;
 }
 
@@ -480,13 +512,16 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
   if (o.reference) return []; // the load generator alone: nothing of Hookline's to judge
   const bridge = o.scenario === 'bridge';
   const goal = bridge ? 1000 : 2000;
+  const limit = machineLimit(summary, baseline, goal);
   return [
     {
       target: bridge ? 'bridge concurrent bridged calls (probe inter-arrival error p99 ≤ 5 ms, no loss)' : 'ivr concurrent calls (send pacing p99 ≤ 5 ms, no loss)',
       goal: `≥ ${goal.toLocaleString('en-US')}`,
       measured: (maxHold === null ? 'no step held the bar' : `${maxHold} held${biggest > maxHold ? `, ${biggest} did not` : ` (largest step tried: ${biggest})`}`) + mediaProjection(steps, summary, goal)
+        + (limit ? `; ${limit}` : '')
         + (summary.referenceFirstFailingStep?.value != null ? `; the reference run (SIPp alone, no B2BUA) already fails the bar at ${summary.referenceFirstFailingStep.value} calls: the load generator's limit on this machine` : ''),
-      met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= goal ? true : biggest > maxHold ? false : null,
+      met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= goal ? true : biggest > maxHold || limit ? false : null,
+      ...(limit && !(maxHold !== null && maxHold >= goal) ? { machineLimit: limit } : {}),
     },
     {
       target: 'memory per active call', goal: '≤ 64 KB RSS per call',
@@ -503,6 +538,19 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
       measured: maxHold === null ? 'no step held the bar' : `${maxHold} held`, met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= 300 ? true : null,
     }] : []),
   ];
+}
+
+/**
+ * When this run measured that the goal cannot fit the machine: bare Node sockets for the goal's RTP plus the load
+ * generator need more cores than there are. Undefined when it fits or was not measured.
+ */
+function machineLimit(summary: Record<string, Measure>, baseline: Record<string, Measure>, goal: number): string | undefined {
+  const floor = summary.floorCoresAtGoal?.value; const gen = summary.generatorCoresAtGoal?.value;
+  const cores = os.cpus().length; // as report.machine.cores
+  if (floor == null || gen == null || floor + gen <= cores) return undefined;
+  return `beyond this machine: at ${goal.toLocaleString('en-US')} calls bare Node UDP sockets alone need ${floor} cores for the RTP `
+    + `(${round(baseline.udpSendUs!.value!)} µs per send, ${round(baseline.udpRecvUs!.value!)} µs per receive, measured in this run) `
+    + `and the load generator ${gen} cores (SIPp, extrapolated from its measured CPU): ${round(floor + gen)} > ${cores} cores`;
 }
 
 /** "; the media threads' measured CPU per packet puts RTP alone at N cores for the goal", when measured. */

@@ -31,7 +31,22 @@ export interface StepReport {
   raw: Record<string, unknown>;
 }
 
-export interface TargetCheck { target: string; goal: string; measured: string; met: boolean | null }
+export interface TargetCheck {
+  target: string; goal: string; measured: string; met: boolean | null;
+  /**
+   * Set when the run measured that the goal does not fit this machine at all, whatever the switch does: why, with
+   * the figures (e.g. the bare UDP floor plus the load generator need more cores than the machine has).
+   */
+  machineLimit?: string;
+}
+
+/** How a target's verdict reads in a report or on the console. */
+export function verdict(t: TargetCheck, style: 'md' | 'text'): string {
+  if (t.met === true) return style === 'md' ? 'yes' : 'met';
+  if (t.met === null) return 'not measured';
+  const no = style === 'md' ? '**no**' : 'NOT met';
+  return t.machineLimit ? `${no} (beyond this machine)` : no;
+}
 
 export interface Report {
   schema: 'hookline-bench/1';
@@ -49,6 +64,11 @@ export interface Report {
   steps: StepReport[];
   summary: Record<string, Measure>;
   targets: TargetCheck[];
+  /**
+   * Node's bare UDP floor, run by the bench on this machine before the steps (bench/udp.ts udpFloor): the raw CPU
+   * and packet counts behind baseline.udpSendUs / udpRecvUs. Absent when the run did not measure it.
+   */
+  udpFloor?: { streams: number; seconds: number; sendCpuMs: number; sendPackets: number; recvCpuMs: number; recvPackets: number };
   notes: string[];
   /** Per-second samples of the whole run (process CPU/RSS, agent) for charts and drift. */
   timeline: Record<string, unknown>;
@@ -93,7 +113,7 @@ export function markdown(r: Report, columns: Array<[string, string]>, charts: st
   L.push('');
   if (r.targets.length) {
     L.push('## Targets', '', '| target | goal | measured | met |', '|---|---|---|---|');
-    for (const t of r.targets) L.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`);
+    for (const t of r.targets) L.push(`| ${t.target} | ${t.goal} | ${t.measured} | ${verdict(t, 'md')} |`);
     L.push('');
   }
   if (charts.length) { L.push('## Charts', ''); for (const c of charts) L.push(`![${c}](${c})`); L.push(''); }

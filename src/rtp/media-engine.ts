@@ -813,7 +813,7 @@ export class MediaSession {
 function isPt(n: number): boolean { return Number.isInteger(n) && n >= 0 && n <= 127; }
 
 function emptyStats(): PacerStats {
-  return { sent: 0, lateP50: 0, lateP99: 0, lateMax: 0, resyncs: 0, ticks: 0, received: 0, rejected: 0, rtcp: 0, foreign: 0, gcCount: 0, gcMs: 0, cpuMs: 0, loopP99Ms: 0, loopMaxMs: 0, hist: new Array<number>(HIST_BINS).fill(0) };
+  return { sent: 0, lateP50: 0, lateP99: 0, lateMax: 0, resyncs: 0, ticks: 0, received: 0, rejected: 0, rtcp: 0, foreign: 0, gcCount: 0, gcMs: 0, cpuMs: 0, loopP99Ms: 0, loopMaxMs: 0, heapUsedMB: 0, heapTotalMB: 0, hist: new Array<number>(HIST_BINS).fill(0) };
 }
 
 /** Sum worker stats; percentiles recomputed from the merged histogram. */
@@ -823,6 +823,7 @@ export function mergeStats(all: readonly PacerStats[]): PacerStats {
     out.sent += s.sent; out.resyncs += s.resyncs; out.ticks += s.ticks;
     out.received += s.received; out.rejected += s.rejected; out.rtcp += s.rtcp; out.foreign += s.foreign;
     out.gcCount += s.gcCount; out.gcMs += s.gcMs;
+    out.heapUsedMB += s.heapUsedMB ?? 0; out.heapTotalMB += s.heapTotalMB ?? 0;
     out.cpuMs = out.cpuMs < 0 || s.cpuMs < 0 ? -1 : out.cpuMs + s.cpuMs;
     out.lateMax = Math.max(out.lateMax, s.lateMax);
     out.loopP99Ms = Math.max(out.loopP99Ms, s.loopP99Ms);

@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import os from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { performance, PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getLogger } from '../util/logger.js';
 import { ipLiteralLookup, threadCpuMs } from '../util/thread.js';
@@ -260,11 +261,13 @@ function snapshotStats(reset: boolean): PacerStats {
   let total = 0;
   for (let i = 0; i < HIST_BINS; i++) total += hist[i]!;
   const cpuNow = threadCpuMs();
+  const heap = getHeapStatistics();
   const s: PacerStats = {
     sent: statSent, lateP50: percentile(0.5, total), lateP99: percentile(0.99, total),
     lateMax: total ? statLateMax : 0, resyncs: statResyncs, ticks: statTicks,
     received: statReceived, rejected: statRejected, rtcp: statRtcp, foreign: statForeign, gcCount: statGcCount, gcMs: statGcMs,
-    cpuMs: cpuNow < 0 || cpuBase < 0 ? -1 : cpuNow - cpuBase, loopP99Ms, loopMaxMs, hist: Array.from(hist),
+    cpuMs: cpuNow < 0 || cpuBase < 0 ? -1 : cpuNow - cpuBase, loopP99Ms, loopMaxMs,
+    heapUsedMB: heap.used_heap_size / 1048576, heapTotalMB: heap.total_heap_size / 1048576, hist: Array.from(hist),
   };
   if (reset) {
     loopDelay.reset();

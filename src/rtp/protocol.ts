@@ -111,6 +111,9 @@ export interface PacerStats {
    */
   loopP99Ms: number;
   loopMaxMs: number;
+  /** V8 heap of the media thread(s) at the snapshot, MB (summed when merged): used, and reserved (total). */
+  heapUsedMB: number;
+  heapTotalMB: number;
   /** Lateness histogram: bin i counts sends with lateness in [HIST_MIN + i*HIST_STEP, +HIST_STEP) ms. */
   hist: number[];
 }

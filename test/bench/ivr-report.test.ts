@@ -148,6 +148,17 @@ t.test('ivr bench: a small real run writes a report whose every number came from
     const want = Math.round(((last.mediaUsPerPacket!.value! * (last.mediaPacketsPerSec!.value! / last.concurrentHookline!.value!) * 2000) / 1e6) * 100) / 100;
     t.equal(r.summary.mediaCoresAtGoal!.value, want, 'projection to 2,000 calls from the last step');
     t.match(r.targets[0]!.measured, /µs CPU per packet/, 'the target line quotes the projection');
+    // The bare UDP floor ran in this run; the machine budget at the goal is computed from it and the last step.
+    const f = r.udpFloor!;
+    t.ok(f && f.sendPackets > 0 && f.recvPackets > 0, 'the floor run sent and received packets');
+    t.equal(r.baseline.udpSendUs!.value, Math.round(((f.sendCpuMs * 1000) / f.sendPackets) * 1000) / 1000, 'send floor from the raw floor run');
+    t.equal(r.baseline.udpRecvUs!.value, Math.round(((f.recvCpuMs * 1000) / f.recvPackets) * 1000) / 1000, 'receive floor from the raw floor run');
+    const sent = last.mediaSentPerSec!.value!; const allPk = last.mediaPacketsPerSec!.value!;
+    const us = (sent * r.baseline.udpSendUs!.value! + (allPk - sent) * r.baseline.udpRecvUs!.value!) / last.concurrentHookline!.value!;
+    t.equal(r.summary.floorCoresAtGoal!.value, Math.round(((us * 2000) / 1e6) * 100) / 100, 'floor cores at 2,000 calls from the floor and the last step');
+    t.equal(r.summary.generatorCoresAtGoal!.value, Math.round(((last.sippCpuPct!.value! / 100) * (2000 / last.concurrentHookline!.value!)) * 100) / 100, 'load generator cores at 2,000 calls from the last step');
+    const over = r.summary.floorCoresAtGoal!.value! + r.summary.generatorCoresAtGoal!.value! > r.machine.cores;
+    t.equal(Boolean(r.targets[0]!.machineLimit), over, 'a machine limit is claimed exactly when floor + generator exceed the cores');
   }
   // The two steps are different measurements, not a copied constant.
   const [a, b] = r.steps as [StepReport, StepReport];

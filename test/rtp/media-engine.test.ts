@@ -98,6 +98,8 @@ t.test('engine: audio, DTMF, recording, leak check', async (t) => {
   engine.releasePrompt(ref);
   const st = await engine.pacerStats();
   t.ok(st.sent > 0 && st.received > 0, `pacer sent ${st.sent}, p99 lateness ${st.lateP99.toFixed(1)} ms`);
+  // Two workers' V8 heaps, summed: each uses some and reserves at least what it uses.
+  t.ok(st.heapUsedMB > 0.5 && st.heapTotalMB >= st.heapUsedMB, `worker heaps ${st.heapUsedMB.toFixed(1)} of ${st.heapTotalMB.toFixed(1)} MB`);
 });
 
 t.test('in-band DTMF when telephone-event is not negotiated', async (t) => {

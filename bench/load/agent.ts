@@ -7,7 +7,7 @@
  * instances as the CLI's, since ESM modules are singletons). Nothing runs in worker threads.
  */
 import { isMainThread } from 'node:worker_threads';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { appendFileSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
 
@@ -15,7 +15,8 @@ export interface AgentSample {
   /** Date.now() at the sample. */
   t: number;
   eld: { p50: number; p99: number; max: number };
-  gc: { count: number; ms: number; maxMs: number };
+  /** Main-thread GC this second; `majorMs`/`majorMaxMs`: the mark-compact (full) collections among them. */
+  gc: { count: number; ms: number; maxMs: number; majorMs?: number; majorMaxMs?: number };
   heapUsedMB: number;
   rssMB: number;
   /** Main thread: memory outside the V8 heap (Buffers, ArrayBuffers) and V8's reserved heap, MB. */
@@ -65,9 +66,12 @@ async function main(out: string): Promise<void> {
 
   const eld = monitorEventLoopDelay({ resolution: 5 });
   eld.enable();
-  let gcCount = 0; let gcMs = 0; let gcMax = 0;
+  let gcCount = 0; let gcMs = 0; let gcMax = 0; let majorMs = 0; let majorMax = 0;
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) { gcCount++; gcMs += e.duration; if (e.duration > gcMax) gcMax = e.duration; }
+    for (const e of list.getEntries()) {
+      gcCount++; gcMs += e.duration; if (e.duration > gcMax) gcMax = e.duration;
+      if (((e as unknown as { detail?: { kind?: number } }).detail)?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) { majorMs += e.duration; if (e.duration > majorMax) majorMax = e.duration; }
+    }
   });
   obs.observe({ entryTypes: ['gc'] });
 
@@ -92,7 +96,7 @@ async function main(out: string): Promise<void> {
       const s: AgentSample = {
         t: Date.now(),
         eld: { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 },
-        gc: { count: gcCount, ms: gcMs, maxMs: gcMax },
+        gc: { count: gcCount, ms: gcMs, maxMs: gcMax, majorMs, majorMaxMs: majorMax },
         heapUsedMB: mem.heapUsed / 1048576,
         rssMB: mem.rss / 1048576,
         externalMB: mem.external / 1048576,
@@ -105,7 +109,7 @@ async function main(out: string): Promise<void> {
         pacer,
       };
       eld.reset();
-      gcCount = 0; gcMs = 0; gcMax = 0;
+      gcCount = 0; gcMs = 0; gcMax = 0; majorMs = 0; majorMax = 0;
       try { appendFileSync(out, `${JSON.stringify(s)}\n`); } catch { /* the bench went away */ }
     })();
   }, 1000);

@@ -384,7 +384,12 @@ function buildStep(c: number, start: number, end: number, sipps: SippProcess[], 
     ms.gcMs = measured(ag.reduce((t, a) => t + a.gc.ms, 0), 'ms', 'sum of raw.agent[].gc.ms');
     ms.gcMaxMs = measured(max(ag.map((a) => a.gc.maxMs))!, 'ms', 'max of raw.agent[].gc.maxMs');
     ms.heapUsedMB = measured(max(ag.map((a) => a.heapUsedMB))!, 'MB', 'max of raw.agent[].heapUsedMB');
-  } else for (const k of ['concurrentHookline', 'eldP99Ms', 'gcCount', 'gcMs', 'gcMaxMs', 'heapUsedMB']) ms[k] = missing('', noAgent);
+    // What V8 has reserved (not what is live): where most of the RSS per call goes.
+    const mainT = ag.map((a) => a.heapTotalMB).filter((v): v is number => typeof v === 'number');
+    ms.heapTotalMB = mainT.length ? measured(max(mainT)!, 'MB', 'max of raw.agent[].heapTotalMB (main thread)') : missing('MB', 'the agent did not report heapTotalMB');
+    const medT = ag.map((a) => a.pacer?.workerHeapTotalMB).filter((v): v is number => typeof v === 'number');
+    ms.mediaHeapTotalMB = medT.length ? measured(max(medT)!, 'MB', 'max of raw.agent[].pacer.workerHeapTotalMB (media threads)') : missing('MB', 'the media threads did not report their heaps');
+  } else for (const k of ['concurrentHookline', 'eldP99Ms', 'gcCount', 'gcMs', 'gcMaxMs', 'heapUsedMB', 'heapTotalMB', 'mediaHeapTotalMB']) ms[k] = missing('', noAgent);
   // Processes.
   const pw = inWindow(proc, start + 1000, end);
   const tp = pw.filter((p) => p.role === 'target');
@@ -446,6 +451,14 @@ function summarize(steps: StepReport[], baseline: Record<string, Measure>, goal:
   const slope = fitSlope(pts);
   out.rssPerCallKB = slope === null ? missing('KB', 'needs RSS at two or more steps with different call counts')
     : measured(slope * 1024, 'KB', 'least-squares slope of steps[].measures.targetRssMB against steps[].measures.concurrentHookline');
+  // The same slope for the V8 heaps' reservations: the main thread's, the media threads'.
+  for (const [key, from, what] of [['mainHeapPerCallKB', 'heapTotalMB', 'main thread'], ['mediaHeapPerCallKB', 'mediaHeapTotalMB', 'media threads']] as const) {
+    const hp = steps.map((s) => [s.measures.concurrentHookline?.value, s.measures[from]?.value] as const)
+      .filter((p): p is readonly [number, number] => typeof p[0] === 'number' && typeof p[1] === 'number');
+    const hs = fitSlope(hp);
+    out[key] = hs === null ? missing('KB', `needs the ${what}' heap at two or more steps with different call counts`)
+      : measured(hs * 1024, 'KB', `least-squares slope of steps[].measures.${from} against steps[].measures.concurrentHookline (${what}, V8 reserved)`);
+  }
   out.idleRssMB = baseline.idleRssMB!;
   // What the RTP path alone would cost at the target: the largest step's CPU per packet × its packets per call × goal.
   const ref = [...steps].reverse().find((s) => s.measures.mediaUsPerPacket?.value != null && (s.measures.concurrentHookline?.value ?? 0) > 0);
@@ -525,7 +538,7 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
     },
     {
       target: 'memory per active call', goal: '≤ 64 KB RSS per call',
-      measured: perCall !== null ? `${round(perCall)} KB per call (RSS slope over ${steps.length} steps up to ${biggest} calls)` : 'not measured',
+      measured: perCall !== null ? `${round(perCall)} KB per call (RSS slope over ${steps.length} steps up to ${biggest} calls)${heapShare(summary)}` : 'not measured',
       met: perCall !== null && biggest >= 200 ? perCall <= 64 : null,
     },
     {
@@ -538,6 +551,12 @@ function targetChecks(steps: StepReport[], summary: Record<string, Measure>, bas
       measured: maxHold === null ? 'no step held the bar' : `${maxHold} held`, met: maxHold === null ? (steps.some((s) => s.qualityBar.pass === false) ? false : null) : maxHold >= 300 ? true : null,
     }] : []),
   ];
+}
+
+/** "; of which V8's reserved heaps: main thread N KB, media threads M KB per call", when measured. */
+function heapShare(summary: Record<string, Measure>): string {
+  const a = summary.mainHeapPerCallKB?.value; const b = summary.mediaHeapPerCallKB?.value;
+  return a != null && b != null ? `; of which V8's reserved heaps: main thread ${round(a)} KB, media threads ${round(b)} KB per call` : '';
 }
 
 /**

@@ -160,6 +160,21 @@ t.test('ivr bench: a small real run writes a report whose every number came from
     const over = r.summary.floorCoresAtGoal!.value! + r.summary.generatorCoresAtGoal!.value! > r.machine.cores;
     t.equal(Boolean(r.targets[0]!.machineLimit), over, 'a machine limit is claimed exactly when floor + generator exceed the cores');
   }
+  // Heap reservations per call: the slope over the steps of what the agent reported.
+  const slopeKB = (k: string): number => {
+    const pts = r.steps.map((s) => [s.measures.concurrentHookline!.value!, s.measures[k]!.value!] as const);
+    const mx = pts.reduce((a, p) => a + p[0], 0) / pts.length; const my = pts.reduce((a, p) => a + p[1], 0) / pts.length;
+    let sxx = 0; let sxy = 0;
+    for (const [x, y] of pts) { sxx += (x - mx) ** 2; sxy += (x - mx) * (y - my); }
+    return Math.round((sxy / sxx) * 1024 * 1000) / 1000;
+  };
+  for (const s of r.steps) {
+    t.equal(s.measures.heapTotalMB!.value, Math.round(Math.max(...(s.raw.agent as AgentSample[]).map((a) => a.heapTotalMB!)) * 1000) / 1000, `${s.concurrency}: main heap reserved from raw`);
+  }
+  if (r.steps.every((s) => s.measures.mediaHeapTotalMB!.value !== null)) {
+    t.equal(r.summary.mainHeapPerCallKB!.value, slopeKB('heapTotalMB'), 'main heap per call: slope over the steps');
+    t.equal(r.summary.mediaHeapPerCallKB!.value, slopeKB('mediaHeapTotalMB'), 'media heaps per call: slope over the steps');
+  }
   // The two steps are different measurements, not a copied constant.
   const [a, b] = r.steps as [StepReport, StepReport];
   t.ok(b.measures.packetsSent!.value! > a.measures.packetsSent!.value!, 'more calls, more packets sent');

@@ -1,7 +1,8 @@
 /**
  * Webhook client cost: CPU of the calling thread per webhook round trip, the global `fetch` (undici) against
  * Hookline's `util/http.ts` (`node:http` with a keep-alive agent). Both do what the webhook client does per
- * request: an AbortController with a timeout, a small JSON reply read whole as text.
+ * request: a timeout that cancels it (fetch: an AbortController; util/http.ts: an HttpCancel), a small JSON reply
+ * read whole as text.
  *
  *   fetch_us   fetch: CPU µs of the client thread per request
  *   http_us    util/http.ts: CPU µs per request
@@ -15,7 +16,7 @@ import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { httpRequest } from '../src/util/http.js';
+import { HttpCancel, httpRequest } from '../src/util/http.js';
 import { threadCpuMs } from '../src/util/thread.js';
 
 const REPLY = JSON.stringify({ module: 'tts', data: { text: 'Thanks for calling. Goodbye.' }, children: { _: { module: 'hangup', data: {} } } });
@@ -44,10 +45,10 @@ const viaFetch: Client = async (url) => {
 };
 
 const viaHttp: Client = async (url) => {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), 5000);
+  const cancel = new HttpCancel();
+  const timer = setTimeout(() => cancel.cancel(), 5000);
   try {
-    const res = await httpRequest(url, { method: 'GET', headers: {}, signal: ac.signal, maxBodyBytes: 1 << 20, followRedirects: true });
+    const res = await httpRequest(url, { method: 'GET', headers: {}, cancel, maxBodyBytes: 1 << 20, followRedirects: true });
     return res.body.toString('utf8');
   } finally {
     clearTimeout(timer);

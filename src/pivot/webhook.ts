@@ -12,13 +12,12 @@
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
-import { HttpError, flatHeaders, httpRequest, type HttpResponse } from '../util/http.js';
+import { HttpCancel, HttpError, flatHeaders, httpRequest, type HttpResponse } from '../util/http.js';
 import { validateCallflow, type CallflowNode, type Compat, type ValidationIssue } from './callflow.js';
 import type { JsonErrorInfo, PivotDebugRecord, PivotDebugStore } from './debug-store.js';
 import type { WebhookFailureReason } from './errors.js';
 import { appendQuery, encodeForm, encodeJson, type PivotParams, type ReqFormat } from './params.js';
 import { translateTwiml } from './twiml/translate.js';
-import { ABORTED } from '../util/errors.js';
 
 export const DEFAULT_REQ_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -259,10 +258,10 @@ export class WebhookClient {
     if (ctx.signal?.aborted) return this.fail(log, rec, 'aborted', 'call ended before the request', false);
 
     const timeoutMs = Math.min(this.maxReqTimeoutMs, Math.max(1, req.reqTimeoutMs ?? this.defaultReqTimeoutMs));
-    const ac = new AbortController();
+    const cancel = new HttpCancel();
     let timedOut = false;
-    const timer = this.clock.setTimeout(() => { timedOut = true; ac.abort(ABORTED); }, timeoutMs);
-    const onOuterAbort = (): void => { ac.abort(ABORTED); };
+    const timer = this.clock.setTimeout(() => { timedOut = true; cancel.cancel(); }, timeoutMs);
+    const onOuterAbort = (): void => { cancel.cancel(); };
     ctx.signal?.addEventListener('abort', onOuterAbort, { once: true });
     const aborted = (): WebhookResult => timedOut
       ? this.fail(log, rec, 'timeout', `no complete response within ${timeoutMs} ms`, false)
@@ -276,7 +275,7 @@ export class WebhookClient {
           method,
           headers,
           ...(body !== undefined ? { body } : {}),
-          signal: ac.signal,
+          cancel,
           maxBodyBytes: this.maxBodyBytes,
           // httpc follows GET redirects; a 3xx to a POST is a failure.
           followRedirects: method === 'GET',
@@ -284,7 +283,7 @@ export class WebhookClient {
           bodyFor: (status) => (status === 200 ? 'read' : rec ? 'clip' : 'discard'),
         });
       } catch (err) {
-        if (ac.signal.aborted) return aborted();
+        if (cancel.cancelled) return aborted();
         if (err instanceof HttpError) return this.fail(log, rec, err.reason === 'body_too_large' ? 'body_too_large' : 'connect', err.message, false);
         return this.fail(log, rec, 'connect', String(err), false);
       }
@@ -334,14 +333,14 @@ export class WebhookClient {
       const t = Math.floor(Date.now() / 1000);
       headers['x-hookline-signature'] = `t=${t},v1=${createHmac('sha256', this.signingSecret).update(`${t}.${body}`).digest('hex')}`;
     }
-    const ac = new AbortController();
-    const timer = this.clock.setTimeout(() => { ac.abort(ABORTED); }, this.defaultReqTimeoutMs);
-    const onAbort = (): void => { ac.abort(ABORTED); };
+    const cancel = new HttpCancel();
+    const timer = this.clock.setTimeout(() => { cancel.cancel(); }, this.defaultReqTimeoutMs);
+    const onAbort = (): void => { cancel.cancel(); };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.inFlightCount++;
     try {
       const res = await httpRequest(url.toString(), {
-        method: 'POST', headers, body, signal: ac.signal, maxBodyBytes: this.maxBodyBytes, followRedirects: false, bodyFor: () => 'discard',
+        method: 'POST', headers, body, cancel, maxBodyBytes: this.maxBodyBytes, followRedirects: false, bodyFor: () => 'discard',
       });
       if (res.status < 200 || res.status > 299) this.log.warn({ status: res.status }, 'cdr_url answered with an error');
       return res.status >= 200 && res.status <= 299;

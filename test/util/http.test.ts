@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
-import { HttpError, httpRequest, flatHeaders, MAX_REDIRECTS, type HttpRequestOptions } from '../../src/util/http.js';
+import { HttpCancel, HttpError, httpRequest, flatHeaders, MAX_REDIRECTS, type HttpRequestOptions } from '../../src/util/http.js';
 
 type H = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -147,10 +147,18 @@ t.test('failures: refused, bad URL, bad scheme, reset mid-body, aborted before a
     /* /hang: never answers */
   });
   tt.equal(await failure(httpRequest(`${s.base}/reset`, GET)), 'connect');
-  const pre = new AbortController();
-  pre.abort();
-  tt.equal(await failure(httpRequest(`${s.base}/hang`, { ...GET, signal: pre.signal })), 'aborted');
-  const ac = new AbortController();
-  setTimeout(() => ac.abort(), 30);
-  tt.equal(await failure(httpRequest(`${s.base}/hang`, { ...GET, signal: ac.signal })), 'aborted');
+  const pre = new HttpCancel();
+  pre.cancel();
+  tt.equal(await failure(httpRequest(`${s.base}/hang`, { ...GET, cancel: pre })), 'aborted');
+  const during = new HttpCancel();
+  setTimeout(() => during.cancel(), 30);
+  tt.equal(await failure(httpRequest(`${s.base}/hang`, { ...GET, cancel: during })), 'aborted');
+  during.cancel(); // again, after it settled: nothing happens
+  tt.ok(during.cancelled);
+  // cancelling after a request has completed changes nothing
+  const late = new HttpCancel();
+  const s2 = await server(tt, (_req, res) => { res.end('done'); });
+  tt.equal((await httpRequest(`${s2.base}/`, { ...GET, cancel: late })).body.toString(), 'done');
+  late.cancel();
+  tt.ok(late.cancelled, 'a settled request\'s cancel is a no-op');
 });

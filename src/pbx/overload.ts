@@ -35,6 +35,11 @@ export const TARGET_MS = 250;
 const RISE_PER_MS = 100;
 /** Probe interval, ms. */
 export const PROBE_MS = 100;
+/**
+ * At most one overload episode logged per this many ms: under sustained overload the share can fall to 0 and rise
+ * again every second or two. An episode not logged is counted in the next one's warning; its end is not logged.
+ */
+export const LOG_EVERY_MS = 10_000;
 
 export interface OverloadGuardOptions {
   clock: Clock;
@@ -51,6 +56,10 @@ export class OverloadGuard {
   private lastAt: number;
   private lastDelay = 0;
   private readonly windowMs: number;
+  private loggedAt = -Infinity;
+  private episodeLogged = false;
+  private unloggedEpisodes = 0;
+  private refusedInEpisode = 0;
 
   constructor(private readonly o: OverloadGuardOptions) {
     this.windowMs = o.windowMs ?? 500;
@@ -68,7 +77,7 @@ export class OverloadGuard {
     if (now - this.lastAt >= this.windowMs) this.update(now);
     if (this.steps === 0) return true;
     this.acc += this.steps * STEP;
-    if (this.acc >= 1) { this.acc -= 1; return false; }
+    if (this.acc >= 1) { this.acc -= 1; this.refusedInEpisode++; return false; }
     return true;
   }
 
@@ -84,9 +93,17 @@ export class OverloadGuard {
     else if (d < TARGET_MS / 2) this.steps = Math.max(0, this.steps - 2);
     if (this.steps === 0) this.acc = 0;
     if (before === 0 && this.steps > 0) {
-      this.o.log?.warn({ queueDelayMs: Math.round(d), refusing: this.shedShare }, 'overloaded: INVITEs wait in the receive queue; refusing a share of new calls with 503');
-    } else if (before > 0 && this.steps === 0) {
-      this.o.log?.info('overload over: taking every new call again');
+      this.refusedInEpisode = 0;
+      this.episodeLogged = now - this.loggedAt >= LOG_EVERY_MS;
+      if (!this.episodeLogged) this.unloggedEpisodes++;
+      else {
+        this.loggedAt = now;
+        this.o.log?.warn({ queueDelayMs: Math.round(d), refusing: this.shedShare, ...(this.unloggedEpisodes > 0 ? { episodesNotLogged: this.unloggedEpisodes } : {}) },
+          'overloaded: INVITEs wait in the receive queue; refusing a share of new calls with 503');
+        this.unloggedEpisodes = 0;
+      }
+    } else if (before > 0 && this.steps === 0 && this.episodeLogged) {
+      this.o.log?.info({ refused: this.refusedInEpisode }, 'overload over: taking every new call again');
     }
   }
 }

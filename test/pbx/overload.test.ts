@@ -4,7 +4,8 @@
  */
 import t from 'tap';
 import { FakeClock } from '../../src/util/clock.js';
-import { OverloadGuard, TARGET_MS } from '../../src/pbx/overload.js';
+import { OverloadGuard, TARGET_MS, LOG_EVERY_MS } from '../../src/pbx/overload.js';
+import type { Logger } from '../../src/util/logger.js';
 
 function rig(delays: number[]): { clock: FakeClock; guard: OverloadGuard; reads: () => number } {
   const clock = new FakeClock();
@@ -71,4 +72,29 @@ t.test('a delay between TARGET_MS/4 and TARGET_MS/2 lowers it by 10 %', async (t
   t.equal(Math.round(guard.shedShare * 100), 20);
   clock.tick(500); offer(guard, 1);
   t.equal(Math.round(guard.shedShare * 100), 10);
+});
+
+t.test('logging: one warning per episode at most every LOG_EVERY_MS; the skipped episodes are counted in the next', async (t) => {
+  const clock = new FakeClock();
+  const lines: Array<[string, Record<string, unknown>]> = [];
+  const log = {
+    warn: (o: Record<string, unknown>) => { lines.push(['warn', o]); },
+    info: (o: Record<string, unknown>) => { lines.push(['info', o]); },
+  } as unknown as Logger;
+  let delay = 0;
+  const guard = new OverloadGuard({ clock, windowMs: 500, queueDelay: () => delay, log });
+  const episode = (): void => {
+    delay = TARGET_MS + 350; clock.tick(500); offer(guard, 10); // onset: 40 %, 4 of 10 refused
+    delay = 0; clock.tick(500); offer(guard, 1); clock.tick(500); offer(guard, 1); // 40 → 20 → 0 %
+  };
+  episode();
+  t.same(lines.map((l) => l[0]), ['warn', 'info'], 'the first episode: its onset and its end');
+  t.equal(lines[1]![1].refused, 4, 'the end says how many calls it refused');
+  for (let i = 0; i < 5; i++) episode(); // 5 more within 10 s (1.5 s each)
+  t.equal(lines.length, 2, 'episodes within LOG_EVERY_MS of the last logged one are not logged');
+  clock.tick(LOG_EVERY_MS);
+  episode();
+  t.same(lines.map((l) => l[0]), ['warn', 'info', 'warn', 'info']);
+  t.equal(lines[2]![1].episodesNotLogged, 5, 'the next warning counts the episodes not logged');
+  t.equal(guard.shedShare, 0);
 });

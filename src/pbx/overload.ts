@@ -37,7 +37,8 @@ const RISE_PER_MS = 100;
 export const PROBE_MS = 100;
 /**
  * At most one overload episode logged per this many ms: under sustained overload the share can fall to 0 and rise
- * again every second or two. An episode not logged is counted in the next one's warning; its end is not logged.
+ * again every second or two. An episode that starts sooner is logged once this much time has passed, if it still
+ * lasts; one that is over by then is counted in the next warning, and its end is not logged.
  */
 export const LOG_EVERY_MS = 10_000;
 
@@ -94,14 +95,17 @@ export class OverloadGuard {
     if (this.steps === 0) this.acc = 0;
     if (before === 0 && this.steps > 0) {
       this.refusedInEpisode = 0;
-      this.episodeLogged = now - this.loggedAt >= LOG_EVERY_MS;
-      if (!this.episodeLogged) this.unloggedEpisodes++;
-      else {
-        this.loggedAt = now;
-        this.o.log?.warn({ queueDelayMs: Math.round(d), refusing: this.shedShare, ...(this.unloggedEpisodes > 0 ? { episodesNotLogged: this.unloggedEpisodes } : {}) },
-          'overloaded: INVITEs wait in the receive queue; refusing a share of new calls with 503');
-        this.unloggedEpisodes = 0;
-      }
+      this.episodeLogged = false;
+      this.unloggedEpisodes++;
+    }
+    // An episode is logged at its onset, or later while it lasts once LOG_EVERY_MS have passed since the last one.
+    if (this.steps > 0 && !this.episodeLogged && now - this.loggedAt >= LOG_EVERY_MS) {
+      const skipped = this.unloggedEpisodes - 1;
+      this.episodeLogged = true;
+      this.loggedAt = now;
+      this.unloggedEpisodes = 0;
+      this.o.log?.warn({ queueDelayMs: Math.round(d), refusing: this.shedShare, ...(skipped > 0 ? { episodesNotLogged: skipped } : {}) },
+        'overloaded: INVITEs wait in the receive queue; refusing a share of new calls with 503');
     } else if (before > 0 && this.steps === 0 && this.episodeLogged) {
       this.o.log?.info({ refused: this.refusedInEpisode }, 'overload over: taking every new call again');
     }

@@ -97,4 +97,13 @@ t.test('logging: one warning per episode at most every LOG_EVERY_MS; the skipped
   t.same(lines.map((l) => l[0]), ['warn', 'info', 'warn', 'info']);
   t.equal(lines[2]![1].episodesNotLogged, 5, 'the next warning counts the episodes not logged');
   t.equal(guard.shedShare, 0);
+  // A lasting episode that starts within LOG_EVERY_MS of the last warning is logged once that time has passed.
+  delay = TARGET_MS + 350; clock.tick(500); offer(guard, 1);
+  t.equal(lines.length, 4, 'its onset is too soon after the last warning');
+  delay = 0.6 * TARGET_MS; // the share holds: still overloaded
+  for (let i = 0; i < 20; i++) { clock.tick(500); offer(guard, 1); }
+  t.same(lines.map((l) => l[0]), ['warn', 'info', 'warn', 'info', 'warn'], 'logged while it lasts, LOG_EVERY_MS after the last warning');
+  t.notOk('episodesNotLogged' in lines[4]![1], 'no other episode was skipped');
+  delay = 0; clock.tick(500); offer(guard, 1); clock.tick(500); offer(guard, 1);
+  t.same(lines.map((l) => l[0]), ['warn', 'info', 'warn', 'info', 'warn', 'info'], 'and its end');
 });

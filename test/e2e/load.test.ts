@@ -14,6 +14,10 @@ t.test('SIPp uac: 500 calls at 50 calls/s, 0 failed, then no leaks', { skip: has
   const { sw, port } = await startTestSwitch({
     numbers: { '*': { flow: { module: 'pivot', data: { voice_url: `${script.url}/load`, method: 'post' } } } },
     rtp: { timeoutSeconds: 30 },
+    // The overload guard is off here: when another test file hogs the CPU the SIP receive queue can stand at
+    // 250 ms even at 50 calls/s, and the guard then rightly refuses calls with 503 (seen once, with builds running
+    // beside the tests). This test is about call handling and leaks; pbx/overload and e2e/signalling test the guard.
+    calls: { overloadGuard: false },
   }, { sipTimers: { t1: 50, t2: 400, t4: 500, timerD: 2000 } });
   t.teardown(async () => { await sw.close(); await script.close(); });
 

@@ -40,6 +40,8 @@ export interface BridgeHost {
   answer(): Promise<void>;
   /** 180 to a caller that is still plainly ringing (true), else false: early media or answered. */
   ring(): boolean;
+  /** False when the caller cannot get early media (a delayed offer: no SDP of its own to answer in a 183). */
+  readonly earlyMediaPossible?: boolean;
   play(prompt: Prompt, options?: { signal?: AbortSignal; earlyMedia?: boolean }): Promise<PlayOutcome>;
   hangup(): Promise<void>;
   onEnded(listener: () => void): () => void;
@@ -313,7 +315,7 @@ export class Bridger {
   /** A provisional response on a ringing leg: early media or ringback for the caller. */
   private progress(leg: OutboundLeg, status: number, ignoreEarlyMedia: boolean): void {
     const a = this.call.mediaSession;
-    if (leg.early && !ignoreEarlyMedia && a && leg.media && !this.earlyLeg) {
+    if (leg.early && !ignoreEarlyMedia && a && leg.media && !this.earlyLeg && this.call.earlyMediaPossible !== false) {
       // Relay the far end's early media: 183 to the caller (if not answered) and bridge now.
       this.stopRingback();
       this.earlyLeg = leg;

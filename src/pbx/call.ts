@@ -12,7 +12,7 @@ import {
   Dialog, type IncomingRequest, type SipRequest, type SipStack, type InviteServerTransaction, type SipResponse,
 } from '../sip/index.js';
 import { sessionConfigFor, type MediaEngine, type MediaSession } from '../rtp/media-engine.js';
-import { createAnswer, parseSdp, type NegotiatedAudio, type SessionDescription, type AudioCodec } from '../rtp/sdp.js';
+import { acceptAnswer, createAnswer, createOffer, parseSdp, serializeSdp, type NegotiatedAudio, type SessionDescription, type AudioCodec } from '../rtp/sdp.js';
 import type { TtsService } from '../media/tts/index.js';
 import { tone as makeTone } from '../media/tone.js';
 import type {
@@ -111,7 +111,11 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   constructor(
     private readonly deps: CallDeps,
     readonly invite: IncomingRequest,
-    readonly offer: SessionDescription,
+    /**
+     * The caller's SDP offer; undefined for a delayed offer (an INVITE without SDP, RFC 3261 13.2.1): then our 200 OK
+     * carries the offer and the caller's answer comes in its ACK. No early media is possible before that.
+     */
+    readonly offer: SessionDescription | undefined,
     accountId: string,
   ) {
     const m = invite.message;
@@ -147,7 +151,10 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
           this.end('cancel');
         }
       };
-      tx.onAck = () => { this.dialog?.confirm(); };
+      tx.onAck = (ack) => {
+        this.dialog?.confirm();
+        if (!this.offer) this.ackAnswer(ack.body);
+      };
       tx.onAckTimeout = () => {
         this.log.warn('no ACK for our 200 OK: ending the call');
         void this.sendBye('ack-timeout');
@@ -161,6 +168,8 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   get sipDialog(): Dialog | undefined { return this.dialog; }
   /** The caller's media session (bridging puts outbound legs on its worker). */
   get mediaSession(): MediaSession | undefined { return this.media; }
+  /** Early media needs the caller's offer; a delayed-offer caller gets none before the answer. */
+  get earlyMediaPossible(): boolean { return this.offer !== undefined || this.state === 'answered'; }
   /** True once media flows to the caller (answered, or early media). */
   get mediaStarted(): boolean { return this.media?.config !== undefined; }
 
@@ -250,12 +259,33 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
         void this.hangupWith('media-error');
       }
     });
+    if (!this.offer) {
+      // delayed offer: ours goes in the 200 OK; media starts with the caller's answer in the ACK
+      this.localSdp = createOffer({ address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs });
+      this.localSdpText = serializeSdp(this.localSdp);
+      return;
+    }
     const a = createAnswer(this.offer, { address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs });
     if (!a.ok) throw new Error(`SDP answer failed after the offer was checked: ${a.reason}`);
     this.localSdp = a.answer;
     this.localSdpText = a.sdp;
     this.negotiated = a.media;
     this.hold.peerOffered(this.offer, a.media.mediaIndex);
+  }
+
+  /** Delayed offer: the ACK of our 200 OK carries the caller's answer. Without a usable one the call cannot have media. */
+  private ackAnswer(body: Buffer): void {
+    if (this.state !== 'answered' || !this.localSdp || this.negotiated) return;
+    const n = body.length > 0 ? acceptAnswer(this.localSdp, body.toString('utf8')) : { ok: false as const, reason: 'no SDP in the ACK' };
+    if (!n.ok) {
+      this.log.warn({ reason: n.reason }, 'delayed offer: no usable SDP answer in the ACK; hanging up');
+      void this.hangupWith('media-error');
+      return;
+    }
+    this.negotiated = n.media;
+    this.hold.peerAnswered(n.media.direction);
+    this.startMedia();
+    this.log.debug({ codec: n.media.codec, te: n.media.telephoneEventPt }, 'delayed offer answered in the ACK');
   }
 
   private startMedia(): void {
@@ -302,9 +332,9 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     this.log.info({ codec: this.negotiated?.codec, te: this.negotiated?.telephoneEventPt }, 'answered');
   }
 
-  /** 183 Session Progress with our SDP, then media flows before the answer. */
+  /** 183 Session Progress with our SDP, then media flows before the answer (not for a delayed offer: see play). */
   private earlyMedia(): void {
-    if (this.state !== 'ringing') return;
+    if (this.state !== 'ringing' || !this.offer) return;
     const contact = this.deps.stack.contact(this.info.request || 'hookline', this.invite.source.transport);
     if (this.invite.respond(183, 'Session Progress', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] })) {
       this.state = 'early';
@@ -323,6 +353,9 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (this.state === 'ended') return 'hangup';
     const signal = options.signal;
     if (signal?.aborted) return 'stopped';
+    // Early media needs the caller's offer (an offer cannot go in an unreliable 183): with a delayed offer the
+    // caller keeps hearing its own ringback and the prompt is skipped.
+    if (options.earlyMedia && !this.offer && this.state !== 'answered') return 'finished';
     // Answer (or start early media) when the first audio is ready, so the caller hears ringing, not dead air,
     // while the first sentence is synthesised.
     const ensureMedia = async (): Promise<boolean> => {

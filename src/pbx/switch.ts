@@ -3,14 +3,14 @@
  * Owns every call; `close()` ends them all (BYE / 503) and releases the stack, the media workers and TTS.
  *
  * Inbound INVITE → route by Request-URI user (config `numbers`, then `*`) → SDP offer checked (488 when no
- * common codec) → media session allocated → the number's callflow runs in a PivotSession, which answers,
- * speaks, collects and pivots through the Call's CallControl.
+ * common codec; an INVITE without SDP is a delayed offer, answered in the ACK) → media session allocated → the
+ * number's callflow runs in a PivotSession, which answers, speaks, collects and pivots through the Call's CallControl.
  */
 import { RealClock, type Clock } from '../util/clock.js';
 import { getLogger, type Logger } from '../util/logger.js';
 import { SipStack, type IncomingRequest, type Dialog, type TimerSettings } from '../sip/index.js';
 import { MediaEngine } from '../rtp/media-engine.js';
-import { offerProblem, parseSdp } from '../rtp/sdp.js';
+import { offerProblem, parseSdp, type SessionDescription } from '../rtp/sdp.js';
 import { FliteEngine, PiperEngine, TtsService, type TtsEngine } from '../media/tts/index.js';
 import { PivotSession, PivotDebugStore } from '../pivot/index.js';
 import type { HooklineConfig } from '../cli/config.js';
@@ -333,21 +333,21 @@ export class Switch {
     // A call from a configured device must prove it (407 challenge); other callers are not asked.
     const fromUser = m.from.uri.user;
     if (this.registrar && fromUser !== undefined && this.registrar.device(fromUser) && !this.registrar.authenticate(req, true)) return;
-    const ct = (m.contentType ?? '').split(';')[0]!.trim().toLowerCase();
-    if (m.body.length === 0) {
-      // A delayed offer (offer in our 200, answer in the ACK) is not supported yet.
-      req.respond(488, 'Not Acceptable Here (SDP offer required)', { headers: { Accept: 'application/sdp' } });
-      return;
+    // No body: a delayed offer (RFC 3261 13.2.1): our offer goes in the 200 OK, the caller answers in its ACK.
+    let offer: SessionDescription | undefined;
+    if (m.body.length > 0) {
+      const ct = (m.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+      if (ct !== 'application/sdp') {
+        req.respond(415, 'Unsupported Media Type', { headers: { Accept: 'application/sdp' } });
+        return;
+      }
+      const parsed = parseSdp(m.body.toString('utf8'));
+      if (!parsed.ok) { req.respond(400, `Bad SDP: ${parsed.error}`.slice(0, 120)); return; }
+      // Check the offer before spending a port on it: no common codec → 488.
+      const problem = offerProblem(parsed.sdp, { codecs: this.config.rtp.codecs });
+      if (problem) { req.respond(problem.status, problem.reason.slice(0, 120)); return; }
+      offer = parsed.sdp;
     }
-    if (ct !== 'application/sdp') {
-      req.respond(415, 'Unsupported Media Type', { headers: { Accept: 'application/sdp' } });
-      return;
-    }
-    const parsed = parseSdp(m.body.toString('utf8'));
-    if (!parsed.ok) { req.respond(400, `Bad SDP: ${parsed.error}`.slice(0, 120)); return; }
-    // Check the offer before spending a port on it: no common codec → 488.
-    const problem = offerProblem(parsed.sdp, { codecs: this.config.rtp.codecs });
-    if (problem) { req.respond(problem.status, problem.reason.slice(0, 120)); return; }
 
     // TTS workers stopped for idleness start again now, while the call is answered and its webhook is in flight.
     this.tts.wake();
@@ -367,7 +367,7 @@ export class Switch {
       onDialog: (c, d: Dialog) => { this.stack.dialogs.add(d); this.byDialog.set(d.key, c); },
       bridging: this.bridging,
       conferences: this.conferences,
-    }, req, parsed.sdp, route.account);
+    }, req, offer, route.account);
     this.calls.set(m.callId, call);
     this.callsTotal++;
     this.inSetup++;

@@ -1,7 +1,7 @@
 /**
  * Bridging to outbound trunks against real peers on 127.0.0.1: SIPp plays the carrier (digest auth, RTP echo,
- * busy, ringing until cancelled, 503 then failover), Hookline's own test caller dials in, a real HTTP server
- * is the web script that replies with `resources`.
+ * busy, ringing until cancelled, 503 then failover), Hookline's own test caller dials in (SIPp for a delayed offer),
+ * a real HTTP server is the web script that replies with `resources`.
  */
 import t, { type Test } from 'tap';
 import { fileURLToPath } from 'node:url';
@@ -160,6 +160,19 @@ t.test('bridging to SIP trunks', { skip: hasSipp ? false : 'sipp (sip-tester) no
       await noLeaks(t, sw);
       await sw.close();
     }
+  });
+
+  t.test('a caller with a delayed offer gets 180 (not 183) while the carrier plays early media, then our offer in the 200', async (t) => {
+    const carrier = await startCarrier('carrier-early-media.xml', {}, true);
+    const { sw } = await setup(t, () => resources({}), [{ id: 'trunk', gateways: [gateway(carrier.port)] }]);
+    const res = await runSipp([
+      `127.0.0.1:${sw.addresses().sip[0]!.port}`, '-sf', join(sippDir, 'late-offer-uac.xml'), '-s', '4999', '-m', '1', '-i', '127.0.0.1',
+      '-p', String(await freePort()), '-mp', String(await freeEvenPort()), '-timeout', '30s', '-timeout_error',
+    ], 40000);
+    t.equal(res.successful, 1, `the caller got 180, then a 200 with an offer, and hung up (stderr: ${res.stderr.slice(-300)})`);
+    t.equal((await carrier.done).successful, 1, 'the carrier leg answered and got the BYE');
+    await noLeaks(t, sw);
+    await sw.close();
   });
 
   t.test('a caller already hearing early media gets a local ringback tone while the carrier rings (180 without SDP)', async (t) => {

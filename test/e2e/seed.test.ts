@@ -9,6 +9,7 @@ import { startScriptServer, runSipp, freePort, freeEvenPort, hasSipp, hasBaresip
 import { startTestSwitch } from '../helpers/switch.js';
 
 const scenario = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp/seed-uac.xml');
+const lateOfferScenario = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp/seed-late-offer-uac.xml');
 
 function seedScript(): Promise<ScriptServer> {
   let base = '';
@@ -83,6 +84,23 @@ t.test('seed scenario with SIPp: POST with the Kazoo parameters, RFC 2833 digits
   t.equal(second.path, '/digits');
   t.same(second.params.Digits, { default: '123' }, 'the digits SIPp sent, without the # terminator');
   t.equal(second.params['Call-ID'], p['Call-ID']);
+  t.equal(sw.stats().calls, 0, 'no call left');
+});
+
+t.test('seed scenario with SIPp and a delayed offer: our offer in the 200 OK, SIPp\'s answer in its ACK, its digits reach the web script', { skip: hasSipp ? false : 'sipp (sip-tester) not installed' }, async (t) => {
+  const script = await seedScript();
+  const { sw, port } = await startTestSwitch(seedNumbers(script.url));
+  t.teardown(async () => { await sw.close(); await script.close(); });
+  const res = await runSipp([
+    `127.0.0.1:${port}`, '-sf', lateOfferScenario, '-s', '4999', '-m', '1', '-i', '127.0.0.1', '-p', String(await freePort()),
+    '-mp', String(await freeEvenPort()), '-timeout', '60s', '-timeout_error',
+  ], 90000);
+  t.equal(res.code, 0, `sipp exit code (stderr: ${res.stderr.slice(-500)})`);
+  t.equal(res.successful, 1, 'one successful call: the 200 OK carried our offer');
+  t.equal(res.failed, 0);
+  const reqs = script.requests;
+  t.equal(reqs.length, 2, 'two webhook requests');
+  t.same(reqs[1]?.params.Digits, { default: '123' }, 'the RFC 2833 digits SIPp sent to the address in our offer');
   t.equal(sw.stats().calls, 0, 'no call left');
 });
 

@@ -1,7 +1,7 @@
 /**
  * The switch's SIP behaviour over real sockets on 127.0.0.1, with Hookline's own stack as the phone:
  * OPTIONS, unknown and unsupported methods, unknown numbers, no common codec, CANCEL while the webhook is
- * slow, SIP INFO DTMF, re-INVITE, RTP timeout, malformed datagrams, TCP calls.
+ * slow, SIP INFO DTMF, re-INVITE, RTP timeout, malformed datagrams, TCP calls, delayed offers (SDP in the ACK).
  */
 import t from 'tap';
 import dgram from 'node:dgram';
@@ -156,6 +156,60 @@ t.test('signalling', async (t) => {
     // We never send RTP: after rtp.timeoutSeconds (2 s) the switch hangs up.
     t.ok(await eventually(() => p.byes > byes, 6000), 'BYE from the switch after the RTP timeout');
     t.ok(await eventually(() => sw.stats().calls === 0, 3000));
+  });
+
+  /** INVITE without SDP (a delayed offer); the ACK carries `answerFor(offer in the 200)`, or nothing. */
+  const lateInvite = (answerFor: ((offer: string) => string) | undefined): Promise<{ res: SipResponse; dialog?: Dialog }> => {
+    const req = createRequest({
+      method: 'INVITE', uri: `sip:4999@127.0.0.1:${udp.port}`, from: 'sip:99992@127.0.0.1', to: 'sip:4999@127.0.0.1',
+      contact: [p.stack.contact('99992', 'udp')],
+    });
+    return new Promise((resolve) => {
+      const tx = p.stack.invite(req, udp, (res) => {
+        if (res.status < 200) return;
+        if (res.status >= 300) { resolve({ res }); return; }
+        const dialog = Dialog.fromUac(req, res, tx.peer);
+        tx.sendAck(answerFor ? dialog.createAck({ body: answerFor(res.bodyText()), contentType: 'application/sdp' }) : dialog.createAck());
+        resolve({ res, dialog });
+      });
+    });
+  };
+
+  t.test('delayed offer: an INVITE without SDP gets our offer in the 200 OK; the answer in the ACK starts the media', async (t) => {
+    reply = () => ({ body: { module: 'tts', data: { text: 'You sent no offer, and that is fine.' }, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
+    const rtp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => rtp.bind(0, '127.0.0.1', () => r()));
+    t.teardown(() => rtp.close());
+    const pts: number[] = [];
+    rtp.on('message', (m) => { if (m.length >= 12) pts.push(m[1]! & 0x7f); });
+    let ourOffer = '';
+    const { res, dialog } = await lateInvite((o) => {
+      ourOffer = o;
+      // answer with PCMA only (the second codec we were offered) and telephone-event
+      return offer(rtp.address().port, '8 101');
+    });
+    t.equal(res.status, 200);
+    t.match(res.get('content-type') ?? res.contentType ?? '', /application\/sdp/, 'the 200 OK has a body of SDP');
+    t.match(ourOffer, /m=audio \d+ RTP\/AVP 0 8 101\r\n/, 'the 200 OK carries our offer: PCMU, PCMA, telephone-event');
+    t.match(ourOffer, /a=sendrecv/);
+    t.ok(await eventually(() => pts.length >= 20, 5000), `the greeting's RTP reaches the address in the ACK (${pts.length} packets)`);
+    t.ok(pts.every((pt) => pt === 8), 'in the codec the caller chose in its answer (PCMA)');
+    const bye = await new Promise<SipResponse>((resolve) => {
+      p.stack.sendRequest(dialog!.createRequest('BYE'), dialog!.peer, (r) => { if (r.status >= 200) resolve(r); });
+    });
+    t.equal(bye.status, 200);
+    t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 3000), 'released');
+  });
+
+  t.test('delayed offer: an ACK without an answer (or with an unusable one) ends the call with BYE', async (t) => {
+    reply = () => ({ body: { module: 'tts', data: { text: 'Nobody will hear this.' }, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
+    for (const answer of [undefined, (_o: string): string => offer(40020, '18')]) {
+      const byes = p.byes;
+      const { res } = await lateInvite(answer);
+      t.equal(res.status, 200);
+      t.ok(await eventually(() => p.byes > byes, 5000), `BYE after an ACK ${answer ? 'with no common codec' : 'without SDP'}`);
+      t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 3000), 'released');
+    }
   });
 
   t.test('hold (re-INVITE a=inactive) suspends the RTP timeout; the call stays up', async (t) => {

@@ -535,7 +535,12 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (this.hold.pending) { req.respond(491, 'Request Pending'); return; }
     const contact = this.deps.stack.contact(this.info.request || 'hookline', req.source.transport);
     if (m.body.length === 0) {
-      req.respond(200, 'OK', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] });
+      // A re-INVITE without SDP asks for our offer (our current session, a new version); the answer comes in its ACK.
+      const offer = createOffer({ address: this.deps.mediaAddress, port: this.media.localPort, codecs: this.deps.codecs }, this.localSdp);
+      const text = serializeSdp(offer);
+      const tx = req.inviteTransaction;
+      if (tx) tx.onAck = (ack) => { this.reofferAnswered(offer, text, ack.body); };
+      req.respond(200, 'OK', { body: text, contentType: 'application/sdp', contact: [contact] });
       return;
     }
     const offer = parseSdp(m.body.toString('utf8'));
@@ -553,6 +558,24 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
       this.configureMedia();
     }
     this.hold.peerOffered(offer.sdp, a.media.mediaIndex);
+  }
+
+  /** The ACK of our 200 to a re-INVITE without SDP: its answer to our offer may move the media or put it on hold. */
+  private reofferAnswered(offer: SessionDescription, text: string, body: Buffer): void {
+    if (this.state !== 'answered') return;
+    if (body.length === 0) { this.log.warn('re-INVITE without SDP: no answer in the ACK; media unchanged'); return; }
+    const answer = parseSdp(body.toString('utf8'));
+    if (!answer.ok) { this.log.warn({ reason: answer.error }, 're-INVITE without SDP: unreadable answer in the ACK; media unchanged'); return; }
+    const n = acceptAnswer(offer, answer.sdp);
+    if (!n.ok) { this.log.warn({ reason: n.reason }, 're-INVITE without SDP: unusable answer in the ACK; media unchanged'); return; }
+    this.localSdp = offer;
+    this.localSdpText = text;
+    const prev = this.negotiated;
+    this.negotiated = n.media;
+    // the far end's direction as it declared it (hold or resume), carried to a bridged leg like an offer's
+    this.hold.peerOffered(answer.sdp, n.media.mediaIndex);
+    if (!prev || prev.address !== n.media.address || prev.port !== n.media.port || prev.codec !== n.media.codec
+      || prev.direction !== n.media.direction || prev.telephoneEventPt !== n.media.telephoneEventPt) this.configureMedia();
   }
 
   onDigit(listener: (digit: DtmfDigit) => void): () => void {

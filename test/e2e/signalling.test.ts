@@ -212,6 +212,42 @@ t.test('signalling', async (t) => {
     }
   });
 
+  t.test('a re-INVITE without SDP gets our offer in its 200; the answer in its ACK moves the media', async (t) => {
+    reply = () => ({ body: { module: 'answer', data: {}, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
+    const sock = async (): Promise<{ s: dgram.Socket; pts: number[] }> => {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      t.teardown(() => s.close());
+      const pts: number[] = [];
+      s.on('message', (m) => { if (m.length >= 12) pts.push(m[1]! & 0x7f); });
+      return { s, pts };
+    };
+    const a = await sock(); const b = await sock();
+    const { res, dialog } = await invite(p, udp, offer(a.s.address().port));
+    t.equal(res.status, 200);
+    const d = dialog!;
+    t.ok(await eventually(() => a.pts.length >= 5, 3000), 'RTP to the first address');
+    const firstVersion = /o=\S+ \d+ (\d+)/.exec(res.bodyText())?.[1];
+    const re = await new Promise<SipResponse>((resolve) => {
+      const tx = p.stack.invite(d.createRequest('INVITE'), d.peer, (r) => {
+        if (r.status < 200) return;
+        if (r.status < 300) tx.sendAck(d.createAck({ body: offer(b.s.address().port, '8 101'), contentType: 'application/sdp' }));
+        resolve(r);
+      });
+    });
+    t.equal(re.status, 200);
+    t.match(re.bodyText(), /m=audio \d+ RTP\/AVP 0 8 101/, 'our offer in the 200');
+    t.not(/o=\S+ \d+ (\d+)/.exec(re.bodyText())?.[1], firstVersion, 'a new SDP version');
+    const before = b.pts.length;
+    t.ok(await eventually(() => b.pts.length >= before + 10, 3000), 'RTP moved to the address in the ACK');
+    t.ok(b.pts.every((pt) => pt === 8), 'in the codec chosen in the ACK (PCMA)');
+    const bye = await new Promise<SipResponse>((resolve) => {
+      p.stack.sendRequest(d.createRequest('BYE'), d.peer, (r) => { if (r.status >= 200) resolve(r); });
+    });
+    t.equal(bye.status, 200);
+    t.ok(await eventually(() => sw.stats().calls === 0, 3000));
+  });
+
   t.test('hold (re-INVITE a=inactive) suspends the RTP timeout; the call stays up', async (t) => {
     reply = () => ({ body: { module: 'answer', data: {}, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
     const byes = p.byes;

@@ -449,20 +449,18 @@ function summarize(steps: StepReport[], baseline: Record<string, Measure>, goal:
   };
   const last = steps[steps.length - 1];
   if (last) out.lastStepCpuPct = last.measures.targetCpuPct ?? missing('%', 'not measured');
-  // Memory per call: least-squares slope of RSS against calls up, over the steps (one step alone is GC noise).
-  const pts = steps.map((s) => [s.measures.concurrentHookline?.value, s.measures.targetRssMB?.value] as const)
-    .filter((p): p is readonly [number, number] => typeof p[0] === 'number' && typeof p[1] === 'number');
-  const slope = fitSlope(pts);
-  out.rssPerCallKB = slope === null ? missing('KB', 'needs RSS at two or more steps with different call counts')
-    : measured(slope * 1024, 'KB', 'least-squares slope of steps[].measures.targetRssMB against steps[].measures.concurrentHookline');
-  // The same slope for the V8 heaps' reservations: the main thread's, the media threads'.
-  for (const [key, from, what] of [['mainHeapPerCallKB', 'heapTotalMB', 'main thread'], ['mediaHeapPerCallKB', 'mediaHeapTotalMB', 'media threads']] as const) {
-    const hp = steps.map((s) => [s.measures.concurrentHookline?.value, s.measures[from]?.value] as const)
+  // Memory per call: least-squares slope against calls up, over the steps (one step alone is GC noise): of the RSS,
+  // and of the V8 heaps' reservations (the main thread's, the media threads').
+  const slopePerCall = (from: string, needs: string, note = ''): Measure => {
+    const pts = steps.map((s) => [s.measures.concurrentHookline?.value, s.measures[from]?.value] as const)
       .filter((p): p is readonly [number, number] => typeof p[0] === 'number' && typeof p[1] === 'number');
-    const hs = fitSlope(hp);
-    out[key] = hs === null ? missing('KB', `needs the ${what}' heap at two or more steps with different call counts`)
-      : measured(hs * 1024, 'KB', `least-squares slope of steps[].measures.${from} against steps[].measures.concurrentHookline (${what}, V8 reserved)`);
-  }
+    const slope = fitSlope(pts);
+    return slope === null ? missing('KB', `needs ${needs} at two or more steps with different call counts`)
+      : measured(slope * 1024, 'KB', `least-squares slope of steps[].measures.${from} against steps[].measures.concurrentHookline${note}`);
+  };
+  out.rssPerCallKB = slopePerCall('targetRssMB', 'RSS');
+  out.mainHeapPerCallKB = slopePerCall('heapTotalMB', 'the main thread\'s heap', ' (main thread, V8 reserved)');
+  out.mediaHeapPerCallKB = slopePerCall('mediaHeapTotalMB', 'the media threads\' heaps', ' (media threads, V8 reserved)');
   out.idleRssMB = baseline.idleRssMB!;
   // What the RTP path alone would cost at the target: the largest step's CPU per packet × its packets per call × goal.
   const ref = [...steps].reverse().find((s) => s.measures.mediaUsPerPacket?.value != null && (s.measures.concurrentHookline?.value ?? 0) > 0);

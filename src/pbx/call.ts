@@ -276,16 +276,36 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   /** Delayed offer: the ACK of our 200 OK carries the caller's answer. Without a usable one the call cannot have media. */
   private ackAnswer(body: Buffer): void {
     if (this.state !== 'answered' || !this.localSdp || this.negotiated) return;
-    const n = body.length > 0 ? acceptAnswer(this.localSdp, body.toString('utf8')) : { ok: false as const, reason: 'no SDP in the ACK' };
-    if (!n.ok) {
-      this.log.warn({ reason: n.reason }, 'delayed offer: no usable SDP answer in the ACK; hanging up');
+    const r = this.answerInAck(this.localSdp, body);
+    if (typeof r === 'string') {
+      this.log.warn({ reason: r }, 'delayed offer: no usable SDP answer in the ACK; hanging up');
       void this.hangupWith('media-error');
       return;
     }
-    this.negotiated = n.media;
-    this.hold.peerAnswered(n.media.direction);
-    this.startMedia();
-    this.log.debug({ codec: n.media.codec, te: n.media.telephoneEventPt }, 'delayed offer answered in the ACK');
+    this.adopt(r);
+  }
+
+  /**
+   * The answer to one of our offers, carried by an ACK (a delayed offer, or a re-INVITE without SDP): the negotiated
+   * media, the far end's direction noted (a hold is carried to a bridged leg as for an offer), or why it is unusable.
+   */
+  private answerInAck(offer: SessionDescription, body: Buffer): NegotiatedAudio | string {
+    if (body.length === 0) return 'no SDP in the ACK';
+    const answer = parseSdp(body.toString('utf8'));
+    if (!answer.ok) return `unreadable SDP: ${answer.error}`;
+    const n = acceptAnswer(offer, answer.sdp);
+    if (!n.ok) return n.reason;
+    this.hold.peerOffered(answer.sdp, n.media.mediaIndex);
+    return n.media;
+  }
+
+  /** Media as negotiated now: the worker is (re)configured when there was none or address, codec, direction or events changed. */
+  private adopt(n: NegotiatedAudio): void {
+    const prev = this.negotiated;
+    this.negotiated = n;
+    // a new direction matters too: hold (sendonly/inactive) stops the RTP timeout from firing
+    if (!prev || prev.address !== n.address || prev.port !== n.port || prev.codec !== n.codec
+      || prev.direction !== n.direction || prev.telephoneEventPt !== n.telephoneEventPt) this.configureMedia();
   }
 
   private startMedia(): void {
@@ -334,7 +354,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
 
   /** 183 Session Progress with our SDP, then media flows before the answer (not for a delayed offer: see play). */
   private earlyMedia(): void {
-    if (this.state !== 'ringing' || !this.offer) return;
+    if (this.state !== 'ringing') return;
     const contact = this.deps.stack.contact(this.info.request || 'hookline', this.invite.source.transport);
     if (this.invite.respond(183, 'Session Progress', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] })) {
       this.state = 'early';
@@ -355,7 +375,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (signal?.aborted) return 'stopped';
     // Early media needs the caller's offer (an offer cannot go in an unreliable 183): with a delayed offer the
     // caller keeps hearing its own ringback and the prompt is skipped.
-    if (options.earlyMedia && !this.offer && this.state !== 'answered') return 'finished';
+    if (options.earlyMedia && !this.earlyMediaPossible) return 'finished';
     // Answer (or start early media) when the first audio is ready, so the caller hears ringing, not dead air,
     // while the first sentence is synthesised.
     const ensureMedia = async (): Promise<boolean> => {
@@ -539,7 +559,16 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
       const offer = createOffer({ address: this.deps.mediaAddress, port: this.media.localPort, codecs: this.deps.codecs }, this.localSdp);
       const text = serializeSdp(offer);
       const tx = req.inviteTransaction;
-      if (tx) tx.onAck = (ack) => { this.reofferAnswered(offer, text, ack.body); };
+      if (tx) {
+        tx.onAck = (ack) => {
+          if (this.state !== 'answered') return;
+          const r = this.answerInAck(offer, ack.body);
+          if (typeof r === 'string') { this.log.warn({ reason: r }, 're-INVITE without SDP: no usable answer in the ACK; media unchanged'); return; }
+          this.localSdp = offer;
+          this.localSdpText = text;
+          this.adopt(r);
+        };
+      }
       req.respond(200, 'OK', { body: text, contentType: 'application/sdp', contact: [contact] });
       return;
     }
@@ -549,33 +578,9 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (!a.ok) { req.respond(488, 'Not Acceptable Here'); return; }
     this.localSdp = a.answer;
     this.localSdpText = a.sdp;
-    const prev = this.negotiated;
-    this.negotiated = a.media;
     req.respond(200, 'OK', { body: a.sdp, contentType: 'application/sdp', contact: [contact] });
-    if (prev && (prev.address !== a.media.address || prev.port !== a.media.port || prev.codec !== a.media.codec
-      || prev.direction !== a.media.direction || prev.telephoneEventPt !== a.media.telephoneEventPt)) {
-      // New address, codec or direction (hold: sendonly/inactive stops the RTP timeout from firing).
-      this.configureMedia();
-    }
+    this.adopt(a.media);
     this.hold.peerOffered(offer.sdp, a.media.mediaIndex);
-  }
-
-  /** The ACK of our 200 to a re-INVITE without SDP: its answer to our offer may move the media or put it on hold. */
-  private reofferAnswered(offer: SessionDescription, text: string, body: Buffer): void {
-    if (this.state !== 'answered') return;
-    if (body.length === 0) { this.log.warn('re-INVITE without SDP: no answer in the ACK; media unchanged'); return; }
-    const answer = parseSdp(body.toString('utf8'));
-    if (!answer.ok) { this.log.warn({ reason: answer.error }, 're-INVITE without SDP: unreadable answer in the ACK; media unchanged'); return; }
-    const n = acceptAnswer(offer, answer.sdp);
-    if (!n.ok) { this.log.warn({ reason: n.reason }, 're-INVITE without SDP: unusable answer in the ACK; media unchanged'); return; }
-    this.localSdp = offer;
-    this.localSdpText = text;
-    const prev = this.negotiated;
-    this.negotiated = n.media;
-    // the far end's direction as it declared it (hold or resume), carried to a bridged leg like an offer's
-    this.hold.peerOffered(answer.sdp, n.media.mediaIndex);
-    if (!prev || prev.address !== n.media.address || prev.port !== n.media.port || prev.codec !== n.media.codec
-      || prev.direction !== n.media.direction || prev.telephoneEventPt !== n.media.telephoneEventPt) this.configureMedia();
   }
 
   onDigit(listener: (digit: DtmfDigit) => void): () => void {

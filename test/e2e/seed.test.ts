@@ -36,6 +36,14 @@ function seedScript(): Promise<ScriptServer> {
   return server.then((s) => { base = s.url; return s; });
 }
 
+/** One SIPp call to 4999 with `sf`. */
+async function seedCall(port: number, sf: string): Promise<Awaited<ReturnType<typeof runSipp>>> {
+  return runSipp([
+    `127.0.0.1:${port}`, '-sf', sf, '-s', '4999', '-m', '1', '-i', '127.0.0.1', '-p', String(await freePort()),
+    '-mp', String(await freeEvenPort()), '-timeout', '60s', '-timeout_error',
+  ], 90000);
+}
+
 function seedNumbers(url: string): Record<string, unknown> {
   return {
     accounts: [{ id: 'acct-seed-1' }],
@@ -48,12 +56,7 @@ t.test('seed scenario with SIPp: POST with the Kazoo parameters, RFC 2833 digits
   const { sw, port } = await startTestSwitch(seedNumbers(script.url));
   t.teardown(async () => { await sw.close(); await script.close(); });
 
-  const sipPort = await freePort();
-  const mediaPort = await freeEvenPort();
-  const res = await runSipp([
-    `127.0.0.1:${port}`, '-sf', scenario, '-s', '4999', '-m', '1', '-i', '127.0.0.1', '-p', String(sipPort),
-    '-mp', String(mediaPort), '-timeout', '60s', '-timeout_error',
-  ], 90000);
+  const res = await seedCall(port, scenario);
   t.equal(res.code, 0, `sipp exit code (stderr: ${res.stderr.slice(-500)})`);
   t.equal(res.successful, 1, 'one successful call');
   t.equal(res.failed, 0, 'no failed call');
@@ -91,10 +94,7 @@ t.test('seed scenario with SIPp and a delayed offer: our offer in the 200 OK, SI
   const script = await seedScript();
   const { sw, port } = await startTestSwitch(seedNumbers(script.url));
   t.teardown(async () => { await sw.close(); await script.close(); });
-  const res = await runSipp([
-    `127.0.0.1:${port}`, '-sf', lateOfferScenario, '-s', '4999', '-m', '1', '-i', '127.0.0.1', '-p', String(await freePort()),
-    '-mp', String(await freeEvenPort()), '-timeout', '60s', '-timeout_error',
-  ], 90000);
+  const res = await seedCall(port, lateOfferScenario);
   t.equal(res.code, 0, `sipp exit code (stderr: ${res.stderr.slice(-500)})`);
   t.equal(res.successful, 1, 'one successful call: the 200 OK carried our offer');
   t.equal(res.failed, 0);

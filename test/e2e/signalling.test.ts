@@ -59,6 +59,13 @@ function invite(p: Phone, target: { transport: TransportName; address: string; p
   });
 }
 
+/** BYE in `d`; resolves with the final response. */
+function sendBye(p: Phone, d: Dialog): Promise<SipResponse> {
+  return new Promise((resolve) => {
+    p.stack.sendRequest(d.createRequest('BYE'), d.peer, (r) => { if (r.status >= 200) resolve(r); });
+  });
+}
+
 t.test('signalling', async (t) => {
   let reply: (path: string) => ScriptReply = () => ({ body: { module: 'tts', data: { text: 'Hello.' }, children: { _: { module: 'sleep', data: { duration: 20 } } } } });
   const script = await startScriptServer((req) => reply(req.path));
@@ -194,9 +201,7 @@ t.test('signalling', async (t) => {
     t.match(ourOffer, /a=sendrecv/);
     t.ok(await eventually(() => pts.length >= 20, 5000), `the greeting's RTP reaches the address in the ACK (${pts.length} packets)`);
     t.ok(pts.every((pt) => pt === 8), 'in the codec the caller chose in its answer (PCMA)');
-    const bye = await new Promise<SipResponse>((resolve) => {
-      p.stack.sendRequest(dialog!.createRequest('BYE'), dialog!.peer, (r) => { if (r.status >= 200) resolve(r); });
-    });
+    const bye = await sendBye(p, dialog!);
     t.equal(bye.status, 200);
     t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 3000), 'released');
   });
@@ -241,9 +246,7 @@ t.test('signalling', async (t) => {
     const before = b.pts.length;
     t.ok(await eventually(() => b.pts.length >= before + 10, 3000), 'RTP moved to the address in the ACK');
     t.ok(b.pts.every((pt) => pt === 8), 'in the codec chosen in the ACK (PCMA)');
-    const bye = await new Promise<SipResponse>((resolve) => {
-      p.stack.sendRequest(d.createRequest('BYE'), d.peer, (r) => { if (r.status >= 200) resolve(r); });
-    });
+    const bye = await sendBye(p, d);
     t.equal(bye.status, 200);
     t.ok(await eventually(() => sw.stats().calls === 0, 3000));
   });
@@ -262,9 +265,7 @@ t.test('signalling', async (t) => {
     await new Promise((r) => setTimeout(r, 3000));
     t.equal(p.byes, byes, 'no BYE while on hold, though no RTP arrives');
     t.equal(sw.stats().calls, 1);
-    const bye = await new Promise<SipResponse>((resolve) => {
-      p.stack.sendRequest(d.createRequest('BYE'), d.peer, (r) => { if (r.status >= 200) resolve(r); });
-    });
+    const bye = await sendBye(p, d);
     t.equal(bye.status, 200);
     t.ok(await eventually(() => sw.stats().calls === 0, 3000));
   });
@@ -274,9 +275,7 @@ t.test('signalling', async (t) => {
     const { res, dialog } = await invite(p, tcp, offer(40008));
     t.equal(res.status, 200);
     t.equal(sw.stats().calls, 1);
-    const bye = await new Promise<SipResponse>((resolve) => {
-      p.stack.sendRequest(dialog!.createRequest('BYE'), dialog!.peer, (r) => { if (r.status >= 200) resolve(r); });
-    });
+    const bye = await sendBye(p, dialog!);
     t.equal(bye.status, 200);
     t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().media.sessions === 0, 3000), 'released');
   });

@@ -148,6 +148,8 @@ export class Switch {
     stack.refuseRetryAfterS = SHED_RETRY_AFTER_S;
     stack.admitInvite = () => !this.configImpl.calls.overloadGuard || this.guard.admit();
     this.registrarImpl = config.devices.length > 0 ? new Registrar(config.registrar, config.devices, clock, log.child({ part: 'registrar' })) : undefined;
+    // Gateways (calls and registrations) are located through one resolver and its cache (RFC 3263).
+    const resolver = new SipResolver(config.sip.dnsServers ? { servers: config.sip.dnsServers } : {});
     const legDeps: LegDeps = {
       stack, engine, clock, log: log.child({ part: 'leg' }), codecs: config.rtp.codecs, mediaAddress,
       rtpTimeoutMs: config.rtp.timeoutSeconds * 1000,
@@ -157,11 +159,11 @@ export class Switch {
     };
     this.bridging = {
       config, clock, log, registrar: this.registrar, localHost: stack.contact().uri.host, legDeps,
-      resolver: new SipResolver(config.sip.dnsServers ? { servers: config.sip.dnsServers } : {}),
+      resolver,
     };
     this.conferences = new ConferenceManager(engine, log.child({ part: 'conference' }));
     this.cdrs = new CdrStore(config.cdr, log.child({ part: 'cdr' }));
-    this.trunkRegs = new TrunkRegistrations(stack, clock, log.child({ part: 'trunk' }), config.carriers);
+    this.trunkRegs = new TrunkRegistrations(stack, clock, log.child({ part: 'trunk' }), config.carriers, resolver);
     this.trunkRegs.start();
     stack.onRequest = (req) => {
       try { this.onRequest(req); } catch (err) {
@@ -193,7 +195,7 @@ export class Switch {
     this.cdrs.setConfig(merged.cdr);
     if (!same(old.carriers, merged.carriers)) {
       await this.trunkRegs.close();
-      this.trunkRegs = new TrunkRegistrations(this.stack, this.clock, this.log.child({ part: 'trunk' }), merged.carriers);
+      this.trunkRegs = new TrunkRegistrations(this.stack, this.clock, this.log.child({ part: 'trunk' }), merged.carriers, this.bridging.resolver);
       this.trunkRegs.start();
     }
     this.log.info({ applied, restartNeeded }, 'config reloaded');

@@ -12,9 +12,9 @@ import { getLogger } from '../util/logger.js';
 import { dtmfToEvent } from './telephone-event.js';
 import { concatPcm, dtmfTone, silence } from '../media/tone.js';
 import { HIST_BINS, HIST_MIN_MS, HIST_STEP_MS } from './protocol.js';
-import type { Codec, FromWorker, PacerStats, ToWorker, WorkerInit } from './protocol.js';
+import type { Codec, FromWorker, MediaQuality, PacerStats, ToWorker, WorkerInit } from './protocol.js';
 
-export type { Codec, PacerStats } from './protocol.js';
+export type { Codec, MediaQuality, PacerStats } from './protocol.js';
 
 const log = getLogger('rtp');
 
@@ -88,11 +88,13 @@ export interface MediaSessionConfig {
    * progress); sendonly/inactive: no RTP timeout. Default sendrecv.
    */
   direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** The peer's RTCP port (SDP a=rtcp, RFC 3605); default `port` + 1. */
+  rtcpPort?: number;
 }
 
 /** The session config for a negotiation (sdp.ts `NegotiatedAudio`): one place for every call layer. */
 export function sessionConfigFor(
-  n: { address: string; port: number; codec: Codec; payloadType: number; telephoneEventPt?: number; direction?: MediaSessionConfig['direction'] },
+  n: { address: string; port: number; codec: Codec; payloadType: number; telephoneEventPt?: number; direction?: MediaSessionConfig['direction']; rtcpPort?: number },
   rtpTimeoutMs?: number,
 ): MediaSessionConfig {
   return {
@@ -100,6 +102,7 @@ export function sessionConfigFor(
     ...(n.direction !== undefined ? { direction: n.direction } : {}),
     ...(n.telephoneEventPt !== undefined ? { telephoneEventPt: n.telephoneEventPt } : {}),
     ...(rtpTimeoutMs !== undefined ? { rtpTimeoutMs } : {}),
+    ...(n.rtcpPort !== undefined ? { rtcpPort: n.rtcpPort } : {}),
   };
 }
 
@@ -573,6 +576,8 @@ export class MediaSession {
   private readonly pendingRecorder = new Map<number, (pcm: Int16Array) => void>();
   private nextPlayId = 1;
   private configured: MediaSessionConfig | undefined;
+  /** The stream's quality, reported by the worker when the session closed (RTCP figures included); undefined before. */
+  quality: MediaQuality | undefined;
   private remoteAddr: { address: string; port: number } | undefined;
   private closeResolve: (() => void) | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
@@ -622,6 +627,7 @@ export class MediaSession {
       telephoneEventPt: cfg.telephoneEventPt ?? -1,
       rtpTimeoutMs: dir === 'sendonly' || dir === 'inactive' ? 0 : cfg.rtpTimeoutMs ?? this.engine.rtpTimeoutMs,
       send: dir === 'sendrecv' || dir === 'sendonly',
+      rtcpPort: cfg.rtcpPort !== undefined && Number.isInteger(cfg.rtcpPort) && cfg.rtcpPort > 0 && cfg.rtcpPort <= 65535 ? cfg.rtcpPort : 0,
     });
   }
 
@@ -774,7 +780,7 @@ export class MediaSession {
       case 'recording': { const r = this.pendingRec.get(m.req); this.pendingRec.delete(m.req); r?.(m.pcm); break; }
       case 'recorderData': { const r = this.pendingRecorder.get(m.req); this.pendingRecorder.delete(m.req); r?.(m.pcm); break; }
       case 'recorderEvent': this.emit('recorder', m.reason); break;
-      case 'closed': this.finish('closed'); break;
+      case 'closed': this.quality = m.q; this.finish('closed'); break;
       default: break;
     }
   }

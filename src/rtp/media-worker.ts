@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
 import { performance, PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { getLogger } from '../util/logger.js';
@@ -23,7 +24,8 @@ import { decodeTelephoneEvent, eventToDtmf, TelephoneEvent, END_BIT, DEFAULT_EVE
 import { HIST_BINS, HIST_MIN_MS, HIST_STEP_MS } from './protocol.js';
 import { Mixer, MemberPort } from './mixer.js';
 import { CallRecorder, REC_NONE, REC_FULL } from './recorder.js';
-import type { ConfigureMsg, FromWorker, PacerStats, ToWorker, WorkerInit } from './protocol.js';
+import { RxStats, RtcpInfo, parseRtcp, buildReport, rttFromReport, RTCP_INTERVAL_MS } from './rtcp.js';
+import type { ConfigureMsg, FromWorker, MediaQuality, PacerStats, ToWorker, WorkerInit } from './protocol.js';
 
 const FRAME_MS = 20;
 const FRAME_SAMPLES = 160;
@@ -190,6 +192,23 @@ class Session {
   relayEvent: Buffer | undefined;
   /** Conference member: received audio goes up to the room's mixer, paced frames come down from it. */
   member: MemberPort | undefined;
+  // RTCP (rtcp.ts): what we received, what we sent, where reports go, and the peer's report about us
+  readonly rx = new RxStats();
+  txPackets = 0;
+  txOctets = 0;
+  txAtReport = 0;
+  rtcpAt = 0;
+  /** From the SDP's a=rtcp (RFC 3605); 0 = the RTP port + 1. */
+  rtcpPort = 0;
+  /** Where the peer's RTCP came from (symmetric RTCP), else ''. */
+  rtcpAddr = '';
+  rtcpLatchedPort = 0;
+  cname = '';
+  haveRemoteReport = false;
+  remoteFraction = 0;
+  remoteLost = 0;
+  remoteJitter = 0;
+  rttMs = -1;
 
   constructor(sid: number, rtp: dgram.Socket, rtcp: dgram.Socket) {
     this.sid = sid;
@@ -207,6 +226,7 @@ const sessions = new Map<number, Session>();
 const active: Session[] = [];
 const prompts = new Map<number, Int16Array>();
 const rxPacket = new RtpPacket();
+const rtcpInfo = new RtcpInfo();
 const rxEvent = new TelephoneEvent();
 const mixer = new Mixer();
 
@@ -342,6 +362,8 @@ function sendFrame(s: Session): void {
       s.rtp.send(buf, s.remotePort, s.remoteAddr);
       s.marker = false;
       s.seq = (s.seq + 1) & 0xffff;
+      s.txPackets++;
+      s.txOctets += FRAME_SAMPLES;
       statSent++;
     }
     if (s.dtmfPhase === DtmfPhase.Gap) dtmfGapFrame(s);
@@ -411,6 +433,8 @@ function sendEvent(s: Session): void {
   if (s.sending) {
     s.rtp.send(buf, s.remotePort, s.remoteAddr);
     s.seq = (s.seq + 1) & 0xffff;
+    s.txPackets++;
+    s.txOctets += 4;
     statSent++;
   }
   s.marker = false;
@@ -446,7 +470,7 @@ function enqueueDtmf(s: Session, job: DtmfJob): void {
 function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   if (!s.configured) { statRejected++; return; }
   const len = msg.length;
-  if (looksLikeRtcp(msg, len)) { statRtcp++; return; }
+  if (looksLikeRtcp(msg, len)) { onRtcp(s, msg, len, undefined); return; }
   if (decodeRtp(msg, rxPacket, len, false) !== RtpDecodeResult.Ok) { statRejected++; return; }
   const pt = rxPacket.payloadType;
   const isEvent = pt === s.tePt;
@@ -463,6 +487,7 @@ function onRtp(s: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
   statReceived++;
   s.lastRx = now;
   s.timedOut = false;
+  s.rx.onPacket(rxPacket.ssrc, rxPacket.sequenceNumber, rxPacket.timestamp, now * 8, !isEvent);
   const peer = s.peer;
   if (peer !== undefined && peer.configured) relay(s, peer, msg, isEvent);
   if (isEvent) {
@@ -548,6 +573,8 @@ function relay(s: Session, o: Session, msg: Buffer, isEvent: boolean): void {
   if (o.recorder && !isEvent) recorderEvent(o, o.recorder.tx(buf, HEADER, n, o.dec, outTs));
   o.rtp.send(buf, o.remotePort, o.remoteAddr);
   statSent++;
+  o.txPackets++;
+  o.txOctets += n;
   o.seq = (o.seq + 1) & 0xffff;
   o.marker = false;
   // keep o's own clock continuous with what it relayed, for when the relay stops
@@ -606,7 +633,56 @@ function checkTimeouts(now: number): void {
       s.timedOut = true;
       post({ t: 'timeout', sid: s.sid });
     }
+    if (now >= s.rtcpAt) sendRtcp(s, now, false);
   }
+}
+
+// ---- RTCP (rtcp.ts) ----
+/** The peer's RTCP, on our RTCP port (`rinfo`) or multiplexed on the RTP port (undefined). */
+function onRtcp(s: Session, msg: Buffer, len: number, rinfo: dgram.RemoteInfo | undefined): void {
+  statRtcp++;
+  if (!s.configured || !parseRtcp(msg, len, s.ssrc, rtcpInfo)) return;
+  const now = performance.now();
+  if (rinfo !== undefined && rinfo.address === s.remoteAddr) {
+    // symmetric RTCP: answer where the peer's reports come from (it may sit behind a NAT)
+    s.rtcpAddr = rinfo.address;
+    s.rtcpLatchedPort = rinfo.port;
+  }
+  if (rtcpInfo.haveSr && rtcpInfo.senderSsrc === s.rx.ssrc) {
+    s.rx.lsr = rtcpInfo.srNtpMiddle;
+    s.rx.lsrAt = now;
+  }
+  if (rtcpInfo.haveReport) {
+    s.haveRemoteReport = true;
+    s.remoteFraction = rtcpInfo.fractionLost / 256;
+    s.remoteLost = rtcpInfo.cumulativeLost;
+    s.remoteJitter = rtcpInfo.jitter;
+    const rtt = rttFromReport(rtcpInfo.lsr, rtcpInfo.dlsr, performance.timeOrigin + now);
+    if (rtt >= 0) s.rttMs = rtt;
+  }
+}
+
+/** Our compound report (and BYE at the end) to the peer's RTCP address; the next one in 2.5-7.5 s (RFC 3550 6.2). */
+function sendRtcp(s: Session, now: number, bye: boolean): void {
+  s.rtcpAt = now + RTCP_INTERVAL_MS * (0.5 + Math.random());
+  const addr = s.rtcpAddr !== '' ? s.rtcpAddr : s.remoteAddr;
+  const port = s.rtcpAddr !== '' ? s.rtcpLatchedPort : s.rtcpPort > 0 ? s.rtcpPort : s.remotePort + 1;
+  if (s.remotePort === 0 || port > 65535 || addr === '0.0.0.0' || addr === '::') return;
+  if (s.cname === '') s.cname = randomBytes(12).toString('base64');
+  const sender = s.txPackets !== s.txAtReport;
+  s.txAtReport = s.txPackets;
+  // the timestamp of "now" on our stream: s.ts belongs to the frame due at s.deadline
+  const rtpTs = (s.ts - Math.round((s.deadline - now) * 8)) >>> 0;
+  const buf = buildReport({ ssrc: s.ssrc, sender, rtpTs, packets: s.txPackets, octets: s.txOctets, cname: s.cname }, s.rx, performance.timeOrigin + now, now, bye);
+  s.rtcp.send(buf, port, addr);
+}
+
+function qualityOf(s: Session): MediaQuality {
+  return {
+    sent: s.txPackets, received: s.rx.received, lost: Math.max(0, s.rx.lost), jitterMs: s.rx.jitter / 8,
+    remoteFractionLost: s.haveRemoteReport ? s.remoteFraction : -1, remoteLost: s.haveRemoteReport ? s.remoteLost : -1,
+    remoteJitterMs: s.haveRemoteReport ? s.remoteJitter / 8 : -1, rttMs: s.rttMs,
+  };
 }
 
 // ---- commands ----
@@ -630,7 +706,7 @@ function closeSocket(sock: dgram.Socket): Promise<void> {
 async function open(sid: number, p: number): Promise<void> {
   const type = init.address.includes(':') ? 'udp6' : 'udp4';
   const rtp = dgram.createSocket({ type, lookup: ipLiteralLookup });
-  const rtcp = dgram.createSocket({ type });
+  const rtcp = dgram.createSocket({ type, lookup: ipLiteralLookup });
   // an 'error' without a listener would crash the worker: listen from creation on, not only after binding
   const onSockError = (err: Error): void => { log.debug({ sid, err: err.message }, 'rtp socket error'); };
   rtp.on('error', onSockError);
@@ -646,7 +722,7 @@ async function open(sid: number, p: number): Promise<void> {
   }
   const s = new Session(sid, rtp, rtcp);
   rtp.on('message', (msg, rinfo) => onRtp(s, msg, rinfo));
-  rtcp.on('message', () => { statRtcp++; });
+  rtcp.on('message', (msg, rinfo) => onRtcp(s, msg, msg.length, rinfo));
   sessions.set(sid, s);
   post({ t: 'opened', sid, ok: true });
 }
@@ -662,6 +738,7 @@ function configure(m: ConfigureMsg): void {
   s.pt = m.payloadType & 0x7f;
   s.tePt = m.telephoneEventPt >= 0 ? m.telephoneEventPt & 0x7f : -1;
   s.timeoutMs = m.rtpTimeoutMs;
+  s.rtcpPort = m.rtcpPort;
   if (m.send && !s.sending) s.marker = true; // resuming after hold: a new talkspurt
   s.sending = m.send;
   if (s.tePt < 0) {
@@ -676,6 +753,8 @@ function configure(m: ConfigureMsg): void {
     s.remotePort = m.port;
     s.latchedAddr = '';
     s.latchedPort = 0;
+    s.rtcpAddr = '';
+    s.rtcpLatchedPort = 0;
   }
   s.lastRx = performance.now();
   s.timedOut = false;
@@ -685,6 +764,8 @@ function configure(m: ConfigureMsg): void {
     s.slot = active.length;
     active.push(s);
     s.deadline = performance.now();
+    // the first report comes after half the interval (RFC 3550 6.2), randomised
+    s.rtcpAt = s.deadline + (RTCP_INTERVAL_MS / 2) * (0.5 + Math.random());
     schedule(s.deadline);
   }
 }
@@ -700,6 +781,9 @@ async function close(sid: number): Promise<void> {
   if (!s) { post({ t: 'closed', sid }); return; }
   if (s.closed) return;
   s.closed = true;
+  // RTCP BYE (RFC 3550 6.6) with a last report, then the quality of the stream for the call's record
+  if (s.configured) sendRtcp(s, performance.now(), true);
+  const q = qualityOf(s);
   if (s.slot >= 0) {
     const last = active.pop()!;
     if (last !== s) { active[s.slot] = last; last.slot = s.slot; }
@@ -714,7 +798,7 @@ async function close(sid: number): Promise<void> {
   s.recorder = undefined;
   await Promise.all([closeSocket(s.rtp), closeSocket(s.rtcp)]);
   sessions.delete(sid);
-  post({ t: 'closed', sid });
+  post({ t: 'closed', sid, q });
 }
 
 function handle(m: ToWorker): void {

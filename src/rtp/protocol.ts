@@ -33,6 +33,25 @@ export interface ConfigureMsg {
   readonly rtpTimeoutMs: number;
   /** False for recvonly/inactive: frames are produced (prompts progress) but not sent. */
   readonly send: boolean;
+  /** The peer's RTCP port from its SDP (a=rtcp, RFC 3605); 0 = `port` + 1. */
+  readonly rtcpPort: number;
+}
+
+/** One stream's quality at its end: our counts, and the peer's RTCP report about what we sent (-1 = none came). */
+export interface MediaQuality {
+  /** RTP packets we sent, and received from the peer. */
+  sent: number;
+  received: number;
+  /** Packets of the peer's we never received (RFC 3550 A.3; duplicates do not make it negative here). */
+  lost: number;
+  /** RFC 3550 interarrival jitter of what we received, ms. */
+  jitterMs: number;
+  /** From the peer's last report block about our stream: fraction lost (0..1), cumulative lost, jitter (ms). */
+  remoteFractionLost: number;
+  remoteLost: number;
+  remoteJitterMs: number;
+  /** Round-trip time from the peer's LSR/DLSR echo of our SR, ms. */
+  rttMs: number;
 }
 
 export interface ConfJoinMsg {
@@ -133,7 +152,7 @@ export type FromWorker =
   | { readonly t: 'recording'; readonly sid: number; readonly req: number; readonly pcm: Int16Array }
   | { readonly t: 'recorderEvent'; readonly sid: number; readonly reason: 'full' | 'silence' }
   | { readonly t: 'recorderData'; readonly sid: number; readonly req: number; readonly pcm: Int16Array }
-  | { readonly t: 'closed'; readonly sid: number }
+  | { readonly t: 'closed'; readonly sid: number; readonly q?: MediaQuality }
   | { readonly t: 'pong' }
   /** The outcome of setting the thread's nice value (sent once at start when rtp.niceness is not 0). */
   | { readonly t: 'priority'; readonly ok: boolean; readonly nice: number; readonly message: string }

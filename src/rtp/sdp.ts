@@ -228,6 +228,17 @@ export function directionOf(sdp: SessionDescription, m: SdpMedia): SdpDirection 
   return 'sendrecv';
 }
 
+/** The RTCP port of a media section from `a=rtcp:<port> [nettype addrtype address]` (RFC 3605), or undefined. */
+export function rtcpPortOf(m: SdpMedia): number | undefined {
+  for (const a of m.attributes) {
+    if (a.name !== 'rtcp' || a.value === undefined) continue;
+    const p = /^(\d{1,5})(?:\s|$)/.exec(a.value.trim());
+    const port = p ? Number(p[1]) : 0;
+    if (port > 0 && port <= 65535) return port;
+  }
+  return undefined;
+}
+
 /** a=ptime of a media section in ms, or undefined. */
 export function ptimeOf(m: SdpMedia): number | undefined {
   for (const a of m.attributes) if (a.name === 'ptime' && a.value !== undefined && /^\d+(\.\d+)?$/.test(a.value)) return Number(a.value);
@@ -254,6 +265,8 @@ export interface NegotiatedAudio {
   direction: SdpDirection;
   /** The peer's a=ptime, if any (we always send 20 ms). */
   remotePtime?: number;
+  /** The peer's RTCP port from a=rtcp (RFC 3605), if given; else RTCP goes to `port` + 1. */
+  rtcpPort?: number;
   /** Index of the audio m= line used. */
   mediaIndex: number;
 }
@@ -436,6 +449,8 @@ export function createAnswer(offer: SessionDescription | string, local: LocalMed
   if (used.choice.tePt !== undefined) neg.telephoneEventPt = used.choice.tePt;
   const ptime = ptimeOf(m);
   if (ptime !== undefined) neg.remotePtime = ptime;
+  const rtcpPort = rtcpPortOf(m);
+  if (rtcpPort !== undefined) neg.rtcpPort = rtcpPort;
   return { ok: true, answer, sdp: serializeSdp(answer), media: neg };
 }
 
@@ -476,6 +491,8 @@ export function acceptAnswer(offer: SessionDescription, answer: SessionDescripti
     if (choice.tePt !== undefined) neg.telephoneEventPt = choice.tePt;
     const ptime = ptimeOf(am);
     if (ptime !== undefined) neg.remotePtime = ptime;
+    const rtcpPort = rtcpPortOf(am);
+    if (rtcpPort !== undefined) neg.rtcpPort = rtcpPort;
     return { ok: true, media: neg };
   }
   return { ok: false, status: 488, reason: 'no audio stream in the answer' };

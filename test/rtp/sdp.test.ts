@@ -211,3 +211,18 @@ t.test('offerProblem agrees with createAnswer without building an answer', async
   const pcmaOnly = parseSdp(SIPP);
   if (pcmaOnly.ok) t.equal(offerProblem(pcmaOnly.sdp, { codecs: ['PCMU'] })?.status, 488, 'our codec list is honoured');
 });
+
+t.test('a=rtcp (RFC 3605): the peer\'s RTCP port, in an offer and in an answer', async (t) => {
+  const local = { address: '127.0.0.1', port: 20000 };
+  const lin = createAnswer(LINPHONE, local);
+  t.ok(lin.ok && lin.media.rtcpPort === 7079, 'linphone names port 7079');
+  const sipp = createAnswer(SIPP, local);
+  t.ok(sipp.ok && sipp.media.rtcpPort === undefined, 'none given: undefined (RTP port + 1)');
+  const withAddr = crlf(['v=0', 'o=- 1 1 IN IP4 10.0.0.5', 's=-', 'c=IN IP4 10.0.0.5', 't=0 0', 'm=audio 49170 RTP/AVP 0', 'a=rtcp:53020 IN IP4 10.0.0.5']);
+  const a = acceptAnswer(createOffer(local), withAddr);
+  t.ok(a.ok && a.media.rtcpPort === 53020, 'with an address after the port');
+  for (const bad of ['a=rtcp:0', 'a=rtcp:70000', 'a=rtcp:abc', 'a=rtcp:']) {
+    const r = acceptAnswer(createOffer(local), crlf(['v=0', 'o=- 1 1 IN IP4 10.0.0.5', 's=-', 'c=IN IP4 10.0.0.5', 't=0 0', 'm=audio 49170 RTP/AVP 0', bad]));
+    t.ok(r.ok && r.media.rtcpPort === undefined, `${bad}: ignored`);
+  }
+});

@@ -85,6 +85,8 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   private state: 'ringing' | 'early' | 'answered' | 'ended' = 'ringing';
   private dialog: Dialog | undefined;
   private media: MediaSession | undefined;
+  /** The media session after the call ended (for its quality figures in the CDR). */
+  endedMedia: MediaSession | undefined;
   private negotiated: NegotiatedAudio | undefined;
   private localSdp: SessionDescription | undefined;
   /** Hold carried to a bridged leg (the bridge listens while the legs talk). */
@@ -629,6 +631,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     this.recordings.callEnding();
     const media = this.media;
     this.media = undefined;
+    this.endedMedia = media;
     if (media) void media.close();
     const listeners = [...this.endListeners];
     this.endListeners.clear();

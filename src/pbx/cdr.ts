@@ -10,6 +10,7 @@ import { appendFile } from 'node:fs/promises';
 import type { Logger } from '../util/logger.js';
 import type { CdrConfig } from '../cli/config.js';
 import { ABORTED } from '../util/errors.js';
+import type { MediaQuality } from '../rtp/media-engine.js';
 
 /** Times and outcome, shared by a call and each of its legs. */
 export interface CdrOutcome {
@@ -32,6 +33,31 @@ export interface CdrLeg extends CdrOutcome {
   codec?: string;
   /** Who hung up: the far end (`remote`) or Hookline (`local`). */
   endedBy?: 'local' | 'remote';
+  /** The leg's media, from its RTP counts and RTCP (decision 045); absent when it had no media session. */
+  media?: CdrMedia;
+}
+
+export interface CdrMedia {
+  /** RTP packets we sent to this leg's party and received from it, and its packets that never arrived. */
+  sent: number;
+  received: number;
+  lost: number;
+  /** RFC 3550 interarrival jitter of what we received, ms. */
+  jitterMs: number;
+  /** From the party's own RTCP reports, when it sent any: our packets it lost, its jitter of our stream, the RTT. */
+  remoteLost?: number;
+  remoteJitterMs?: number;
+  rttMs?: number;
+}
+
+/** A leg's CDR media figures from its session's quality (RTCP-derived fields only when the party reported). */
+export function cdrMedia(q: MediaQuality): CdrMedia {
+  const r1 = (x: number): number => Math.round(x * 10) / 10;
+  return {
+    sent: q.sent, received: q.received, lost: q.lost, jitterMs: r1(q.jitterMs),
+    ...(q.remoteFractionLost >= 0 ? { remoteLost: q.remoteLost, remoteJitterMs: r1(q.remoteJitterMs) } : {}),
+    ...(q.rttMs >= 0 ? { rttMs: r1(q.rttMs) } : {}),
+  };
 }
 
 export interface CdrRecording {
@@ -95,6 +121,15 @@ export function cdrForm(r: CdrRecord): URLSearchParams {
     put(`${p}[Hangup-Code]`, `sip:${l.sipCode}`);
     put(`${p}[Codec]`, l.codec);
     put(`${p}[Ended-By]`, l.endedBy);
+    if (l.media) {
+      put(`${p}[RTP-Sent]`, l.media.sent);
+      put(`${p}[RTP-Received]`, l.media.received);
+      put(`${p}[RTP-Lost]`, l.media.lost);
+      put(`${p}[Jitter-Ms]`, l.media.jitterMs);
+      put(`${p}[Remote-Lost]`, l.media.remoteLost);
+      put(`${p}[Remote-Jitter-Ms]`, l.media.remoteJitterMs);
+      put(`${p}[RTT-Ms]`, l.media.rttMs);
+    }
   });
   (r.recordings ?? []).forEach((rec, n) => {
     put(`Recordings[${n}][Status]`, rec.status);

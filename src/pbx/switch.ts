@@ -28,7 +28,7 @@ const RECORDING_WAIT_MS = 120_000;
 import { MediaLoader } from '../media/fetch.js';
 import type { BridgerDeps } from './bridge.js';
 import type { CallflowNode } from '../pivot/callflow.js';
-import { CdrStore, type CdrLeg, type CdrRecord } from './cdr.js';
+import { CdrStore, cdrMedia, type CdrLeg, type CdrRecord } from './cdr.js';
 import { flushRecordings } from './recording.js';
 import { TrunkRegistrations } from './trunk-registration.js';
 import { causeForStatus } from './numbers.js';
@@ -496,25 +496,37 @@ export class Switch {
     try { rec = this.cdrOf(call); } catch (err) { this.log.error({ err: String(err) }, 'CDR failed'); }
     if (rec) {
       const r = rec;
-      if (!call.recordings.used) this.cdrs.add(r);
+      // The legs' media figures come with their sessions' close replies (bounded by the engine's close timeout).
+      const sessions = [call.endedMedia, ...call.legs.map((l) => l.media)];
+      const closing: Array<Promise<void>> = [];
+      for (const s of sessions) { const c = s?.closing; if (c) closing.push(c); }
+      if (closing.length === 0) this.cdrReady(call, r);
       else {
-        // A recorded call's CDR names its recordings: wait (bounded) for their uploads, then write it.
-        let timer: NodeJS.Timeout | undefined;
-        void Promise.race([
-          call.recordings.settled(),
-          new Promise<void>((resolve) => { timer = setTimeout(resolve, RECORDING_WAIT_MS); timer.unref(); }),
-        ]).catch(() => undefined).then(() => {
-          clearTimeout(timer);
-          r.recordings = call.recordings.notes.map((o) => (o.kind === 'uploaded'
-            ? { status: 'uploaded' as const, url: redactUrl(o.url), seconds: o.seconds }
-            : o.kind === 'failed' ? { status: 'failed' as const, url: o.url, reason: o.error } : { status: 'skipped' as const, reason: o.why }));
-          if (call.recordings.pendingUploads > 0) r.recordings.push({ status: 'failed', reason: `upload still running after ${RECORDING_WAIT_MS / 1000} s` });
-          this.cdrs.add(r);
+        void Promise.all(closing).then(() => {
+          sessions.forEach((s, i) => { const q = s?.quality; const leg = r.legs[i]; if (q && leg) leg.media = cdrMedia(q); });
+          this.cdrReady(call, r);
         });
       }
     }
     if (this.calls.get(call.info.callId) === call) this.calls.delete(call.info.callId);
     this.forgetDialog(call, call.sipDialog);
+  }
+
+  /** Store (and post) the record: at once, or once a recorded call's uploads settled (bounded). */
+  private cdrReady(call: Call, r: CdrRecord): void {
+    if (!call.recordings.used) { this.cdrs.add(r); return; }
+    let timer: NodeJS.Timeout | undefined;
+    void Promise.race([
+      call.recordings.settled(),
+      new Promise<void>((resolve) => { timer = setTimeout(resolve, RECORDING_WAIT_MS); timer.unref(); }),
+    ]).catch(() => undefined).then(() => {
+      clearTimeout(timer);
+      r.recordings = call.recordings.notes.map((o) => (o.kind === 'uploaded'
+        ? { status: 'uploaded' as const, url: redactUrl(o.url), seconds: o.seconds }
+        : o.kind === 'failed' ? { status: 'failed' as const, url: o.url, reason: o.error } : { status: 'skipped' as const, reason: o.why }));
+      if (call.recordings.pendingUploads > 0) r.recordings.push({ status: 'failed', reason: `upload still running after ${RECORDING_WAIT_MS / 1000} s` });
+      this.cdrs.add(r);
+    });
   }
 
   /** End every call, then stop SIP, media and TTS. Idempotent. */

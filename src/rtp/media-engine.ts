@@ -595,6 +595,9 @@ export class MediaSession {
 
   /** True once close() was called or the worker died. */
   get closed(): boolean { return this.isClosed || this.closePromise !== undefined; }
+
+  /** Settles once the session has closed (its `quality` is then known); undefined while nobody closed it. */
+  get closing(): Promise<void> | undefined { return this.isClosed ? Promise.resolve() : this.closePromise; }
   /** Where we currently send (configured or latched), if configured. */
   get remote(): { address: string; port: number } | undefined { return this.remoteAddr; }
   get config(): Readonly<MediaSessionConfig> | undefined { return this.configured; }

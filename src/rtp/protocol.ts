@@ -46,7 +46,10 @@ export interface MediaQuality {
   lost: number;
   /** RFC 3550 interarrival jitter of what we received, ms. */
   jitterMs: number;
-  /** From the peer's last report block about our stream: fraction lost (0..1), cumulative lost, jitter (ms). */
+  /**
+   * From the peer's last report block about our stream: fraction lost (0..1), cumulative lost, jitter (ms); all -1
+   * when no report came (`remoteFractionLost` < 0 tells; a cumulative loss can itself be negative with duplicates).
+   */
   remoteFractionLost: number;
   remoteLost: number;
   remoteJitterMs: number;

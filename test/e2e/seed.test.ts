@@ -130,4 +130,10 @@ t.test('seed scenario with baresip: it hears speech, sends digits, and Hookline 
   t.ok(s.seconds > 8, `recording lasts the call (${s.seconds.toFixed(1)} s)`);
   t.ok(s.rms > 1000, `RMS well above silence (${s.rms.toFixed(0)})`);
   t.ok(s.activeSeconds > 5, `speech for most of the greeting and the goodbye (${s.activeSeconds.toFixed(1)} s of sound)`);
+  // RTCP both ways with a real peer (decision 045): the CDR's leg has our counts and what baresip reported about us
+  const media = sw.cdrs.query()[0]?.legs[0]?.media;
+  t.ok(media && media.sent > 400 && media.received > 400, `RTP both ways over the call (${JSON.stringify(media)})`);
+  t.equal(media?.lost, 0, 'nothing lost on loopback');
+  t.ok(media?.remoteLost !== undefined && media.remoteJitterMs !== undefined, 'baresip sent RTCP with a report block about our stream');
+  t.ok(media?.rttMs !== undefined && media.rttMs >= 0 && media.rttMs < 100, `and echoed our SR: round trip ${media?.rttMs} ms`);
 });

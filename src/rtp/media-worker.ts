@@ -198,6 +198,8 @@ class Session {
   txOctets = 0;
   txAtReport = 0;
   rtcpAt = 0;
+  /** Reports sent; a stream that ends before its first one sends no RTCP at all (no BYE either). */
+  rtcpReports = 0;
   /** From the SDP's a=rtcp (RFC 3605); 0 = the RTP port + 1. */
   rtcpPort = 0;
   /** Where the peer's RTCP came from (symmetric RTCP), else ''. */
@@ -675,6 +677,7 @@ function sendRtcp(s: Session, now: number, bye: boolean): void {
   const rtpTs = (s.ts - Math.round((s.deadline - now) * 8)) >>> 0;
   const buf = buildReport({ ssrc: s.ssrc, sender, rtpTs, packets: s.txPackets, octets: s.txOctets, cname: s.cname }, s.rx, performance.timeOrigin + now, now, bye);
   s.rtcp.send(buf, port, addr);
+  s.rtcpReports++;
 }
 
 function qualityOf(s: Session): MediaQuality {
@@ -781,8 +784,10 @@ async function close(sid: number): Promise<void> {
   if (!s) { post({ t: 'closed', sid }); return; }
   if (s.closed) return;
   s.closed = true;
-  // RTCP BYE (RFC 3550 6.6) with a last report, then the quality of the stream for the call's record
-  if (s.configured) sendRtcp(s, performance.now(), true);
+  // RTCP BYE (RFC 3550 6.6) with a last report, from a stream that took part in RTCP. A stream shorter than its
+  // first report interval (1.25-3.75 s) sends none: at hundreds of short calls a second the BYE was a datagram per
+  // call, 0.13 ms of media-thread CPU each on this VM (cps --rate 500)
+  if (s.configured && s.rtcpReports > 0) sendRtcp(s, performance.now(), true);
   const q = qualityOf(s);
   if (s.slot >= 0) {
     const last = active.pop()!;

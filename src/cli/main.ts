@@ -164,6 +164,13 @@ async function call(argv: string[]): Promise<number> {
     if (result.audio) {
       out(`call: heard ${(result.heardSeconds).toFixed(1)} s of sound in ${(result.audio.length / 8000).toFixed(1)} s of audio (RMS ${result.rms.toFixed(0)})${values.record ? `, written to ${values.record}` : ''}`);
     }
+    const m = result.media;
+    if (m) {
+      const far = m.remoteFractionLost >= 0
+        ? `; the far end's RTCP: ${m.remoteLost} of ours lost, jitter ${m.remoteJitterMs.toFixed(1)} ms${m.rttMs >= 0 ? `, round trip ${m.rttMs.toFixed(1)} ms` : ''}`
+        : '; no RTCP report from the far end';
+      out(`call: RTP sent ${m.sent}, received ${m.received}, lost ${m.lost}, jitter ${m.jitterMs.toFixed(1)} ms${far}`);
+    }
   }
   return result.answered ? 0 : 1;
 }

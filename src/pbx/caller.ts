@@ -5,7 +5,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { SipStack, Dialog, createRequest, parseUri, type SipResponse, type InviteClientTransaction, type TransportName } from '../sip/index.js';
-import { MediaEngine, sessionConfigFor, type MediaSession } from '../rtp/media-engine.js';
+import { MediaEngine, sessionConfigFor, type MediaQuality, type MediaSession } from '../rtp/media-engine.js';
 import { createOffer, acceptAnswer, serializeSdp, type AudioCodec } from '../rtp/sdp.js';
 import { RealClock } from '../util/clock.js';
 import { tone as makeTone } from '../media/tone.js';
@@ -49,6 +49,8 @@ export interface CallResult {
   digitsSent: string;
   /** Provisional responses seen (180, 183, ...), in order. */
   progress: number[];
+  /** The media stream's figures once it closed: RTP counts, loss, jitter, and the far end's RTCP report and RTT. */
+  media?: MediaQuality;
 }
 
 /** The local address the OS would use to reach `host` (no packet is sent). */
@@ -215,6 +217,7 @@ export async function placeCall(o: PlaceCallOptions): Promise<CallResult> {
     return result;
   } finally {
     await session?.close();
+    if (session?.quality) result.media = session.quality;
     await engine.close();
     await stack.close();
   }

@@ -64,6 +64,7 @@ t.test('demo switch speaks to the built-in caller; digits are read back', async 
   t.match(r.out, /call: answered/);
   t.match(r.out, /ended by remote/, 'the demo hangs up after reading the digits back');
   t.match(r.out, /sent digits 123#/);
+  t.match(r.out, /call: RTP sent \d+, received \d+, lost 0, jitter [\d.]+ ms; the far end's RTCP: 0 of ours lost/, 'RTP figures and the switch\'s RTCP report');
   t.ok(existsSync(wav), 'recording written');
   const s = wavStats(wav);
   t.ok(s.seconds > 10, `heard the whole call (${s.seconds.toFixed(1)} s)`);

@@ -76,6 +76,8 @@ t.test('baresip registers as a device with digest auth; a device reply rings it;
   lobby.hangup();
   await phone.waitEvent('CALL_CLOSED', 5000);
   t.ok(await eventually(() => sw.stats().calls === 0 && sw.stats().legs === 0 && sw.stats().dialogs === 0, 5000), `both legs ended: ${JSON.stringify(sw.stats())}`);
+  // a CDR is stored once the call's media sessions have closed (their RTP/RTCP figures are in it)
+  t.ok(await eventually(() => sw.cdrs.size === 3, 5000), 'the third call\'s record is stored');
   const cdr = sw.cdrs.query({ limit: 1 })[0];
   t.equal(cdr?.legs[0]?.from, '1002', 'the call came from the lobby device');
   t.equal(cdr?.legs[1]?.target, 'device desk', 'and went to the desk device');

@@ -6,7 +6,7 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startScriptServer, runSipp, freePort, freeEvenPort, hasSipp, hasBaresip, Baresip, wavStats, type ScriptServer } from '../helpers/peers.js';
-import { startTestSwitch } from '../helpers/switch.js';
+import { startTestSwitch, eventually } from '../helpers/switch.js';
 
 const scenario = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp/seed-uac.xml');
 const lateOfferScenario = join(fileURLToPath(new URL('.', import.meta.url)), '../../../test/e2e/sipp/seed-late-offer-uac.xml');
@@ -131,6 +131,7 @@ t.test('seed scenario with baresip: it hears speech, sends digits, and Hookline 
   t.ok(s.rms > 1000, `RMS well above silence (${s.rms.toFixed(0)})`);
   t.ok(s.activeSeconds > 5, `speech for most of the greeting and the goodbye (${s.activeSeconds.toFixed(1)} s of sound)`);
   // RTCP both ways with a real peer (decision 045): the CDR's leg has our counts and what baresip reported about us
+  t.ok(await eventually(() => sw.cdrs.size === 1, 5000), 'the call\'s record is stored once its media closed');
   const media = sw.cdrs.query()[0]?.legs[0]?.media;
   t.ok(media && media.sent > 400 && media.received > 400, `RTP both ways over the call (${JSON.stringify(media)})`);
   t.equal(media?.lost, 0, 'nothing lost on loopback');

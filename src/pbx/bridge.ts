@@ -25,9 +25,8 @@ import type { CarrierConfig, DeviceConfig, HooklineConfig } from '../cli/config.
 import { OutboundLeg, type LegDeps, type LegTarget } from './leg.js';
 import { causeForStatus, formatForCarrier, isGatewayFailure, toE164 } from './numbers.js';
 import type { Registrar } from './registrar.js';
-import { isIP } from 'node:net';
 import { parseUri } from '../sip/index.js';
-import type { SipResolver, SipTarget } from '../sip/resolve.js';
+import { locate, type SipResolver, type SipTarget } from '../sip/resolve.js';
 import type { HoldSync } from './hold.js';
 import { ABORTED } from '../util/errors.js';
 
@@ -120,9 +119,7 @@ export class Bridger {
       for (const gw of carrier.gateways) {
         if (this.call.ended || signal?.aborted) return CALLER_GONE;
         // A host name: its SRV targets (no port given) or addresses, each tried like a gateway of its own.
-        const addrs: SipTarget[] = isIP(gw.host) !== 0 || !this.deps.resolver
-          ? [{ address: gw.host, port: gw.port, transport: gw.transport }]
-          : await this.deps.resolver.resolve(gw.host, gw.srv ? undefined : gw.port, gw.transport);
+        const addrs = await locate(this.deps.resolver, gw.host, gw.srv ? undefined : gw.port, gw.transport);
         if (addrs.length === 0) {
           this.deps.log.warn({ carrier: carrier.id, host: gw.host }, 'gateway host not found in DNS: trying the next');
           last = 503;
@@ -369,9 +366,7 @@ export class Bridger {
     const host = u.host.replace(/^\[|\]$/g, '');
     const transport = String(u.params.transport ?? 'udp').toLowerCase() === 'tcp' ? 'tcp' : 'udp';
     // The same location rules as gateways (RFC 3263: an IP as given, a name by SRV without a port, else A/AAAA).
-    const found: SipTarget[] = isIP(host) !== 0 || !this.deps.resolver
-      ? [{ address: host, port: u.port ?? 5060, transport }]
-      : await this.deps.resolver.resolve(host, u.port, transport);
+    const found = await locate(this.deps.resolver, host, u.port, transport);
     const dest = found[0];
     if (!dest) {
       this.deps.log.info({ host }, '<Dial><Sip>: host not found in DNS');

@@ -9,13 +9,12 @@
  * timeout, a transport error or a 5xx (RFC 3263 4.3); the target that granted the registration is kept for the
  * refreshes and the unregistration, and a failure locates afresh at the next try.
  */
-import { isIP } from 'node:net';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { createRequest, paramValue, randomToken, type SipRequest, type SipResponse, type SipStack, type Source } from '../sip/index.js';
 import { authorize, pickChallenge } from '../sip/auth.js';
 import type { CarrierConfig, GatewayConfig } from '../cli/config.js';
-import type { SipResolver, SipTarget } from '../sip/resolve.js';
+import { locate, type SipResolver, type SipTarget } from '../sip/resolve.js';
 
 /** What registration needs of `SipResolver`. */
 export type RegistrarLocator = Pick<SipResolver, 'resolve'>;
@@ -61,14 +60,9 @@ class GatewayRegistration {
   /** A registration or refresh: to the target that granted the last one, else to the first located target. */
   private round(expires: number): void {
     if (this.granted) { this.send(this.granted, expires, undefined, 0); return; }
-    const h = this.gw.host;
-    if (!this.locator || isIP(h.replace(/^\[|\]$/g, '')) !== 0) {
-      this.begin([{ transport: this.gw.transport, address: h, port: this.gw.port }], expires);
-      return;
-    }
-    void this.locator.resolve(h, this.gw.srv ? undefined : this.gw.port, this.gw.transport).then((targets) => {
-      if (!this.closed) this.begin(targets, expires);
-    });
+    const found = locate(this.locator, this.gw.host, this.gw.srv ? undefined : this.gw.port, this.gw.transport);
+    if (Array.isArray(found)) this.begin(found, expires);
+    else void found.then((targets) => { if (!this.closed) this.begin(targets, expires); });
   }
 
   private begin(targets: SipTarget[], expires: number): void {
@@ -131,7 +125,7 @@ class GatewayRegistration {
     this.registered = false;
     this.granted = undefined;
     const next = this.targets[this.targetIdx + 1];
-    if ((res.status === 408 || res.status >= 500) && next && this.targets[this.targetIdx] === dest) {
+    if ((res.status === 408 || res.status >= 500) && next) {
       // RFC 3263 4.3: no answer, a transport error or a server failure: the next located target, at once.
       this.log.info({ gateway: this.label, target: `${dest.address}:${dest.port}`, status: res.status }, 'gateway registrar failed: trying the next');
       this.targetIdx++;

@@ -95,18 +95,6 @@ export class RxStats {
   get lost(): number { return this.expected - this.received; }
 }
 
-/** The peer's report about our stream and what we derive from it. */
-export interface RemoteReport {
-  /** Fraction of our packets lost since its previous report, 0..1. */
-  fractionLost: number;
-  /** Cumulative packets of ours lost. */
-  cumulativeLost: number;
-  /** Its jitter estimate of our stream, ms (8 kHz). */
-  jitterMs: number;
-  /** Round-trip time from its LSR/DLSR echo, ms; -1 when it has not seen our SR yet. */
-  rttMs: number;
-}
-
 /** What `parseRtcp` found in one compound packet. */
 export class RtcpInfo {
   /** SSRC of the sender of the first packet (SR or RR). */

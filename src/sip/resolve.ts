@@ -46,6 +46,19 @@ export function orderSrv(records: readonly SrvRecord[], random: () => number = M
   return out;
 }
 
+/**
+ * Where to send to `host` (port undefined: SRV first): an IP literal (`[v6]` too) at once, without a DNS round, so a
+ * caller on an IP stays synchronous; a name through `resolver`, or as given when there is none (the OS looks it up).
+ * Calls to gateways and URIs and gateway registration all locate through here.
+ */
+export function locate(resolver: Pick<SipResolver, 'resolve'> | undefined, host: string, port: number | undefined,
+  transport: 'udp' | 'tcp'): SipTarget[] | Promise<SipTarget[]> {
+  const h = host.replace(/^\[|\]$/g, '');
+  const literal = isIP(h) !== 0;
+  if (literal || !resolver) return [{ address: literal ? h : host, port: port ?? 5060, transport }];
+  return resolver.resolve(host, port, transport);
+}
+
 export class SipResolver {
   private readonly resolver = new Resolver();
   private readonly cache = new Map<string, { at: number; targets: SipTarget[] }>();

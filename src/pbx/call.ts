@@ -8,6 +8,7 @@
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { lazyChild, type Logger } from '../util/logger.js';
+import { detach } from '../util/strings.js';
 import {
   Dialog, type IncomingRequest, type SipRequest, type SipStack, type InviteServerTransaction, type SipResponse,
 } from '../sip/index.js';
@@ -110,33 +111,47 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   /** record_caller / record_call of this call, and their upload results (`recordings.notes`). */
   readonly recordings: CallRecordings;
 
+  /**
+   * The caller's INVITE while its transaction needs us: until the 2xx is ACKed or the call ends (a final response
+   * sent). Then it is let go, with the parsed request (2–3 KB) it holds.
+   */
+  private invite: IncomingRequest | undefined;
+  /**
+   * The caller's SDP offer until our answer to it is made; undefined for a delayed offer (an INVITE without SDP,
+   * RFC 3261 13.2.1): then our 200 OK carries the offer and the caller's answer comes in its ACK. No early media is
+   * possible before that.
+   */
+  private offer: SessionDescription | undefined;
+  private readonly delayedOffer: boolean;
+
   constructor(
     private readonly deps: CallDeps,
-    readonly invite: IncomingRequest,
-    /**
-     * The caller's SDP offer; undefined for a delayed offer (an INVITE without SDP, RFC 3261 13.2.1): then our 200 OK
-     * carries the offer and the caller's answer comes in its ACK. No early media is possible before that.
-     */
-    readonly offer: SessionDescription | undefined,
+    invite: IncomingRequest,
+    offer: SessionDescription | undefined,
     accountId: string,
   ) {
+    this.invite = invite;
+    this.offer = offer;
+    this.delayedOffer = offer === undefined;
     const m = invite.message;
     const fromUser = m.from.uri.user ?? '';
+    // The call's record outlives the INVITE: its own copies of the parsed strings (util/strings.ts).
+    const callId = detach(m.callId);
     this.info = {
-      callId: m.callId,
+      callId,
       accountId,
       direction: 'inbound',
-      ...(m.from.displayName ? { callerIdName: m.from.displayName } : {}),
-      ...(fromUser ? { callerIdNumber: fromUser } : {}),
-      from: fromUser,
-      fromRealm: m.from.uri.host,
-      to: m.to.uri.user ?? '',
-      toRealm: m.to.uri.host,
-      request: m.uri.user ?? '',
-      requestRealm: m.uri.host,
+      ...(m.from.displayName ? { callerIdName: detach(m.from.displayName) } : {}),
+      ...(fromUser ? { callerIdNumber: detach(fromUser) } : {}),
+      from: detach(fromUser),
+      fromRealm: detach(m.from.uri.host),
+      to: detach(m.to.uri.user ?? ''),
+      toRealm: detach(m.to.uri.host),
+      request: detach(m.uri.user ?? ''),
+      requestRealm: detach(m.uri.host),
     };
     this.startedAt = deps.clock.now();
-    this.log = lazyChild(deps.log, { callId: m.callId });
+    this.log = lazyChild(deps.log, { callId });
     this.hold = new HoldSync({
       stack: deps.stack, clock: deps.clock, log: this.log, mediaAddress: deps.mediaAddress,
       current: () => (this.state === 'answered' && this.dialog && this.media && this.localSdp && this.negotiated
@@ -155,7 +170,8 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
       };
       tx.onAck = (ack) => {
         this.dialog?.confirm();
-        if (!this.offer) this.ackAnswer(ack.body);
+        if (this.delayedOffer) this.ackAnswer(ack.body);
+        this.releaseInvite();
       };
       tx.onAckTimeout = () => {
         this.log.warn('no ACK for our 200 OK: ending the call');
@@ -171,7 +187,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   /** The caller's media session (bridging puts outbound legs on its worker). */
   get mediaSession(): MediaSession | undefined { return this.media; }
   /** Early media needs the caller's offer; a delayed-offer caller gets none before the answer. */
-  get earlyMediaPossible(): boolean { return this.offer !== undefined || this.state === 'answered'; }
+  get earlyMediaPossible(): boolean { return !this.delayedOffer || this.state === 'answered'; }
   /** True once media flows to the caller (answered, or early media). */
   get mediaStarted(): boolean { return this.media?.config !== undefined; }
 
@@ -261,18 +277,20 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
         void this.hangupWith('media-error');
       }
     });
-    if (!this.offer) {
+    const offer = this.offer;
+    this.offer = undefined;
+    if (!offer) {
       // delayed offer: ours goes in the 200 OK; media starts with the caller's answer in the ACK
       this.localSdp = createOffer({ address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs });
       this.localSdpText = serializeSdp(this.localSdp);
       return;
     }
-    const a = createAnswer(this.offer, { address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs });
+    const a = createAnswer(offer, { address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs });
     if (!a.ok) throw new Error(`SDP answer failed after the offer was checked: ${a.reason}`);
     this.localSdp = a.answer;
     this.localSdpText = a.sdp;
     this.negotiated = a.media;
-    this.hold.peerOffered(this.offer, a.media.mediaIndex);
+    this.hold.peerOffered(offer, a.media.mediaIndex);
   }
 
   /** Delayed offer: the ACK of our 200 OK carries the caller's answer. Without a usable one the call cannot have media. */
@@ -331,8 +349,10 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
 
   private async doAnswer(): Promise<void> {
     if (!this.media) throw new Error('media not prepared');
-    const contact = this.deps.stack.contact(this.info.request || 'hookline', this.invite.source.transport);
-    const res = this.invite.respond(200, 'OK', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] });
+    const invite = this.invite;
+    if (!invite) throw new Error('the INVITE transaction is over');
+    const contact = this.deps.stack.contact(this.info.request || 'hookline', invite.source.transport);
+    const res = invite.respond(200, 'OK', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] });
     if (!res) {
       this.end('answer-failed');
       throw new Error('could not send 200 OK (transaction gone)');
@@ -341,7 +361,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     this.finalStatus = 200;
     this.answeredAt = this.deps.clock.now();
     this.deps.onAnswered?.(this);
-    const d = Dialog.fromUas(this.invite.message, this.invite.toTag, contact, this.invite.source);
+    const d = Dialog.fromUas(invite.message, invite.toTag, contact, invite.source);
     this.dialog = d;
     this.deps.onDialog(this, d);
     this.startMedia();
@@ -356,9 +376,10 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
 
   /** 183 Session Progress with our SDP, then media flows before the answer (not for a delayed offer: see play). */
   private earlyMedia(): void {
-    if (this.state !== 'ringing') return;
-    const contact = this.deps.stack.contact(this.info.request || 'hookline', this.invite.source.transport);
-    if (this.invite.respond(183, 'Session Progress', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] })) {
+    const invite = this.invite;
+    if (this.state !== 'ringing' || !invite) return;
+    const contact = this.deps.stack.contact(this.info.request || 'hookline', invite.source.transport);
+    if (invite.respond(183, 'Session Progress', { body: this.localSdpText, contentType: 'application/sdp', contact: [contact] })) {
       this.state = 'early';
       this.startMedia();
     }
@@ -367,7 +388,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   /** Send 180 Ringing if the caller is still plainly ringing; false once early media or the answer started. */
   ring(): boolean {
     if (this.state !== 'ringing') return false;
-    this.invite.respond(180, 'Ringing');
+    this.invite?.respond(180, 'Ringing');
     return true;
   }
 
@@ -490,7 +511,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (this.state === 'ended') return this.byeInFlight ?? Promise.resolve();
     if (this.state === 'answered') return this.sendBye('local-hangup');
     const code = options.code !== undefined && options.code >= 300 && options.code <= 699 ? options.code : 480;
-    this.invite.respond(code, options.reason);
+    this.invite?.respond(code, options.reason);
     this.finalStatus = code;
     this.end('rejected');
     return Promise.resolve();
@@ -498,7 +519,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
 
   private hangupWith(reason: EndReason): Promise<void> {
     if (this.state === 'answered') return this.sendBye(reason);
-    if (this.state !== 'ended') { this.invite.respond(500, 'Media Failure'); this.finalStatus = 500; this.end(reason); }
+    if (this.state !== 'ended') { this.invite?.respond(500, 'Media Failure'); this.finalStatus = 500; this.end(reason); }
     return Promise.resolve();
   }
 
@@ -610,8 +631,23 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   /** Switch shutdown: BYE or 503, then release. */
   shutdown(): Promise<void> {
     if (this.state === 'answered') return this.sendBye('shutdown');
-    if (this.state !== 'ended') { this.invite.respond(503, 'Service Unavailable'); this.finalStatus = 503; this.end('shutdown'); }
+    if (this.state !== 'ended') { this.invite?.respond(503, 'Service Unavailable'); this.finalStatus = 503; this.end('shutdown'); }
     return Promise.resolve();
+  }
+
+  /** Not answered yet: refuse the call with this final response and end it (`reason` for the CDR). */
+  refuse(code: number, reason: string, endReason: EndReason): void {
+    if (this.state !== 'ringing' && this.state !== 'early') return;
+    this.invite?.respond(code, reason);
+    this.finalStatus = code;
+    this.end(endReason);
+  }
+
+  /** The INVITE transaction needs the call no more (see `invite`). */
+  private releaseInvite(): void {
+    const tx = this.invite?.inviteTransaction;
+    if (tx) { tx.onCancel = null; tx.onAckTimeout = null; tx.onAck = null; }
+    this.invite = undefined;
   }
 
   /** Release everything; idempotent. */
@@ -623,8 +659,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     this.deps.clock.clearTimeout(this.maxTimer);
     for (const h of this.timers) this.deps.clock.clearTimeout(h);
     this.timers.clear();
-    const tx = this.invite.serverTransaction as InviteServerTransaction | null;
-    if (tx) { tx.onCancel = null; tx.onAckTimeout = null; }
+    this.releaseInvite();
     for (const r of this.plays.values()) r('stopped');
     this.plays.clear();
     if (this.dialog) this.dialog.terminate();

@@ -11,7 +11,8 @@
  */
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
-import { paramValue, formatNameAddr, type IncomingRequest, type SipUri, type Source } from '../sip/index.js';
+import { detach } from '../util/strings.js';
+import { detachUri, paramValue, formatNameAddr, type IncomingRequest, type SipUri, type Source } from '../sip/index.js';
 import { challenge, NonceSource, parseCredentials, verifyCredentials } from '../sip/auth.js';
 import type { DeviceConfig, RegistrarConfig } from '../cli/config.js';
 
@@ -131,10 +132,11 @@ export class Registrar {
       }
       if (i >= 0) list.splice(i, 1);
       if (exp === 0) continue;
-      const uri = c.uri;
+      // A binding lives up to its expiry: its own copies of the parsed strings (util/strings.ts).
+      const uri = detachUri(c.uri);
       const source: Source = { transport: req.source.transport, address: req.source.address, port: req.source.port };
       if (req.source.connectionId !== undefined) source.connectionId = req.source.connectionId;
-      list.unshift({ uri, source, expiresAt: now + exp * 1000, callId: m.callId, cseq: m.cseq.seq, params: stripExpires(c.params) });
+      list.unshift({ uri, source, expiresAt: now + exp * 1000, callId: detach(m.callId), cseq: m.cseq.seq, params: detach(stripExpires(c.params)) });
     }
     if (list.length > this.cfg.maxContacts) list = list.slice(0, this.cfg.maxContacts);
     if (list.length === 0) this.bindings.delete(aorUser); else this.bindings.set(aorUser, list);

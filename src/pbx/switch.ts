@@ -381,7 +381,7 @@ export class Switch {
       await call.prepareMedia();
     } catch (err) {
       this.log.error({ err: String(err), callId: call.info.callId }, 'no media session for the call');
-      if (!call.ended) { call.invite.respond(503, 'Service Unavailable (no media port)'); call.end('media-error'); }
+      call.refuse(503, 'Service Unavailable (no media port)', 'media-error');
       return;
     }
     if (call.ended) return;

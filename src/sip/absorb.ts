@@ -13,6 +13,7 @@
  * `max` entries (the oldest go first when full, which only shortens their wait).
  */
 import type { Source } from './message.js';
+import { detach } from '../util/strings.js';
 import type { TimerBucket, TimerQueue, TimerTarget } from './timer-queue.js';
 
 export class Absorbed implements TimerTarget {
@@ -41,8 +42,11 @@ export class AbsorbList {
     const again = this.entries.get(key);
     if (again !== undefined) this.remove(again);
     if (this.entries.size >= this.max) this.remove(this.entries.values().next().value!);
-    const e = new Absorbed(this, key, bytes, peer);
-    this.entries.set(key, e);
+    // The key is built from the request's Via and Call-ID: its own copy, or it would keep the request's text for the
+    // 32 s (util/strings.ts).
+    const to = peer === null ? null : { ...peer, address: detach(peer.address) };
+    const e = new Absorbed(this, detach(key), bytes, to);
+    this.entries.set(e.key, e);
     this.timers.set(e, 0, this.ms);
   }
 

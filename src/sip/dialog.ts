@@ -16,7 +16,8 @@ import {
   SipRequest, canonicalName, type Header, type NameAddr, type SipResponse, type SipUri, type Source,
 } from './message.js';
 import type { HeaderInput } from './serializer.js';
-import { formatNameAddr, parseNameAddr } from './uri.js';
+import { detachNameAddr, detachUri, formatNameAddr, parseNameAddr } from './uri.js';
+import { detach } from '../util/strings.js';
 import { isIP } from 'node:net';
 
 export type DialogState = 'early' | 'confirmed' | 'terminated';
@@ -55,7 +56,7 @@ function uasPeer(peer: Source, routeSet: readonly string[], contact: SipUri | un
   if (!next) return out;
   const host = next.host.startsWith('[') ? next.host.slice(1, -1) : next.host;
   if (isIP(host) === 0) return out;
-  out.address = host;
+  out.address = detach(host);
   out.port = next.port ?? 5060;
   return out;
 }
@@ -93,16 +94,18 @@ export class Dialog {
   }) {
     this.state = init.state;
     this.isUac = init.isUac;
-    this.callId = init.callId;
-    this.localTag = init.localTag;
-    this.remoteTag = init.remoteTag;
-    this.localUri = init.localUri;
-    this.remoteUri = init.remoteUri;
+    // A dialog lives as long as its call: its own copies of the parsed strings (util/strings.ts), so that it does not
+    // keep the text of the message it was made from.
+    this.callId = detach(init.callId);
+    this.localTag = detach(init.localTag);
+    this.remoteTag = detach(init.remoteTag);
+    this.localUri = detachNameAddr(init.localUri);
+    this.remoteUri = detachNameAddr(init.remoteUri);
     this.localSeq = init.localSeq;
     this.inviteSeq = init.localSeq;
     this.remoteSeq = init.remoteSeq;
-    this.remoteTarget = init.remoteTarget;
-    this.routeSet = init.routeSet;
+    this.remoteTarget = detachUri(init.remoteTarget);
+    this.routeSet = init.routeSet.map(detach);
     this.localContact = init.localContact;
     this.peer = init.peer;
   }
@@ -223,7 +226,7 @@ export class Dialog {
       if (this.remoteSeq !== undefined && req.cseq.seq < this.remoteSeq) return false;
       this.remoteSeq = req.cseq.seq;
     }
-    if (TARGET_REFRESH.has(req.method) && req.contact[0]) this.remoteTarget = req.contact[0].uri;
+    if (TARGET_REFRESH.has(req.method) && req.contact[0]) this.remoteTarget = detachUri(req.contact[0].uri);
     return true;
   }
 
@@ -231,7 +234,7 @@ export class Dialog {
   receiveResponse(res: SipResponse): void {
     if (res.status >= 200 && res.status < 300) {
       if (this.state === 'early') this.state = 'confirmed';
-      if (TARGET_REFRESH.has(res.cseq.method) && res.contact[0]) this.remoteTarget = res.contact[0].uri;
+      if (TARGET_REFRESH.has(res.cseq.method) && res.contact[0]) this.remoteTarget = detachUri(res.contact[0].uri);
     }
   }
 }

@@ -9,6 +9,7 @@
  * Functions return `null` for malformed input; they never throw.
  */
 import type { NameAddr, SipUri } from './message.js';
+import { detach } from '../util/strings.js';
 
 function parsePort(s: string): number | undefined | null {
   if (s.length === 0 || s.length > 5) return null;
@@ -130,6 +131,27 @@ export function parseUri(input: string): SipUri | null {
   if (password !== undefined) uri.password = password;
   if (hp.port !== undefined) uri.port = hp.port;
   return uri;
+}
+
+/** A copy of `u` whose strings do not keep the parsed message alive (util/strings.ts): for URIs kept past it. */
+export function detachUri(u: SipUri): SipUri {
+  const params: Record<string, string | null> = {};
+  for (const k in u.params) { const v = u.params[k]!; params[detach(k)] = v === null ? null : detach(v); }
+  const headers: Record<string, string> = {};
+  for (const k in u.headers) headers[detach(k)] = detach(u.headers[k]!);
+  const out: SipUri = { scheme: u.scheme, host: detach(u.host), params, headers };
+  if (u.user !== undefined) out.user = detach(u.user);
+  if (u.password !== undefined) out.password = detach(u.password);
+  if (u.port !== undefined) out.port = u.port;
+  return out;
+}
+
+/** A copy of `na` whose strings do not keep the parsed message alive (see `detachUri`). */
+export function detachNameAddr(na: NameAddr): NameAddr {
+  const out: NameAddr = { uri: detachUri(na.uri), params: detach(na.params) };
+  if (na.displayName !== undefined) out.displayName = detach(na.displayName);
+  if (na.tag !== undefined) out.tag = detach(na.tag);
+  return out;
 }
 
 export function formatUri(u: SipUri): string {

@@ -159,11 +159,13 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
       adopt: (local, text, n) => { this.localSdp = local; this.localSdpText = text; this.negotiated = n; this.configureMedia(); },
     });
     this.recordings = new CallRecordings(this, deps.uploader ?? defaultUploader(), deps.clock, this.log);
+    // The closures below, and the HoldSync's above, share this constructor's context: none of them may use `invite`
+    // or `m`, or that context would keep the INVITE for the whole call.
     const tx = invite.serverTransaction as InviteServerTransaction | null;
     if (tx) {
       tx.onCancel = () => {
         if (this.state === 'ringing' || this.state === 'early') {
-          invite.respond(487, 'Request Terminated');
+          this.invite?.respond(487, 'Request Terminated');
           this.finalStatus = 487;
           this.end('cancel');
         }

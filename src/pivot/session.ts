@@ -110,24 +110,13 @@ export class PivotSession {
   private readonly webhook: WebhookClient;
   private readonly abort = new AbortController();
   private readonly digits = new DigitBuffer();
-  private readonly collectionsMap = new Map<string, string>();
-  private readonly callerIdState: CallerIdState = {};
-  private lastCollection: string | undefined;
-  private cdrUrl: string | undefined;
+  /** What the modules see and change (collections, language, recording, dial result...). */
+  private readonly ctx: SessionContext;
   private readonly startedAt: number;
-  private lang: string | undefined;
-  private iteration = 0;
   private stoppedByUser = false;
   private running: Promise<SessionResult> | undefined;
   private unsubscribeDigit: (() => void) | undefined;
   private unsubscribeEnded: (() => void) | undefined;
-  private readonly stored: PivotStored;
-  private readonly media: MediaSource;
-  private readonly wallNow: () => number;
-  private readonly recordingUrl: string | undefined;
-  private recording: { url: string; durationSeconds: number; id: string } | undefined;
-  private recordings = 0;
-  private dial: DialResult | undefined;
 
   constructor(call: CallControl, opts: PivotSessionOptions) {
     if (!opts || !opts.clock) throw new PivotError('PIVOT_BAD_OPTIONS', 'PivotSession needs a clock');
@@ -140,11 +129,6 @@ export class PivotSession {
     this.apiVersion = opts.apiVersion ?? DEFAULT_API_VERSION;
     this.maxNodes = opts.maxNodes ?? DEFAULT_MAX_NODES;
     this.registry = opts.modules ? new Map([...MODULES, ...opts.modules]) : MODULES;
-    this.lang = opts.defaultLanguage;
-    this.stored = { ...EMPTY_STORED, ...(opts.storedConfig ? storedFromRecords(opts.storedConfig) : {}), ...opts.stored };
-    this.media = opts.media ?? defaultMediaLoader();
-    this.wallNow = opts.now ?? Date.now;
-    this.recordingUrl = opts.recordingUrl;
     this.startedAt = opts.clock.now();
     this.log = lazyChild(opts.logger ?? getLogger('pivot'), { callId: call.info.callId });
     this.webhook = new WebhookClient({
@@ -156,6 +140,13 @@ export class PivotSession {
       ...(opts.debugStore ? { debugStore: opts.debugStore } : {}),
       ...(opts.signingSecret ? { signingSecret: opts.signingSecret } : {}),
     });
+    this.ctx = new SessionContext({
+      call, clock: this.clock, log: this.log, compat: this.compat, apiVersion: this.apiVersion, signal: this.abort.signal,
+      digits: this.digits, webhook: this.webhook,
+      stored: { ...EMPTY_STORED, ...(opts.storedConfig ? storedFromRecords(opts.storedConfig) : {}), ...opts.stored },
+      media: opts.media ?? defaultMediaLoader(), now: opts.now ?? Date.now, recordingUrl: opts.recordingUrl,
+      language: opts.defaultLanguage,
+    });
     this.unsubscribeDigit = call.onDigit((d: DtmfDigit) => {
       try { this.digits.push(d); } catch (err) { this.log.error({ err: String(err) }, 'digit handling failed'); }
     });
@@ -163,13 +154,13 @@ export class PivotSession {
   }
 
   /** DTMF collections gathered so far (the `Digits` parameter). */
-  get collections(): ReadonlyMap<string, string> { return this.collectionsMap; }
+  get collections(): ReadonlyMap<string, string> { return this.ctx.collections; }
   /** The call language (`language` module), if set. */
-  get language(): string | undefined { return this.lang; }
+  get language(): string | undefined { return this.ctx.language; }
   /** Caller ID for later outbound bridges after `set_cid`/`prepend_cid` (undefined parts: unchanged). */
   get outboundCallerId(): { name?: string; number?: string } {
-    const o = this.callerIdState.override;
-    const p = this.callerIdState.prefix;
+    const o = this.ctx.callerId.override;
+    const p = this.ctx.callerId.prefix;
     const name = o?.name ?? this.call.info.callerIdName;
     const number = o?.number ?? this.call.info.callerIdNumber;
     return {
@@ -207,7 +198,7 @@ export class PivotSession {
         await this.hangupIfUp();
         return { reason: 'invalid_callflow' };
       }
-      const out = await runFlow(v.flow, this.context(), { maxNodes: this.maxNodes, registry: this.registry });
+      const out = await runFlow(v.flow, this.ctx, { maxNodes: this.maxNodes, registry: this.registry });
       if (this.stoppedByUser) return { reason: 'stopped' };
       await this.hangupIfUp();
       this.log.debug({ reason: out.reason, nodes: out.nodes }, 'pivot session ended');
@@ -225,26 +216,13 @@ export class PivotSession {
 
   /** `cdr_url`: a form POST at call end with the Kazoo parameters plus duration and end reason. */
   private async postCdr(reason: string): Promise<void> {
-    if (!this.cdrUrl) return;
-    const params = buildParams({ ...this.paramState(), ended: true }, 'kazoo');
+    const cdrUrl = this.ctx.cdrUrl;
+    if (!cdrUrl) return;
+    const params = buildParams({ ...this.ctx.paramState(), ended: true }, 'kazoo');
     params['Duration-Seconds'] = Math.max(0, Math.round((this.clock.now() - this.startedAt) / 1000));
     params.Answered = this.call.answered;
     params['Hookline-End-Reason'] = reason;
-    await this.webhook.notify(this.cdrUrl, params);
-  }
-
-  private paramState(): ParamState {
-    return {
-      info: this.call.info,
-      apiVersion: this.apiVersion,
-      ...(this.lang !== undefined ? { language: this.lang } : {}),
-      collections: this.collectionsMap,
-      ...(this.lastCollection !== undefined ? { lastCollection: this.lastCollection } : {}),
-      answered: this.call.answered,
-      ended: this.call.ended,
-      ...(this.recording ? { recording: this.recording } : {}),
-      ...(this.dial ? { dial: this.dial } : {}),
-    };
+    await this.webhook.notify(cdrUrl, params);
   }
 
   private async hangupIfUp(): Promise<void> {
@@ -260,52 +238,105 @@ export class PivotSession {
     this.unsubscribeDigit = undefined;
     this.unsubscribeEnded = undefined;
   }
+}
 
-  private context(): ModuleContext {
-    const self = this;
-    const signal = this.abort.signal;
+interface SessionContextInit {
+  call: CallControl; clock: Clock; log: Logger; compat: Compat; apiVersion: string; signal: AbortSignal;
+  digits: DigitBuffer; webhook: WebhookClient; stored: PivotStored; media: MediaSource; now: () => number;
+  recordingUrl: string | undefined; language: string | undefined;
+}
+
+/**
+ * The `ModuleContext` of one session, and the state its modules change. A class, so that each call's context is one
+ * object with its methods on the prototype: an object literal with an accessor and a dozen closures was a
+ * dictionary-mode object of about 1.5 KB per call, plus a closure per method.
+ */
+class SessionContext implements ModuleContext {
+  readonly call: CallControl;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly compat: Compat;
+  readonly signal: AbortSignal;
+  readonly digits: DigitBuffer;
+  readonly collections = new Map<string, string>();
+  language: string | undefined;
+  readonly callerId: CallerIdState = {};
+  readonly webhook: WebhookClient;
+  readonly stored: PivotStored;
+  readonly media: MediaSource;
+  readonly recordingUrl?: string;
+  /** The collection last set (`Digits` names it). */
+  lastCollection: string | undefined;
+  /** `cdr_url` of the pivot node, for the POST at the end. */
+  cdrUrl: string | undefined;
+  private readonly apiVersion: string;
+  private readonly wallNow: () => number;
+  private iteration = 0;
+  private recordings = 0;
+  private recording: { url: string; durationSeconds: number; id: string } | undefined;
+  private dial: DialResult | undefined;
+
+  constructor(i: SessionContextInit) {
+    this.call = i.call;
+    this.clock = i.clock;
+    this.log = i.log;
+    this.compat = i.compat;
+    this.signal = i.signal;
+    this.digits = i.digits;
+    this.webhook = i.webhook;
+    this.stored = i.stored;
+    this.media = i.media;
+    if (i.recordingUrl !== undefined) this.recordingUrl = i.recordingUrl;
+    this.language = i.language;
+    this.apiVersion = i.apiVersion;
+    this.wallNow = i.now;
+  }
+
+  setCollection(name: string, value: string): void {
+    if (!this.collections.has(name) && this.collections.size >= MAX_COLLECTIONS) {
+      this.log.warn({ name }, 'too many DTMF collections: ignored');
+      return;
+    }
+    this.collections.set(name, value.slice(0, MAX_COLLECTION_CHARS));
+    this.lastCollection = name;
+  }
+
+  appendDefault(d: string): void {
+    const cur = this.collections.get('default') ?? '';
+    if (cur === '' && !this.collections.has('default') && this.collections.size >= MAX_COLLECTIONS) return;
+    this.collections.set('default', (cur + d).slice(0, MAX_COLLECTION_CHARS));
+    this.lastCollection = 'default';
+  }
+
+  paramState(): ParamState {
     return {
-      call: this.call,
-      clock: this.clock,
-      log: this.log,
-      compat: this.compat,
-      signal,
-      digits: this.digits,
-      collections: this.collectionsMap,
-      get language(): string | undefined { return self.lang; },
-      set language(v: string | undefined) { self.lang = v; },
-      callerId: this.callerIdState,
-      webhook: this.webhook,
-      setCollection: (name: string, value: string): void => {
-        if (!this.collectionsMap.has(name) && this.collectionsMap.size >= MAX_COLLECTIONS) {
-          this.log.warn({ name }, 'too many DTMF collections: ignored');
-          return;
-        }
-        this.collectionsMap.set(name, value.slice(0, MAX_COLLECTION_CHARS));
-        this.lastCollection = name;
-      },
-      appendDefault: (d: string): void => {
-        const cur = this.collectionsMap.get('default') ?? '';
-        if (cur === '' && !this.collectionsMap.has('default') && this.collectionsMap.size >= MAX_COLLECTIONS) return;
-        this.collectionsMap.set('default', (cur + d).slice(0, MAX_COLLECTION_CHARS));
-        this.lastCollection = 'default';
-      },
-      paramState: (): ParamState => this.paramState(),
-      setCdrUrl: (url: string): void => { this.cdrUrl = url; },
-      nextIteration: (): number => ++this.iteration,
-      wait: (ms: number): Promise<boolean> => new Promise<boolean>((resolve) => {
-        if (signal.aborted) { resolve(false); return; }
-        const onAbort = (): void => { this.clock.clearTimeout(h); resolve(false); };
-        const h = this.clock.setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
-        signal.addEventListener('abort', onAbort, { once: true });
-      }),
-      stored: this.stored,
-      media: this.media,
-      now: (): number => this.wallNow(),
-      ...(this.recordingUrl !== undefined ? { recordingUrl: this.recordingUrl } : {}),
-      setRecording: (r: { url: string; durationSeconds: number; id: string }): void => { this.recording = { ...r }; },
-      nextRecordingNumber: (): number => ++this.recordings,
-      setDialResult: (r: DialResult): void => { this.dial = { ...r }; },
+      info: this.call.info,
+      apiVersion: this.apiVersion,
+      ...(this.language !== undefined ? { language: this.language } : {}),
+      collections: this.collections,
+      ...(this.lastCollection !== undefined ? { lastCollection: this.lastCollection } : {}),
+      answered: this.call.answered,
+      ended: this.call.ended,
+      ...(this.recording ? { recording: this.recording } : {}),
+      ...(this.dial ? { dial: this.dial } : {}),
     };
   }
+
+  setCdrUrl(url: string): void { this.cdrUrl = url; }
+  nextIteration(): number { return ++this.iteration; }
+
+  wait(ms: number): Promise<boolean> {
+    const signal = this.signal;
+    return new Promise<boolean>((resolve) => {
+      if (signal.aborted) { resolve(false); return; }
+      const onAbort = (): void => { this.clock.clearTimeout(h); resolve(false); };
+      const h = this.clock.setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(true); }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  now(): number { return this.wallNow(); }
+  setRecording(r: { url: string; durationSeconds: number; id: string }): void { this.recording = { ...r }; }
+  nextRecordingNumber(): number { return ++this.recordings; }
+  setDialResult(r: DialResult): void { this.dial = { ...r }; }
 }

@@ -175,6 +175,16 @@ t.test('ivr bench: a small real run writes a report whose every number came from
     t.equal(r.summary.mainHeapPerCallKB!.value, slopeKB('heapTotalMB'), 'main heap per call: slope over the steps');
     t.equal(r.summary.mediaHeapPerCallKB!.value, slopeKB('mediaHeapTotalMB'), 'media heaps per call: slope over the steps');
   }
+  // The main thread's young generation, from the agent's heap spaces, and the RSS slope without it.
+  for (const s of r.steps) {
+    const young = Math.max(...(s.raw.agent as AgentSample[]).map((a) => a.spacesMB!.new_space!));
+    t.ok(young > 0, `${s.concurrency}: the agent reported the young generation`);
+    t.equal(s.measures.mainYoungMB!.value, Math.round(young * 1000) / 1000, `${s.concurrency}: young generation from raw`);
+    t.ok(Math.abs(s.measures.rssBeyondYoungMB!.value! - (s.measures.targetRssMB!.value! - s.measures.mainYoungMB!.value!)) < 0.002, `${s.concurrency}: RSS beyond it = RSS - young generation`);
+  }
+  t.equal(r.summary.mainYoungPerCallKB!.value, slopeKB('mainYoungMB'), 'young generation per call: slope over the steps');
+  t.equal(r.summary.rssPerCallBeyondYoungKB!.value, slopeKB('rssBeyondYoungMB'), 'RSS per call beyond it: slope over the steps');
+  t.match(r.targets.find((x) => x.target === 'memory per active call')!.measured, /beyond the main thread's young generation/, 'the memory line gives both figures');
   // The two steps are different measurements, not a copied constant.
   const [a, b] = r.steps as [StepReport, StepReport];
   t.ok(b.measures.packetsSent!.value! > a.measures.packetsSent!.value!, 'more calls, more packets sent');

@@ -282,12 +282,13 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
       }
     });
     const offer = this.offer;
-    this.offer = undefined;
-    if (!offer) {
+    this.offer = undefined; // answered below: not needed after this
+    if (this.delayedOffer) {
       // delayed offer: ours goes in the 200 OK; media starts with the caller's answer in the ACK
       this.localSdpText = serializeSdp(createOffer({ address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs }));
       return;
     }
+    if (!offer) throw new Error('the caller\'s offer was already answered (prepareMedia called twice)');
     const a = createAnswer(offer, { address: this.deps.mediaAddress, port: s.localPort, codecs: this.deps.codecs });
     if (!a.ok) throw new Error(`SDP answer failed after the offer was checked: ${a.reason}`);
     this.localSdpText = a.sdp;

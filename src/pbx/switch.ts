@@ -370,7 +370,7 @@ export class Switch {
       bridging: this.bridging,
       conferences: this.conferences,
     }, req, offer, route.account);
-    this.calls.set(m.callId, call);
+    this.calls.set(call.info.callId, call); // its own copy of the Call-ID: the parsed one would keep the INVITE's text (util/strings.ts)
     this.callsTotal++;
     this.inSetup++;
     void this.runCall(call, route.flow);

@@ -133,16 +133,16 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     this.offer = offer;
     this.delayedOffer = offer === undefined;
     const m = invite.message;
-    const fromUser = m.from.uri.user ?? '';
     // The call's record outlives the INVITE: its own copies of the parsed strings (util/strings.ts).
+    const fromUser = detach(m.from.uri.user ?? '');
     const callId = detach(m.callId);
     this.info = {
       callId,
       accountId,
       direction: 'inbound',
       ...(m.from.displayName ? { callerIdName: detach(m.from.displayName) } : {}),
-      ...(fromUser ? { callerIdNumber: detach(fromUser) } : {}),
-      from: detach(fromUser),
+      ...(fromUser ? { callerIdNumber: fromUser } : {}),
+      from: fromUser,
       fromRealm: detach(m.from.uri.host),
       to: detach(m.to.uri.user ?? ''),
       toRealm: detach(m.to.uri.host),
@@ -165,13 +165,7 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     // or `m`, or that context would keep the INVITE for the whole call.
     const tx = invite.serverTransaction as InviteServerTransaction | null;
     if (tx) {
-      tx.onCancel = () => {
-        if (this.state === 'ringing' || this.state === 'early') {
-          this.invite?.respond(487, 'Request Terminated');
-          this.finalStatus = 487;
-          this.end('cancel');
-        }
-      };
+      tx.onCancel = () => { this.refuse(487, 'Request Terminated', 'cancel'); };
       tx.onAck = (ack) => {
         this.dialog?.confirm();
         if (this.delayedOffer) this.ackAnswer(ack.body);
@@ -515,15 +509,13 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
     if (this.state === 'ended') return this.byeInFlight ?? Promise.resolve();
     if (this.state === 'answered') return this.sendBye('local-hangup');
     const code = options.code !== undefined && options.code >= 300 && options.code <= 699 ? options.code : 480;
-    this.invite?.respond(code, options.reason);
-    this.finalStatus = code;
-    this.end('rejected');
+    this.refuse(code, options.reason, 'rejected');
     return Promise.resolve();
   }
 
   private hangupWith(reason: EndReason): Promise<void> {
     if (this.state === 'answered') return this.sendBye(reason);
-    if (this.state !== 'ended') { this.invite?.respond(500, 'Media Failure'); this.finalStatus = 500; this.end(reason); }
+    this.refuse(500, 'Media Failure', reason);
     return Promise.resolve();
   }
 
@@ -644,12 +636,12 @@ export class Call implements CallControl, BridgingCallControl, RecordingCallCont
   /** Switch shutdown: BYE or 503, then release. */
   shutdown(): Promise<void> {
     if (this.state === 'answered') return this.sendBye('shutdown');
-    if (this.state !== 'ended') { this.invite?.respond(503, 'Service Unavailable'); this.finalStatus = 503; this.end('shutdown'); }
+    this.refuse(503, 'Service Unavailable', 'shutdown');
     return Promise.resolve();
   }
 
-  /** Not answered yet: refuse the call with this final response and end it (`reason` for the CDR). */
-  refuse(code: number, reason: string, endReason: EndReason): void {
+  /** Not answered yet: refuse the call with this final response (`reason`: its phrase, default the standard one) and end it. */
+  refuse(code: number, reason: string | undefined, endReason: EndReason): void {
     if (this.state !== 'ringing' && this.state !== 'early') return;
     this.invite?.respond(code, reason);
     this.finalStatus = code;

@@ -31,8 +31,9 @@ t.test('baresip registers as a device with digest auth; a device reply rings it;
   const dir = mkdtempSync(join(tmpdir(), 'hookline-bridge-dev-'));
   const wav = join(dir, 'tone600.wav');
   toneWav(wav, 600, 60);
-  const phone = await Baresip.start({ sourceWav: wav, account: `<sip:1001@127.0.0.1:${port}>;auth_pass=s3cret-desk;regint=300;answermode=auto` });
-  t.teardown(async () => { await phone.stop(); await sw.close(); await script.close(); rmSync(dir, { recursive: true, force: true }); });
+  let phone: Baresip | undefined;
+  t.teardown(async () => { await phone?.stop(); await sw.close(); await script.close(); rmSync(dir, { recursive: true, force: true }); });
+  phone = await Baresip.start({ sourceWav: wav, account: `<sip:1001@127.0.0.1:${port}>;auth_pass=s3cret-desk;regint=300;answermode=auto` });
 
   t.ok(await eventually(() => sw.stats().registrations === 1, 10000), `baresip registered (log: ${phone.log.slice(-300)})`);
   t.equal(sw.registrar?.contacts('1001')[0]?.source.port !== undefined, true, 'binding keeps the source address and port');

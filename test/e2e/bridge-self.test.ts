@@ -20,9 +20,11 @@ t.test('a user call from one of its own devices rings the owner\'s devices only 
       '5001': { flow: { module: 'user', data: { id: 'u1', timeout: 3, can_call_self: true } } },
     },
   });
-  const desk = await Baresip.start({ account: `<sip:1001@127.0.0.1:${port}>;auth_pass=pw-desk;regint=300;answermode=manual` });
-  const lobby = await Baresip.start({ account: `<sip:1002@127.0.0.1:${port}>;auth_pass=pw-lobby;regint=300;answermode=manual` });
-  t.teardown(async () => { await desk.stop(); await lobby.stop(); await sw.close(); });
+  let desk: Baresip | undefined;
+  let lobby: Baresip | undefined;
+  t.teardown(async () => { await desk?.stop(); await lobby?.stop(); await sw.close(); });
+  desk = await Baresip.start({ account: `<sip:1001@127.0.0.1:${port}>;auth_pass=pw-desk;regint=300;answermode=manual` });
+  lobby = await Baresip.start({ account: `<sip:1002@127.0.0.1:${port}>;auth_pass=pw-lobby;regint=300;answermode=manual` });
   t.ok(await eventually(() => sw.stats().registrations === 2, 10000), 'both phones registered');
   const incoming = (p: Baresip): number => p.events.filter((e) => e.type === 'CALL_INCOMING').length;
 

@@ -32,8 +32,9 @@ t.test('case 30: device, no answer → _; an answer → the parties talk and the
   const dir = mkdtempSync(join(tmpdir(), 'hookline-case30-'));
   const wav = join(dir, 'tone600.wav');
   writeFileSync(wav, writeWav(sine(600, 60000, 8000), 8000));
-  const phone = await Baresip.start({ sourceWav: wav, account: `<sip:1001@127.0.0.1:${port}>;auth_pass=dev1-pass;regint=300;answermode=manual` });
-  t.teardown(async () => { await phone.stop(); await sw.close(); await script.close(); rmSync(dir, { recursive: true, force: true }); });
+  let phone: Baresip | undefined;
+  t.teardown(async () => { await phone?.stop(); await sw.close(); await script.close(); rmSync(dir, { recursive: true, force: true }); });
+  phone = await Baresip.start({ sourceWav: wav, account: `<sip:1001@127.0.0.1:${port}>;auth_pass=dev1-pass;regint=300;answermode=manual` });
   t.ok(await eventually(() => sw.stats().registrations === 1, 10000), 'DEV1 (baresip) registered');
 
   // No answer: DEV1 rings for 10 s, then the caller hears "Nobody answered" and the call ends.

@@ -107,8 +107,9 @@ t.test('case 38: record_call around a bridge: a WAV (and an MP3) of both sides, 
   const dir = mkdtempSync(join(tmpdir(), 'hookline-rec-'));
   const wavB = join(dir, 'tone600.wav');
   toneWav(wavB, 600, 60);
-  const phone = await Baresip.start({ sourceWav: wavB, account: `<sip:1001@127.0.0.1:${port}>;auth_pass=s3cret-dev1;regint=300;answermode=auto` });
-  t.teardown(async () => { await phone.stop(); await sw.close(); await srv.close(); rmSync(dir, { recursive: true, force: true }); });
+  let phone: Baresip | undefined;
+  t.teardown(async () => { await phone?.stop(); await sw.close(); await srv.close(); rmSync(dir, { recursive: true, force: true }); });
+  phone = await Baresip.start({ sourceWav: wavB, account: `<sip:1001@127.0.0.1:${port}>;auth_pass=s3cret-dev1;regint=300;answermode=auto` });
   t.ok(await eventually(() => sw.stats().registrations === 1, 10000), 'DEV1 registered');
 
   for (const f of ['wav', 'mp3'] as const) {

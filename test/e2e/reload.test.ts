@@ -27,8 +27,9 @@ t.test('Switch.reload: new routes and devices for new calls; registrations of re
   });
   const desk = { id: 'desk', username: '1001', password: 's3cret-desk' };
   const { sw, port } = await startTestSwitch(base(a.url, [desk]));
-  const phone = await Baresip.start({ account: `<sip:1001@127.0.0.1:${port}>;auth_pass=s3cret-desk;regint=300;answermode=auto` });
-  t.teardown(async () => { await phone.stop(); await sw.close(); await a.close(); await b.close(); });
+  let phone: Baresip | undefined;
+  t.teardown(async () => { await phone?.stop(); await sw.close(); await a.close(); await b.close(); });
+  phone = await Baresip.start({ account: `<sip:1001@127.0.0.1:${port}>;auth_pass=s3cret-desk;regint=300;answermode=auto` });
   t.ok(await eventually(() => sw.stats().registrations === 1, 10000), 'the phone registered');
 
   // Same listen/rtp as running (startTestSwitch's), new route, a second device: applied at once.

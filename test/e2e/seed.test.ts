@@ -107,8 +107,9 @@ t.test('seed scenario with SIPp and a delayed offer: our offer in the 200 OK, SI
 t.test('seed scenario with baresip: it hears speech, sends digits, and Hookline hangs up', { skip: hasBaresip ? false : 'baresip not installed' }, async (t) => {
   const script = await seedScript();
   const { sw, uri } = await startTestSwitch(seedNumbers(script.url));
-  const phone = await Baresip.start();
-  t.teardown(async () => { await phone.stop(); await sw.close(); await script.close(); });
+  let phone: Baresip | undefined;
+  t.teardown(async () => { await phone?.stop(); await sw.close(); await script.close(); });
+  phone = await Baresip.start();
 
   phone.dial(uri('4999'));
   await phone.waitEvent('CALL_ESTABLISHED', 15000);

@@ -29,6 +29,21 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port');
 }
 
+/** A free UDP+TCP port whose next port is free for TCP too (baresip listens for TLS on the SIP port + 1). */
+export async function freePortPair(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const p = await freePort();
+    if (p >= 65535) continue;
+    const tcp = createNetServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(p + 1, '127.0.0.1', () => tcp.close(() => resolve(true)));
+    });
+    if (ok) return p;
+  }
+  throw new Error('no free port pair');
+}
+
 /** An even free port with port+1 free too (SIPp media ports). */
 export async function freeEvenPort(): Promise<number> {
   for (let i = 0; i < 100; i++) {
@@ -181,12 +196,28 @@ export class Baresip {
 
   private constructor(dir: string) { this.dir = dir; this.recDir = join(dir, 'rec'); }
 
-  /** Start baresip with its own config folder: G.711 only, audio from a WAV (or silence), sndfile dumps, ctrl_tcp. */
+  /**
+   * Start baresip with its own config folder: G.711 only, audio from a WAV (or silence), sndfile dumps, ctrl_tcp.
+   * Its ports are picked free, but another test file may take one between the pick and baresip's bind (baresip
+   * also listens on the SIP port + 1 for TLS), so a start that fails on a taken port is tried again on new ports.
+   */
   static async start(opts: { sourceWav?: string; account?: string } = {}): Promise<Baresip> {
+    let last = '';
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const b = await Baresip.tryStart(opts);
+      if (b.sock) return b;
+      last = b.log;
+      await b.stop();
+      if (!/already in use/i.test(last)) break;
+    }
+    throw new Error(`baresip ctrl_tcp did not come up: ${last}`);
+  }
+
+  private static async tryStart(opts: { sourceWav?: string; account?: string }): Promise<Baresip> {
     const dir = mkdtempSync(join(tmpdir(), 'hookline-baresip-'));
     const b = new Baresip(dir);
     mkdirSync(b.recDir);
-    const sipPort = await freePort();
+    const sipPort = await freePortPair();
     const ctrlPort = await freePort();
     const rtpBase = await freeEvenPort();
     let source = opts.sourceWav;
@@ -212,10 +243,11 @@ export class Baresip {
     // `account`: the accounts line, e.g. `<sip:1001@127.0.0.1:5060>;auth_pass=secret;regint=600;answermode=auto`.
     writeFileSync(join(dir, 'accounts'), (opts.account ?? '<sip:bob@127.0.0.1>;regint=0') + '\n');
     writeFileSync(join(dir, 'contacts'), '');
-    b.child = spawn('baresip', ['-f', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    b.child.stdout!.on('data', (d: Buffer) => { b.log = (b.log + d.toString()).slice(-20000); });
-    b.child.stderr!.on('data', (d: Buffer) => { b.log = (b.log + d.toString()).slice(-20000); });
-    for (let i = 0; i < 50; i++) {
+    const child = spawn('baresip', ['-f', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    b.child = child;
+    child.stdout!.on('data', (d: Buffer) => { b.log = (b.log + d.toString()).slice(-20000); });
+    child.stderr!.on('data', (d: Buffer) => { b.log = (b.log + d.toString()).slice(-20000); });
+    for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) {
       try {
         b.sock = await new Promise<Socket>((resolve, reject) => {
           const s = connect(ctrlPort, '127.0.0.1', () => resolve(s));
@@ -224,8 +256,7 @@ export class Baresip {
         break;
       } catch { await new Promise((r) => setTimeout(r, 100)); }
     }
-    if (!b.sock) throw new Error(`baresip ctrl_tcp did not come up: ${b.log}`);
-    b.sock.on('data', (d: Buffer) => b.onData(d.toString('utf8')));
+    b.sock?.on('data', (d: Buffer) => b.onData(d.toString('utf8')));
     return b;
   }
 

@@ -5,7 +5,7 @@
  * external SIP system (`--target HOST:PORT`) that the bench only calls.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync, openSync, closeSync, readSync, existsSync, statSync } from 'node:fs';
+import { writeFileSync, openSync, closeSync, readSync, existsSync, statSync, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AgentSample } from './agent.js';
@@ -69,7 +69,11 @@ export async function startHookline(o: StartOptions): Promise<Target> {
   const args = [...(o.nodeFlags ?? []), '--import', agentUrl, main, 'serve', '--config', configFile];
   const [cmd, ...pre] = o.prefix && o.prefix.length ? [...o.prefix, process.execPath] : [process.execPath];
   const fullArgs = [...pre, ...args];
-  const logFd = openSync(join(o.dir, 'hookline.log'), 'w');
+  // The target's log (stdout) and anything it prints on stderr both go to hookline.log, appended, so that warnings
+  // during the run and the output of --node-flags such as --trace-gc are kept with the report.
+  const logFile = join(o.dir, 'hookline.log');
+  writeFileSync(logFile, '');
+  const logFd = openSync(logFile, 'a');
   const child: ChildProcess = spawn(cmd!, fullArgs, {
     cwd: root, stdio: ['ignore', 'pipe', logFd], env: { ...process.env, HOOKLINE_BENCH_AGENT: agentFile },
   });
@@ -85,7 +89,10 @@ export async function startHookline(o: StartOptions): Promise<Target> {
     });
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`hookline exited (${code}) at start: ${out.slice(-500)}`)); });
   });
-  child.stdout!.resume();
+  const logOut = createWriteStream(logFile, { flags: 'a' });
+  logOut.write(out);
+  child.stdout!.removeAllListeners('data');
+  child.stdout!.pipe(logOut);
   let agentOffset = 0;
   let partial = '';
   return {

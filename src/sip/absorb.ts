@@ -1,6 +1,7 @@
 /**
  * What is left of finished server transactions while they wait out 64*T1: a key, and for a non-INVITE the bytes
- * of its final response.
+ * of its final response. The stack keeps a second list for finished non-INVITE client transactions (UDP), keys
+ * alone for Timer K (T4): copies of their final response are dropped there.
  *
  * - An INVITE server transaction whose 2xx was ACKed stays in Accepted until Timer L (RFC 6026 8.7) only to
  *   recognise a late copy of the INVITE, so that it is not taken for a new call: that needs the key alone.

@@ -76,6 +76,8 @@ export interface SipStackStats {
   serverTransactions: number;
   /** Finished server transactions still absorbing retransmissions (ACKed INVITEs until L, non-INVITEs until J), kept as keys. */
   absorbed: number;
+  /** Finished non-INVITE client transactions (UDP) kept as keys until Timer K, absorbing copies of their final response. */
+  absorbedResponses: number;
   /** 2xx to INVITE sent and not yet ACKed (being retransmitted). */
   pending2xx: number;
   tcpConnections: number;
@@ -172,6 +174,8 @@ export class SipStack implements TransactionHost {
   private readonly ackIndex = new Map<string, InviteServerTransaction>();
   /** Finished server transactions until 64*T1 as keys (+ final response bytes) (absorb.ts); not counted in `maxTransactions`. */
   private readonly absorbed: AbsorbList;
+  /** Finished non-INVITE client transactions until Timer K as keys (absorb.ts). */
+  private readonly absorbedResponses: AbsorbList;
   private readonly publicAddress: string | undefined;
   private readonly maxTransactions: number;
   private closed = false;
@@ -200,6 +204,7 @@ export class SipStack implements TransactionHost {
     this.publicAddress = o.publicAddress;
     this.maxTransactions = o.maxTransactions ?? 20000;
     this.absorbed = new AbsorbList(this.timerQueue, this.timers.L, MAX_ABSORBED);
+    this.absorbedResponses = new AbsorbList(this.timerQueue, this.timers.K(false), MAX_ABSORBED);
     const td = o.tryingDelayMs ?? 0;
     if (!(td >= 0 && td <= 200)) throw new RangeError('tryingDelayMs must be 0-200 ms');
     this.tryingDelayMs = td;
@@ -284,6 +289,7 @@ export class SipStack implements TransactionHost {
       clientTransactions: this.clientTx.size,
       serverTransactions: this.serverTx.size,
       absorbed: this.absorbed.size,
+      absorbedResponses: this.absorbedResponses.size,
       pending2xx,
       tcpConnections: conns,
       dialogs: this.dialogs.size,
@@ -308,6 +314,10 @@ export class SipStack implements TransactionHost {
 
   absorb(key: string, bytes: Buffer | null, peer: Source | null): void {
     this.absorbed.add(key, bytes, peer);
+  }
+
+  absorbResponses(key: string): void {
+    this.absorbedResponses.add(key);
   }
 
   transactionTerminated(tx: Transaction): void {
@@ -519,8 +529,11 @@ export class SipStack implements TransactionHost {
 
   private onResponseMessage(res: SipResponse): void {
     const top = res.via[0]!;
-    const tx = top.branch !== undefined ? this.clientTx.get(clientKey(top.branch, res.cseq.method)) : undefined;
+    const key = top.branch !== undefined ? clientKey(top.branch, res.cseq.method) : undefined;
+    const tx = key !== undefined ? this.clientTx.get(key) : undefined;
     if (!tx) {
+      // a copy of the final response to a finished non-INVITE request: absorbed (RFC 3261 17.1.2.2, Completed)
+      if (key !== undefined && this.absorbedResponses.size > 0 && this.absorbedResponses.get(key) !== undefined) return;
       this.unmatchedResponses++;
       if (this.log.isLevelEnabled('debug')) this.log.debug({ status: res.status, callId: res.callId }, 'response matches no transaction');
       return;
@@ -548,6 +561,7 @@ export class SipStack implements TransactionHost {
     for (const tx of [...this.serverTx.values()]) tx.terminate('stack closed');
     this.ackIndex.clear();
     this.absorbed.clear();
+    this.absorbedResponses.clear();
     this.timerQueue.clearAll();
     await Promise.all([...this.transports.values()].map((t) => t.close()));
   }

@@ -159,17 +159,34 @@ t.test('request retransmissions are absorbed; server resends its last response; 
   settled(t, p);
 });
 
-t.test('Timer J (64*T1) keeps the non-INVITE server side (as a key and its response), Timer K (T4) the client transaction', async (t) => {
+t.test('Timer J (64*T1) keeps the non-INVITE server side (as a key and its response), Timer K (T4) the client side (as a key)', async (t) => {
   const p = await makePair();
   p.b.onRequest = (req) => { req.respond(200); };
-  p.a.sendRequest(options(p), p.toB, () => {});
+  let response: Buffer | undefined;
+  p.net.dropFilter = (data) => { if (firstLine(data).startsWith('SIP/2.0 200')) response = Buffer.from(data); return false; };
+  const got: number[] = [];
+  const tx = p.a.sendRequest(options(p), p.toB, (r) => got.push(r.status));
   p.clock.tick(100);
-  t.equal(p.a.stats().clientTransactions, 1);
+  t.same(got, [200]);
+  t.equal(tx.state, 'terminated', 'the client transaction itself is gone at its final response');
+  t.equal(tx.terminatedReason, 'completed');
+  t.equal(p.a.stats().clientTransactions, 0);
+  t.equal(p.a.stats().absorbedResponses, 1, 'its key absorbs copies of the response until Timer K');
   t.equal(p.b.stats().serverTransactions, 0, 'the server transaction itself is gone once completed');
   t.equal(p.b.stats().absorbed, 1);
-  p.clock.tick(5000);
-  t.equal(p.a.stats().clientTransactions, 0, 'K = T4');
+  // a copy of the 200 (as when the request was retransmitted before the first 200 arrived): absorbed, not unmatched
+  const elsewhere = p.net.bind('10.0.0.3', 5060);
+  p.net.deliver(response!, elsewhere, p.toA);
+  p.clock.tick(100);
+  t.same(got, [200], 'the TU sees the response once');
+  t.equal(p.a.stats().unmatchedResponses, 0, 'the copy was absorbed');
+  p.clock.tick(4900);
+  t.equal(p.a.stats().absorbedResponses, 0, 'K = T4');
   t.equal(p.b.stats().absorbed, 1);
+  p.net.deliver(response!, elsewhere, p.toA);
+  p.clock.tick(100);
+  t.same(got, [200]);
+  t.equal(p.a.stats().unmatchedResponses, 1, 'after Timer K a copy matches nothing');
   p.clock.tick(27000);
   t.equal(p.b.stats().absorbed, 0, 'J = 64*T1');
   settled(t, p);
@@ -187,6 +204,7 @@ t.test('reliable transport: no retransmissions, timers D/I/J/K are 0', async (t)
   p.a.sendRequest(options(p), p.toB, () => {});
   p.clock.tick(50);
   t.equal(p.a.stats().clientTransactions, 1, 'only the INVITE remains (K = 0)');
+  t.equal(p.a.stats().absorbedResponses, 0, 'K = 0: no key kept either');
   t.equal(p.b.stats().serverTransactions, 1, 'only the INVITE remains (J = 0)');
   p.clock.tick(2000);
   t.same(got, [100], '100 Trying (TU silent for tryingDelayMs) puts the client in Proceeding');
@@ -397,13 +415,14 @@ t.test('callbacks and bytes that can no longer be used are released while transa
   t.equal(tx?.onCancel, null, 'onCancel released at the final response');
   t.equal(tx?.onAckTimeout, null);
   t.equal(tx?.lastResponse, null, '2xx no longer kept once ACKed');
-  // A BYE client transaction in Completed (Timer K) no longer holds the TU's callback.
+  // A BYE client transaction ends at its final response (its key waits out Timer K) and lets go of the TU's callback.
   let byeStatus = 0;
   const bye = p.a.sendRequest(options(p), p.toB, (res) => { byeStatus = res.status; });
   p.clock.tick(50);
   t.equal(byeStatus, 200);
-  t.equal(bye.state, 'completed');
-  t.equal((bye as import('../../src/sip/index.js').NonInviteClientTransaction).onResponse, null, 'onResponse released in Completed');
+  t.equal(bye.state, 'terminated');
+  t.equal(p.a.stats().absorbedResponses, 1);
+  t.equal((bye as import('../../src/sip/index.js').NonInviteClientTransaction).onResponse, null, 'onResponse released');
   p.clock.tick(2000);
   t.equal(r.byeStatus, 200);
 

@@ -27,6 +27,11 @@ export interface TransactionHost {
    * non-INVITE the final response to send again when the request is retransmitted.
    */
   absorb(key: string, bytes: Buffer | null, peer: Source | null): void;
+  /**
+   * Keep only the key of a finished non-INVITE client transaction for Timer K (T4, UDP), so that copies of its final
+   * response are absorbed without the request, its bytes or the transaction.
+   */
+  absorbResponses(key: string): void;
 }
 
 export abstract class Transaction implements TimerTarget {

@@ -16,13 +16,16 @@
  *                  +-----------+  Timer K (T4; reliable: 0)              VV
  *                  | Completed |---------------------------------> Terminated
  *                  +-----------+  (absorbs response retransmissions)
+ *
+ * Completed is kept as a key, not as this object: all it does is absorb copies of the final response, which needs
+ * the key alone (the stack's `absorbResponses`, absorb.ts). The transaction terminates at its final response.
+ * Before, each BYE we sent kept its parsed request and bytes for T4 (5 s): 2,500 of them, 6.8 MB, at 500 calls/s.
  */
 import type { SipRequest, SipResponse, Source } from '../message.js';
 import { Transaction, safeCall, syntheticResponse, type TransactionHost } from './common.js';
 
 const E = 0;
 const F = 1;
-const K = 2;
 
 export class NonInviteClientTransaction extends Transaction {
   readonly isClient = true;
@@ -35,7 +38,6 @@ export class NonInviteClientTransaction extends Transaction {
     switch (slot) {
       case E: this.onTimerE(); return;
       case F: this.fail('timeout'); return;
-      case K: this.terminate('timer K'); return;
     }
   }
 
@@ -69,13 +71,11 @@ export class NonInviteClientTransaction extends Transaction {
       safeCall(this.host.log, this.onResponse, res);
       return;
     }
-    this.state = 'completed';
-    this.clearTimer(E);
-    this.clearTimer(F);
-    const k = this.host.timers.K(this.reliable);
-    this.setTimer(K, k);
+    // Completed: over UDP its key absorbs copies of the response for Timer K; over a reliable transport K is 0.
+    if (this.host.timers.K(this.reliable) > 0) this.host.absorbResponses(this.key);
+    this.terminate('completed');
     const cb = this.onResponse;
-    this.onResponse = null; // Completed absorbs retransmissions for Timer K: release the TU's closure
+    this.onResponse = null;
     safeCall(this.host.log, cb, res);
   }
 

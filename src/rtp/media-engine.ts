@@ -559,6 +559,8 @@ export class MediaEngine {
 
 // ---------------------------------------------------------------- session
 type Listener = (...args: never[]) => void;
+/** The value a DTMF reply settles with (its waiter ignores it). */
+const EMPTY_PCM = new Int16Array(0);
 
 export class MediaSession {
   /** Address and port to advertise in our SDP. */
@@ -567,13 +569,15 @@ export class MediaSession {
   /** @internal */ readonly sid: number;
   /** @internal */ readonly slotIndex: number;
   private readonly engine: MediaEngine;
-  private readonly listeners = new Map<keyof MediaSessionEvents, Listener[]>();
-  private readonly pendingPlays = new Set<number>();
-  /** Plays started by the session itself (in-band DTMF): not reported as playDone. */
-  private readonly internalPlays = new Map<number, () => void>();
-  private readonly pendingDtmf = new Map<number, () => void>();
-  private readonly pendingRec = new Map<number, (pcm: Int16Array) => void>();
-  private readonly pendingRecorder = new Map<number, (pcm: Int16Array) => void>();
+  /**
+   * Listeners per event, in fixed slots (a session lives as long as its call: a Map of arrays per session cost
+   * 0.7 KB). Created on first use, like the two tables below, which most sessions never need more than briefly.
+   */
+  private listeners: Record<keyof MediaSessionEvents, Listener[] | undefined> | undefined;
+  /** Plays in the worker's queue: null for the owner's (reported as playDone), a callback for the session's own (in-band DTMF). */
+  private plays: Map<number, (() => void) | null> | undefined;
+  /** Replies awaited from the worker, by request id (engine-wide): DTMF sent, a recording, the call recorder's audio. */
+  private replies: Map<number, (pcm: Int16Array) => void> | undefined;
   private nextPlayId = 1;
   private configured: MediaSessionConfig | undefined;
   /** The stream's quality, reported by the worker when the session closed (RTCP figures included); undefined before. */
@@ -603,15 +607,27 @@ export class MediaSession {
   get config(): Readonly<MediaSessionConfig> | undefined { return this.configured; }
 
   on<K extends keyof MediaSessionEvents>(event: K, fn: MediaSessionEvents[K]): this {
-    const list = this.listeners.get(event);
-    if (list) list.push(fn); else this.listeners.set(event, [fn]);
+    const all = this.listeners ??= { dtmf: undefined, playDone: undefined, timeout: undefined, remote: undefined, close: undefined, recorder: undefined };
+    const list = all[event];
+    if (list) list.push(fn); else all[event] = [fn];
     return this;
   }
 
   off<K extends keyof MediaSessionEvents>(event: K, fn: MediaSessionEvents[K]): this {
-    const list = this.listeners.get(event);
+    const list = this.listeners?.[event];
     if (list) { const i = list.indexOf(fn); if (i >= 0) list.splice(i, 1); }
     return this;
+  }
+
+  private await(req: number, fn: (pcm: Int16Array) => void): void {
+    (this.replies ??= new Map()).set(req, fn);
+  }
+
+  private settle(req: number, pcm: Int16Array): void {
+    const fn = this.replies?.get(req);
+    if (fn === undefined) return;
+    this.replies!.delete(req);
+    fn(pcm);
   }
 
   /** Start (or re-target, on re-INVITE) sending: one packet per 20 ms from now on. */
@@ -642,7 +658,7 @@ export class MediaSession {
       return playId;
     }
     this.engine.sharePrompt(this.slotIndex, ref);
-    this.pendingPlays.add(playId);
+    (this.plays ??= new Map()).set(playId, null);
     this.engine.postTo(this.slotIndex, { t: 'play', sid: this.sid, playId, pid: ref.id });
     return playId;
   }
@@ -672,7 +688,7 @@ export class MediaSession {
     if (this.configured.telephoneEventPt === undefined) return this.sendInbandDtmf(digits, durationMs);
     const req = this.engine.nextRequest();
     return new Promise<void>((resolve) => {
-      this.pendingDtmf.set(req, resolve);
+      this.await(req, () => resolve());
       this.engine.postTo(this.slotIndex, { t: 'dtmf', sid: this.sid, req, events, durationMs });
     });
   }
@@ -684,7 +700,7 @@ export class MediaSession {
     try {
       const playId = this.nextPlayId++;
       await new Promise<void>((resolve) => {
-        this.internalPlays.set(playId, resolve);
+        (this.plays ??= new Map()).set(playId, resolve);
         this.engine.sharePrompt(this.slotIndex, ref);
         this.engine.postTo(this.slotIndex, { t: 'play', sid: this.sid, playId, pid: ref.id });
       });
@@ -723,7 +739,7 @@ export class MediaSession {
     if (this.closed) return Promise.resolve(new Int16Array(0));
     const req = this.engine.nextRequest();
     return new Promise<Int16Array>((resolve) => {
-      this.pendingRec.set(req, resolve);
+      this.await(req, resolve);
       this.engine.postTo(this.slotIndex, { t: 'recStop', sid: this.sid, req });
     });
   }
@@ -747,7 +763,7 @@ export class MediaSession {
     if (this.closed) return Promise.resolve(new Int16Array(0));
     const req = this.engine.nextRequest();
     return new Promise<Int16Array>((resolve) => {
-      this.pendingRecorder.set(req, resolve);
+      this.await(req, resolve);
       this.engine.postTo(this.slotIndex, { t: 'recorderStop', sid: this.sid, req });
     });
   }
@@ -768,10 +784,10 @@ export class MediaSession {
     switch (m.t) {
       case 'dtmf': this.emit('dtmf', m.digit, m.source); break;
       case 'playDone': {
-        if (this.pendingPlays.delete(m.playId)) { this.emit('playDone', m.playId, m.reason); break; }
-        const r = this.internalPlays.get(m.playId);
-        this.internalPlays.delete(m.playId);
-        r?.();
+        const r = this.plays?.get(m.playId);
+        if (r === undefined) break;
+        this.plays!.delete(m.playId);
+        if (r === null) this.emit('playDone', m.playId, m.reason); else r();
         break;
       }
       case 'timeout': this.emit('timeout'); break;
@@ -779,9 +795,9 @@ export class MediaSession {
         this.remoteAddr = { address: m.address, port: m.port };
         this.emit('remote', m.address, m.port);
         break;
-      case 'dtmfDone': { const r = this.pendingDtmf.get(m.req); this.pendingDtmf.delete(m.req); r?.(); break; }
-      case 'recording': { const r = this.pendingRec.get(m.req); this.pendingRec.delete(m.req); r?.(m.pcm); break; }
-      case 'recorderData': { const r = this.pendingRecorder.get(m.req); this.pendingRecorder.delete(m.req); r?.(m.pcm); break; }
+      case 'dtmfDone': this.settle(m.req, EMPTY_PCM); break;
+      case 'recording': this.settle(m.req, m.pcm); break;
+      case 'recorderData': this.settle(m.req, m.pcm); break;
       case 'recorderEvent': this.emit('recorder', m.reason); break;
       case 'closed': this.quality = m.q; this.finish('closed'); break;
       default: break;
@@ -799,24 +815,20 @@ export class MediaSession {
     if (this.isClosed) return;
     this.isClosed = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    for (const playId of this.pendingPlays) this.emit('playDone', playId, 'stopped');
-    this.pendingPlays.clear();
-    for (const r of this.internalPlays.values()) r();
-    this.internalPlays.clear();
-    for (const r of this.pendingDtmf.values()) r();
-    this.pendingDtmf.clear();
-    for (const r of this.pendingRec.values()) r(new Int16Array(0));
-    this.pendingRec.clear();
-    for (const r of this.pendingRecorder.values()) r(new Int16Array(0));
-    this.pendingRecorder.clear();
+    const plays = this.plays;
+    this.plays = undefined;
+    if (plays) for (const [playId, r] of plays) { if (r === null) this.emit('playDone', playId, 'stopped'); else r(); }
+    const replies = this.replies;
+    this.replies = undefined;
+    if (replies) for (const r of replies.values()) r(new Int16Array(0));
     this.engine.sessionClosed(this);
     this.closeResolve?.();
     this.emit('close', reason);
-    this.listeners.clear();
+    this.listeners = undefined;
   }
 
   private emit<K extends keyof MediaSessionEvents>(event: K, ...args: Parameters<MediaSessionEvents[K]>): void {
-    const list = this.listeners.get(event);
+    const list = this.listeners?.[event];
     if (!list) return;
     for (const fn of list.slice()) {
       try {

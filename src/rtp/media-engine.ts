@@ -619,7 +619,7 @@ export class MediaSession {
     return this;
   }
 
-  private await(req: number, fn: (pcm: Int16Array) => void): void {
+  private expectReply(req: number, fn: (pcm: Int16Array) => void): void {
     (this.replies ??= new Map()).set(req, fn);
   }
 
@@ -688,7 +688,7 @@ export class MediaSession {
     if (this.configured.telephoneEventPt === undefined) return this.sendInbandDtmf(digits, durationMs);
     const req = this.engine.nextRequest();
     return new Promise<void>((resolve) => {
-      this.await(req, () => resolve());
+      this.expectReply(req, () => resolve());
       this.engine.postTo(this.slotIndex, { t: 'dtmf', sid: this.sid, req, events, durationMs });
     });
   }
@@ -739,7 +739,7 @@ export class MediaSession {
     if (this.closed) return Promise.resolve(new Int16Array(0));
     const req = this.engine.nextRequest();
     return new Promise<Int16Array>((resolve) => {
-      this.await(req, resolve);
+      this.expectReply(req, resolve);
       this.engine.postTo(this.slotIndex, { t: 'recStop', sid: this.sid, req });
     });
   }
@@ -763,7 +763,7 @@ export class MediaSession {
     if (this.closed) return Promise.resolve(new Int16Array(0));
     const req = this.engine.nextRequest();
     return new Promise<Int16Array>((resolve) => {
-      this.await(req, resolve);
+      this.expectReply(req, resolve);
       this.engine.postTo(this.slotIndex, { t: 'recorderStop', sid: this.sid, req });
     });
   }

@@ -13,18 +13,31 @@ import { join } from 'node:path';
 export const hasSipp = spawnSync('sh', ['-c', 'command -v sipp'], { encoding: 'utf8' }).status === 0;
 export const hasBaresip = spawnSync('sh', ['-c', 'command -v baresip'], { encoding: 'utf8' }).status === 0;
 
+/** Whether `port` on 127.0.0.1 can be bound over UDP right now. */
+function udpFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const u = createSocket('udp4');
+    u.once('error', () => { u.close(); resolve(false); });
+    u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+  });
+}
+
+/** Whether `port` on 127.0.0.1 can be listened on over TCP right now. */
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const tcp = createNetServer();
+    tcp.once('error', () => resolve(false));
+    tcp.listen(port, '127.0.0.1', () => tcp.close(() => resolve(true)));
+  });
+}
+
 /** A free UDP+TCP port on 127.0.0.1 (bind, read, release). */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const tcp = createNetServer();
     const port = await new Promise<number>((resolve) => tcp.listen(0, '127.0.0.1', () => resolve((tcp.address() as AddressInfo).port)));
     await new Promise<void>((r) => tcp.close(() => r()));
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => { u.close(); resolve(false); });
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
+    if (await udpFree(port)) return port;
   }
   throw new Error('no free port');
 }
@@ -33,13 +46,7 @@ export async function freePort(): Promise<number> {
 export async function freePortPair(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const p = await freePort();
-    if (p >= 65535) continue;
-    const tcp = createNetServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      tcp.once('error', () => resolve(false));
-      tcp.listen(p + 1, '127.0.0.1', () => tcp.close(() => resolve(true)));
-    });
-    if (ok) return p;
+    if (p < 65535 && await tcpFree(p + 1)) return p;
   }
   throw new Error('no free port pair');
 }
@@ -50,12 +57,7 @@ export async function freeEvenPort(): Promise<number> {
     const p = await freePort();
     const even = p % 2 === 0 ? p : p + 1;
     if (even > 65000) continue;
-    const ok = await Promise.all([even, even + 1].map((q) => new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => { u.close(); resolve(false); });
-      u.bind(q, '127.0.0.1', () => u.close(() => resolve(true)));
-    })));
-    if (ok.every(Boolean)) return even;
+    if (await udpFree(even) && await udpFree(even + 1)) return even;
   }
   throw new Error('no free even port');
 }

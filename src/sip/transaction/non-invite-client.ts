@@ -65,7 +65,7 @@ export class NonInviteClientTransaction extends Transaction {
   }
 
   receiveResponse(res: SipResponse): void {
-    if (this.state !== 'trying' && this.state !== 'proceeding') return; // Completed absorbs retransmissions
+    if (this.state !== 'trying' && this.state !== 'proceeding') return; // ended: later copies go to the stack's keys
     if (res.status < 200) {
       this.state = 'proceeding';
       safeCall(this.host.log, this.onResponse, res);
